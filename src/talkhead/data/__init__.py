@@ -1,0 +1,1 @@
+"""Clip-level data: manifests, per-clip status records, feature files and datasets."""

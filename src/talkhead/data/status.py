@@ -1,0 +1,53 @@
+"""Per-clip status records: every per-clip stage writes `status.json` into its clip folder.
+
+A record says whether the clip is still usable after this stage and, if not, which reason codes
+(the QC vocabulary in docs/qc.md) stopped it. A later stage that finds an upstream record with
+`ok: false` passes the reasons on without touching the media, so one bad clip costs nothing
+downstream and never fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from talkhead.atomic import write_json
+
+STATUS_FILE = "status.json"
+
+# The fixed vocabulary of rejection reasons (docs/qc.md documents each).
+REASONS = (
+    "unreadable", "unavailable", "no_audio", "silent_audio", "no_speech", "no_face", "multiple_faces",
+    "face_too_small", "blurry", "too_short", "av_offset", "scene_cut",
+)
+
+
+@dataclass
+class ClipStatus:
+    """What one stage concluded about one clip."""
+
+    clip: str
+    stage: str
+    ok: bool
+    reasons: list[str] = field(default_factory=list)
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.reasons if r not in REASONS]
+        if unknown:
+            raise ValueError(f"unknown reason code(s) {unknown}; allowed: {', '.join(REASONS)}")
+
+    def write(self, folder: str | Path) -> Path:
+        """Write `status.json` into `folder` (atomically) and return its path."""
+        path = Path(folder) / STATUS_FILE
+        write_json(path, asdict(self))
+        return path
+
+
+def read_status(folder: str | Path) -> ClipStatus:
+    """Read the `status.json` of a clip folder."""
+    data = json.loads((Path(folder) / STATUS_FILE).read_text(encoding="utf-8"))
+    return ClipStatus(**data)
