@@ -1,0 +1,67 @@
+"""Manifest parsing: clip-id safety, required columns, duplicates, source kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from talkhead.data.manifest import ManifestError, read_manifest, resolve_local_source
+
+HEADER = "clip_id,source,start,end,speaker,split,emotion\n"
+
+
+def _write(tmp_path, body, header=HEADER):
+    path = tmp_path / "m.csv"
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def test_reads_rows_and_resolves_relative_sources(tmp_path):
+    path = _write(tmp_path, "a_1,clips/a.mp4,0,2.5,spk,train,happiness\nb-2,/abs/b.mkv,1,,spk2,val,\n")
+    rows = read_manifest(path)
+    assert [r.clip_id for r in rows] == ["a_1", "b-2"]
+    assert rows[0].end == 2.5 and rows[1].end is None and rows[1].emotion == "none"
+    assert resolve_local_source(rows[0], path) == tmp_path / "clips" / "a.mp4"
+    assert str(resolve_local_source(rows[1], path)) == "/abs/b.mkv"
+
+
+@pytest.mark.parametrize("clip_id", ["../etc", "a b", "a/b", "émile", "x;rm -rf ~", ""])
+def test_unsafe_clip_ids_are_refused_with_the_row(tmp_path, clip_id):
+    path = _write(tmp_path, f"{clip_id},a.mp4,0,1,s,train,\n")
+    with pytest.raises(ManifestError, match=r"m\.csv:2"):
+        read_manifest(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("a,a.mp4,0,1,s,train,\na,b.mp4,0,1,s,train,\n", "duplicate clip_id"),
+        ("a,a.mp4,2,1,s,train,\n", "end .* must be greater"),
+        ("a,a.mp4,zero,1,s,train,\n", "must be a number"),
+        ("a,a.mp4,0,1,s,holdout,\n", "split"),
+        ("a,a.mp4,0,1,s,train,furious\n", "emotion"),
+        ("", "no rows"),
+    ],
+)
+def test_bad_rows_are_refused(tmp_path, body, message):
+    with pytest.raises(ManifestError, match=message):
+        read_manifest(_write(tmp_path, body))
+
+
+def test_missing_columns_are_named(tmp_path):
+    with pytest.raises(ManifestError, match="lacks column.*split"):
+        read_manifest(_write(tmp_path, "a,a.mp4,0,1,s\n", header="clip_id,source,start,end,speaker\n"))
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [("clips/a.mp4", "local"), ("https://example.org/a.mp4", "url"), ("dQw4w9WgXcQ", "youtube"),
+     ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "youtube"), ("https://youtu.be/dQw4w9WgXcQ", "youtube")],
+)
+def test_source_kinds(tmp_path, source, kind):
+    rows = read_manifest(_write(tmp_path, f"a,{source},0,1,s,train,\n"))
+    assert rows[0].source_kind() == kind
+
+
+def test_shipped_example_manifest_is_valid(repo):
+    rows = read_manifest(repo / "data/manifests/example.csv")
+    assert {r.split for r in rows} == {"train", "val", "test"}
