@@ -1,0 +1,142 @@
+"""Stage `ingest`: bring one manifest source into data/ingest/{clip}/ and record its size and sha256.
+
+Local files are hard-linked (or copied), http(s) files downloaded, YouTube ids/URLs fetched with
+yt-dlp; remote sources are retried with exponential backoff. A source that cannot be had becomes a
+status record with reason `unavailable` — never a failed job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import shutil
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from talkhead.atomic import atomic_dir
+from talkhead.config import IngestConfig
+from talkhead.data.manifest import ManifestRow, read_manifest, resolve_local_source
+from talkhead.data.status import ClipStatus
+from talkhead.stages.common import run_stage, stage_parser
+
+log = logging.getLogger(__name__)
+CHUNK = 1 << 20
+
+
+def sha256sum(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch_local(src: Path, dest_dir: Path, link: bool) -> Path:
+    if not src.is_file():
+        raise FileNotFoundError(f"local source {src} does not exist")
+    dest = dest_dir / ("raw" + src.suffix.lower())
+    if link:
+        try:
+            os.link(src, dest)
+            return dest
+        except OSError:
+            log.debug("hard link failed for %s; copying", src)
+    shutil.copyfile(src, dest)
+    return dest
+
+
+def _fetch_url(url: str, dest_dir: Path) -> Path:
+    suffix = Path(url.split("?")[0]).suffix.lower()[:6] or ".bin"
+    dest = dest_dir / ("raw" + suffix)
+    with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as out:  # noqa: S310 (http(s) only)
+        shutil.copyfileobj(resp, out, CHUNK)
+    return dest
+
+
+def _fetch_youtube(source: str, dest_dir: Path) -> Path:
+    import imageio_ffmpeg
+    import yt_dlp
+
+    url = source if source.startswith("http") else f"https://www.youtube.com/watch?v={source}"
+    opts = {
+        "outtmpl": str(dest_dir / "raw.%(ext)s"),
+        "format": "bv*[height<=1080]+ba/b",
+        "merge_output_format": "mp4",
+        "ffmpeg_location": imageio_ffmpeg.get_ffmpeg_exe(),
+        "quiet": True,
+        "noprogress": True,
+    }
+    with yt_dlp.YoutubeDL(opts) as ydl:
+        ydl.download([url])
+    found = sorted(dest_dir.glob("raw.*"))
+    if not found:
+        raise FileNotFoundError(f"yt-dlp wrote no file for {source}")
+    return found[0]
+
+
+def _with_retries(fetch: Callable[[], Path], retries: int, backoff_s: float) -> Path:
+    """Call `fetch` up to retries + 1 times, doubling the wait after each failure."""
+    wait = backoff_s
+    for attempt in range(retries + 1):
+        try:
+            return fetch()
+        except Exception as exc:  # network and extractor errors come in many types
+            if attempt == retries:
+                raise
+            log.warning("attempt %d failed (%s); retrying in %.1f s", attempt + 1, exc, wait)
+            time.sleep(wait)
+            wait *= 2
+    raise AssertionError("unreachable")
+
+
+def ingest_clip(row: ManifestRow, manifest: Path, out: Path, cfg: IngestConfig) -> ClipStatus:
+    """Fetch one clip's source into `out` (written atomically) and return its status record."""
+    kind = row.source_kind()
+    window = {"start": row.start, "end": row.end, "speaker": row.speaker, "split": row.split, "emotion": row.emotion}
+    with atomic_dir(out) as tmp:
+        try:
+            if kind == "local":
+                src = resolve_local_source(row, manifest)
+                raw = _fetch_local(src, tmp, cfg.link_local)
+            elif kind == "url":
+                raw = _with_retries(lambda: _fetch_url(row.source, tmp), cfg.retries, cfg.backoff_s)
+            else:
+                raw = _with_retries(lambda: _fetch_youtube(row.source, tmp), cfg.retries, cfg.backoff_s)
+        except Exception as exc:  # one unreachable source must not stop the other clips
+            status = ClipStatus(row.clip_id, "ingest", False, ["unavailable"], f"{kind} source {row.source!r}: {exc}",
+                                {"source": row.source, "source_kind": kind, **window})
+        else:
+            status = ClipStatus(row.clip_id, "ingest", True, [], "", {
+                "source": row.source, "source_kind": kind, "file": raw.name,
+                "size_bytes": raw.stat().st_size, "sha256": sha256sum(raw), **window})
+        status.write(tmp)
+    return status
+
+
+def _main(args: argparse.Namespace) -> str:
+    cfg = IngestConfig.from_json(args.cfg)
+    rows = {r.clip_id: r for r in read_manifest(args.manifest)}
+    if args.clip not in rows:
+        raise SystemExit(f"clip {args.clip!r} is not in {args.manifest}")
+    status = ingest_clip(rows[args.clip], Path(args.manifest), Path(args.out), cfg)
+    if status.ok:
+        return f"ingest {args.clip}: {status.details['file']} ({status.details['size_bytes']} bytes)"
+    return f"ingest {args.clip}: unavailable — {status.message}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: python -m talkhead.stages.ingest --manifest CSV --clip ID --out DIR [--cfg JSON]."""
+    parser = stage_parser("talkhead.stages.ingest", __doc__.splitlines()[0])
+    parser.add_argument("--manifest", required=True, help="manifest CSV")
+    parser.add_argument("--clip", required=True, help="clip_id of the row to ingest")
+    parser.add_argument("--out", required=True, help="output clip folder, data/ingest/{clip}")
+    return run_stage(_main, parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

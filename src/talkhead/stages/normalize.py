@@ -1,0 +1,109 @@
+"""Stage `normalize`: one clip → constant-frame-rate H.264 video, mono 16-bit PCM audio, and probe.json.
+
+The [start, end) window from the manifest is applied here, while decoding, so the source is decoded
+once and encoded once. Audio is resampled to the target rate and padded or trimmed to exactly the
+video's length (frames / fps), and the difference is recorded; a file that cannot be decoded
+becomes a status record with reason `unreadable`, and one without an audio stream `no_audio`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from talkhead.atomic import atomic_dir, write_json
+from talkhead.config import NormalizeConfig
+from talkhead.data.status import ClipStatus, read_status
+from talkhead.logs import progress
+from talkhead.media.decode import decode_audio, iter_frames_cfr
+from talkhead.media.encode import VideoWriter, write_wav
+from talkhead.media.probe import MediaError, probe
+from talkhead.stages.common import run_stage, stage_parser
+
+log = logging.getLogger(__name__)
+
+
+def _encode_video(src: Path, dest: Path, cfg: NormalizeConfig, start: float, end: float | None) -> tuple[int, tuple[int, int]]:
+    """Decode `src` at cfg.fps and encode it to `dest`; return (frame count, (width, height))."""
+    frames = iter_frames_cfr(src, cfg.fps, start, end, cfg.max_side)
+    first = next(frames)
+    size = (first.shape[1], first.shape[0])
+    n = 0
+    with VideoWriter(dest, fps=cfg.fps, size=size, crf=cfg.crf, preset=cfg.preset) as writer:
+        writer.write_frame(first)
+        n = 1
+        for frame in progress(frames, desc=f"normalize {src.parent.name}", unit="frame"):
+            writer.write_frame(frame)
+            n += 1
+    return n, size
+
+
+def _fit_audio(samples: np.ndarray, n_frames: int, cfg: NormalizeConfig) -> tuple[np.ndarray, int]:
+    """Pad with silence or trim to n_frames / fps seconds; return (samples, padded (+) or trimmed (-) count)."""
+    target = int(round(n_frames * cfg.sample_rate / cfg.fps))
+    delta = target - len(samples)
+    if delta > 0:
+        samples = np.concatenate([samples, np.zeros(delta, np.float32)])
+    return samples[:target], delta
+
+
+def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipStatus:
+    """Normalize the clip ingested in `ingest_dir` into `out` (written atomically)."""
+    upstream = read_status(ingest_dir)
+    clip = upstream.clip
+    with atomic_dir(out) as tmp:
+        if not upstream.ok:
+            status = ClipStatus(clip, "normalize", False, upstream.reasons, f"upstream: {upstream.message}")
+            status.write(tmp)
+            return status
+        src = ingest_dir / upstream.details["file"]
+        start, end = float(upstream.details.get("start") or 0.0), upstream.details.get("end")
+        try:
+            info = probe(src)
+            write_json(tmp / "probe.json", info)
+            if info["video"] is None:
+                raise MediaError(f"{src.name}: no video stream")
+            n_frames, size = _encode_video(src, tmp / "video.mp4", cfg, start, end)
+            samples = decode_audio(src, cfg.sample_rate, start, end)
+        except MediaError as exc:
+            status = ClipStatus(clip, "normalize", False, [exc.reason], str(exc))
+            status.write(tmp)
+            return status
+        details = {"frames": n_frames, "fps": cfg.fps, "width": size[0], "height": size[1],
+                   "duration_s": n_frames / cfg.fps, "sample_rate": cfg.sample_rate,
+                   "source_fps": info["video"]["fps"], "source_size": [info["video"]["width"], info["video"]["height"]]}
+        if samples is None:
+            status = ClipStatus(clip, "normalize", False, ["no_audio"], "the source has no audio stream", details)
+        else:
+            fitted, delta = _fit_audio(samples, n_frames, cfg)
+            write_wav(tmp / "audio.wav", fitted, cfg.sample_rate)
+            details.update(audio_samples=len(fitted), audio_padded_samples=max(delta, 0),
+                           audio_trimmed_samples=max(-delta, 0))
+            status = ClipStatus(clip, "normalize", True, [], "", details)
+        status.write(tmp)
+    return status
+
+
+def _main(args: argparse.Namespace) -> str:
+    cfg = NormalizeConfig.from_json(args.cfg)
+    status = normalize_clip(Path(args.ingest), Path(args.out), cfg)
+    if not status.ok:
+        return f"normalize {status.clip}: rejected ({', '.join(status.reasons)}) — {status.message}"
+    d = status.details
+    return f"normalize {status.clip}: {d['frames']} frames {d['width']}x{d['height']} @ {d['fps']} fps, audio {d['sample_rate']} Hz"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: python -m talkhead.stages.normalize --ingest DIR --out DIR [--cfg JSON]."""
+    parser = stage_parser("talkhead.stages.normalize", __doc__.splitlines()[0])
+    parser.add_argument("--ingest", required=True, help="the clip's ingest folder, data/ingest/{clip}")
+    parser.add_argument("--out", required=True, help="output clip folder, data/normalize/{clip}")
+    return run_stage(_main, parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

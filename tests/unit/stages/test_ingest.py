@@ -1,0 +1,79 @@
+"""Stage ingest: local links, http downloads with retries, unavailable sources recorded, not fatal."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import threading
+
+import pytest
+
+from talkhead.config import IngestConfig
+from talkhead.data.status import read_status
+from talkhead.stages import ingest
+
+HEADER = "clip_id,source,start,end,speaker,split,emotion\n"
+
+
+@pytest.fixture()
+def http_root(tmp_path):
+    """A loopback HTTP server over a temp folder; yields (folder, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _manifest(tmp_path, source):
+    path = tmp_path / "manifest.csv"
+    path.write_text(HEADER + f"c1,{source},0.5,2,spk,train,\n")
+    return path
+
+
+def test_local_source_is_linked_with_checksum(tmp_path):
+    (tmp_path / "clip.MP4").write_bytes(b"not really a video")
+    out = tmp_path / "data" / "ingest" / "c1"
+    assert ingest.main(["--manifest", str(_manifest(tmp_path, "clip.MP4")), "--clip", "c1", "--out", str(out)]) == 0
+    status = read_status(out)
+    assert status.ok and status.details["file"] == "raw.mp4"
+    assert status.details["sha256"] == hashlib.sha256(b"not really a video").hexdigest()
+    assert (status.details["start"], status.details["end"], status.details["split"]) == (0.5, 2.0, "train")
+    assert (out / "raw.mp4").read_bytes() == b"not really a video"
+
+
+def test_missing_local_source_is_unavailable_not_a_crash(tmp_path):
+    out = tmp_path / "c1"
+    assert ingest.main(["--manifest", str(_manifest(tmp_path, "gone.mp4")), "--clip", "c1", "--out", str(out)]) == 0
+    status = read_status(out)
+    assert not status.ok and status.reasons == ["unavailable"] and "gone.mp4" in status.message
+    assert sorted(p.name for p in out.iterdir()) == ["status.json"]
+
+
+def test_http_source_downloads(tmp_path, http_root):
+    root, base = http_root
+    (root / "a.mp4").write_bytes(b"x" * 5000)
+    out = tmp_path / "c1"
+    status = ingest.ingest_clip(ingest.read_manifest(_manifest(tmp_path, f"{base}/a.mp4"))[0],
+                                tmp_path / "manifest.csv", out, IngestConfig.from_dict({"retries": 0}))
+    assert status.ok and status.details["size_bytes"] == 5000 and status.details["source_kind"] == "url"
+
+
+def test_http_404_is_retried_then_unavailable(tmp_path, http_root, caplog):
+    _, base = http_root
+    out = tmp_path / "c1"
+    cfg = IngestConfig.from_dict({"retries": 2, "backoff_s": 0.01})
+    status = ingest.ingest_clip(ingest.read_manifest(_manifest(tmp_path, f"{base}/missing.mp4"))[0],
+                                tmp_path / "manifest.csv", out, cfg)
+    assert not status.ok and status.reasons == ["unavailable"] and "404" in status.message
+    assert sum("retrying" in r.message for r in caplog.records) == 2
+
+
+def test_unknown_clip_is_a_usage_error(tmp_path):
+    with pytest.raises(SystemExit, match="not in"):
+        ingest.main(["--manifest", str(_manifest(tmp_path, "a.mp4")), "--clip", "zz", "--out", str(tmp_path / "o")])
