@@ -1,0 +1,68 @@
+"""dvc.yaml and Snakemake describe one graph: every stage runs an existing target with known params."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from talkhead.config import load_schema
+
+from .helpers import REPO, run, write_params
+
+pytestmark = pytest.mark.workflow
+
+
+def _stages() -> dict:
+    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
+def _snakemake_rules() -> set[str]:
+    text = "\n".join(p.read_text() for p in [REPO / "Snakefile", *(REPO / "workflow/rules").glob("*.smk")])
+    return set(re.findall(r"^rule (\w+):", text, flags=re.M))
+
+
+@pytest.mark.parametrize("name", sorted(_stages()))
+def test_stage_agrees_with_snakemake(name):
+    stage = _stages()[name]
+    cmd = shlex.split(stage["cmd"])
+    assert cmd[0] == "snakemake" and cmd[-1] == name, "each stage runs the Snakemake target of its own name"
+    rules = _snakemake_rules()
+    assert name in rules
+    allowed = cmd[cmd.index("--allowed-rules") + 1: cmd.index("--")]
+    assert set(allowed) <= rules and name in allowed
+    schema = load_schema()["properties"]
+    for section in stage["params"]:
+        assert section in schema, f"params section {section!r} not in the schema"
+    assert f"workflow/rules/{name}.smk" in stage["deps"] and "src/talkhead" in stage["deps"]
+    assert stage["outs"] == [f"data/{name}"]
+
+
+def test_every_phase_has_a_stage():
+    phases = {p.stem for p in (REPO / "workflow/rules").glob("*.smk")} - {"common"}
+    assert phases == set(_stages())
+
+
+def test_dvc_repro_on_demo_data(tmp_path, demo_dataset):
+    """A copy of the project, `dvc repro` on the tiny demo data, then `dvc status` is clean."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    proj = tmp_path / "proj"
+    for rel in files:
+        if (REPO / rel).exists():
+            dest = proj / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest, follow_symlinks=False)
+    shutil.copytree(demo_dataset.parent, proj / "data/demo")
+    write_params(proj, proj / "data/demo/manifest.csv")
+    params = (proj / "params.yaml").read_text().replace(str(proj / "data/demo/manifest.csv"), "data/demo/manifest.csv")
+    (proj / "params.yaml").write_text(params)
+    run(["git", "init", "-q"], proj)
+    run(["dvc", "repro", "--quiet"], proj)
+    status = run(["dvc", "status"], proj)
+    assert "up to date" in status.stdout.lower(), status.stdout
+    assert (proj / "data/normalize/summary.csv").is_file() and (proj / "dvc.lock").is_file()

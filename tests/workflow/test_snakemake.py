@@ -1,0 +1,67 @@
+"""The Snakemake workflow: lint, dry-run, and a tiny end-to-end run on demo data in a temp folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import soundfile as sf
+
+from talkhead.media.probe import probe
+
+from .helpers import REPO, snakemake, write_params
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, demo_dataset):
+    """A temp working directory with the test params pointing at the tiny demo dataset."""
+    wd = tmp_path_factory.mktemp("wf")
+    write_params(wd, demo_dataset)
+    return wd
+
+
+def test_lint_is_clean(workdir):
+    out = snakemake(workdir, "--lint")
+    assert "Congratulations" in out.stdout + out.stderr
+
+
+def test_dry_run_on_project_params(tmp_path, demo_dataset):
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text().replace(
+        "data/demo/manifest.csv", str(demo_dataset)))
+    out = snakemake(tmp_path, "-n", "--quiet", "rules")
+    assert "ingest_clip" in out.stdout and "normalize_clip" in out.stdout
+
+
+def test_missing_manifest_is_a_clear_error(tmp_path):
+    (tmp_path / "params.yaml").write_text("dataset:\n  manifest: nowhere.csv\n")
+    with pytest.raises(AssertionError, match="talkhead demo-data"):
+        snakemake(tmp_path, "-n")
+
+
+def test_invalid_params_name_the_key(tmp_path, demo_dataset):
+    write_params(tmp_path, demo_dataset, normalize={"fps": "fast"})
+    with pytest.raises(AssertionError, match="fps"):
+        snakemake(tmp_path, "-n")
+
+
+def test_end_to_end_on_demo_data(workdir):
+    snakemake(workdir, "--cores", "2", "all")
+    rows = {r["clip"]: r for r in csv.DictReader((workdir / "data/normalize/summary.csv").open())}
+    speaking = [c for c in rows if c.startswith("demo_s")]
+    assert speaking and all(rows[c]["ok"] == "1" for c in speaking)
+    for clip in speaking:
+        folder = workdir / "data/normalize" / clip
+        status = json.loads((folder / "status.json").read_text())
+        info = probe(folder / "video.mp4")
+        assert info["video"]["fps"] == 25 and info["audio"] is None
+        assert abs(status["details"]["frames"] - 50) <= 1
+        audio, rate = sf.read(folder / "audio.wav", dtype="int16")
+        assert rate == 16000 and audio.ndim == 1
+        assert len(audio) == status["details"]["frames"] * 16000 // 25
+        assert (workdir / "logs/normalize" / f"{clip}.log").read_text().strip()
+    # A second run has nothing to do.
+    again = snakemake(workdir, "--cores", "2", "all")
+    assert "Nothing to be done" in again.stdout + again.stderr

@@ -1,0 +1,65 @@
+# Shared helpers: config validation, the clip list, per-clip params. No rules here.
+import json
+import os
+import sys
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+from talkhead.config import section_config
+from talkhead.data.manifest import ManifestError, read_manifest
+
+min_version("9.0")
+
+validate(config, "../schemas/params.schema.yaml", set_default=True)
+
+# `python` in every rule is the interpreter running Snakemake (the project's venv), also in jobs
+# on other nodes, which inherit this PATH.
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+ENV = "../envs/talkhead.yaml"
+
+
+envvars:
+    "PATH",
+
+MANIFEST = config["dataset"]["manifest"]
+
+try:
+    ROWS = {row.clip_id: row for row in read_manifest(MANIFEST)}
+except ManifestError as exc:
+    raise WorkflowError(
+        f"{exc}\nCreate the demo dataset with `talkhead demo-data` (or `make demo`), "
+        "or point dataset.manifest in params.yaml at your own manifest."
+    )
+CLIPS = sorted(ROWS)
+
+
+wildcard_constraints:
+    clip=r"[A-Za-z0-9_-]+",
+
+
+def stage_cfg(section):
+    """A params section as the JSON a stage's --cfg takes (validated, defaults filled)."""
+    return section_config(config, section).to_json()
+
+
+def manifest_row(wildcards):
+    """The clip's manifest row as JSON; a param, so editing one row re-runs only that clip."""
+    row = ROWS[wildcards.clip]
+    return json.dumps(row.__dict__, sort_keys=True)
+
+
+def local_source(wildcards):
+    """The clip's local source file if it exists (a missing one is recorded as unavailable, not fatal)."""
+    from talkhead.data.manifest import resolve_local_source
+
+    row = ROWS[wildcards.clip]
+    if row.source_kind() != "local":
+        return []
+    path = resolve_local_source(row, MANIFEST)
+    return [str(path)] if path.is_file() else []
+
+
+def clip_dirs(phase):
+    """Every clip's folder of a phase."""
+    return expand(f"data/{phase}/{{clip}}", clip=CLIPS)
