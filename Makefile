@@ -1,0 +1,51 @@
+# talkhead — set-up and the two everyday commands. Everything runs inside ./.venv.
+#   make demo   venv + install, demo data, the whole pipeline on it
+#   make test   venv + install, the test suite (what .ci/run calls)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+CORES  ?= 2
+BIN    := $(abspath $(VENV))/bin
+STAMP  := $(VENV)/.installed
+export PATH := $(BIN):$(PATH)
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install demo test test-all lint lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq --requirement requirements/lock.txt
+	$(BIN)/python -m pip install -qq --no-deps --editable .
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+data/demo/manifest.csv: | $(STAMP)
+	$(BIN)/talkhead demo-data --out data/demo --params params.yaml
+
+demo: $(STAMP) data/demo/manifest.csv
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) all
+	@echo
+	@echo "Pipeline finished. Outputs:"
+	@echo "  data/ingest/<clip>/      fetched sources with sha256 (status.json)"
+	@echo "  data/normalize/<clip>/   25 fps video.mp4, 16 kHz audio.wav, probe.json"
+	@echo "  data/normalize/summary.csv   one row per clip: ok / rejection reasons"
+	@echo "  logs/                    one log per rule and clip"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+lint: $(STAMP) data/demo/manifest.csv
+	$(BIN)/snakemake --lint
+	$(BIN)/snakemake -n --quiet rules
+
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^talkhead' > requirements/lock.new
+	@echo "review requirements/lock.new, then move it over requirements/lock.txt"
+
+clean:
+	rm -rf data/ingest data/normalize logs .snakemake
