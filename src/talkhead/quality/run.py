@@ -1,0 +1,87 @@
+"""`talkhead qc`: the pipeline's own stages on a handful of files, no manifest, one JSON verdict each.
+
+Each input goes through ingest → normalize → faces → crop → quality with the same stage code and
+params as the Snakemake pipeline, in a work folder under the output (kept with --keep). Anything
+that goes wrong with one input becomes a verdict with a reason; the next input still runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from talkhead.atomic import write_json
+from talkhead.config import section_config
+from talkhead.data.manifest import ManifestRow
+from talkhead.data.status import ClipStatus
+from talkhead.media.probe import MediaError
+from talkhead.stages.crop import crop_clip
+from talkhead.stages.faces import faces_clip
+from talkhead.stages.ingest import ingest_clip
+from talkhead.stages.normalize import normalize_clip
+from talkhead.stages.quality import one_line, quality_clip
+
+log = logging.getLogger(__name__)
+
+
+def clip_id_for(path: Path) -> str:
+    """A valid clip id for any file name: its safe characters plus a short hash of the full name."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", path.stem).strip("_")[:60] or "clip"
+    return f"{stem}-{hashlib.sha1(path.name.encode('utf-8')).hexdigest()[:6]}"
+
+
+def _report(status: ClipStatus, source: Path, quality_json: Path | None) -> dict[str, Any]:
+    """The per-file JSON: verdict, reasons and the measures the quality stage took."""
+    q = json.loads(quality_json.read_text(encoding="utf-8")) if quality_json and quality_json.is_file() else {}
+    m = q.get("measures", {})
+    return {"file": str(source), "clip": status.clip, "verdict": "accept" if status.ok else "reject",
+            "reasons": status.reasons, "av_offset_frames": m.get("av_offset_frames"),
+            "av_shift_frames": m.get("av_shift_frames", 0), "face_px": m.get("face_px"),
+            "speech_fraction": m.get("speech_fraction"), "blur": m.get("blur"), "message": status.message,
+            "measures": m}
+
+
+def qc_file(source: Path, work: Path, params: dict[str, Any]) -> tuple[dict[str, Any], ClipStatus]:
+    """Run every preprocessing stage on one file inside `work`; return (report, final status)."""
+    cfg = {name: section_config(params, name) for name in ("ingest", "normalize", "faces", "crop", "quality")}
+    clip = clip_id_for(source)
+    row = ManifestRow(clip, str(source.resolve()), 0.0, None, "qc", "train", "none")
+    dirs = {stage: work / stage / clip for stage in ("ingest", "normalize", "faces", "crop", "quality")}
+    status = ingest_clip(row, source.resolve(), dirs["ingest"], cfg["ingest"])
+    if status.ok:
+        status = normalize_clip(dirs["ingest"], dirs["normalize"], cfg["normalize"])
+    if status.ok:
+        faces_clip(dirs["normalize"], dirs["faces"], cfg["faces"])
+        crop_clip(dirs["faces"], dirs["normalize"], dirs["crop"], cfg["crop"])
+        status = quality_clip(dirs["normalize"], dirs["faces"], dirs["crop"], dirs["quality"],
+                              cfg["quality"])
+    return _report(status, source, dirs["quality"] / "quality.json"), status
+
+
+def run_qc(files: list[Path], out: Path, params: dict[str, Any], keep: bool = False) -> list[dict[str, Any]]:
+    """QC every file; write out/<stem>.json for each and print one line per file. Never raises for a bad input."""
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / ".work"
+    reports = []
+    for source in files:
+        try:
+            report, status = qc_file(source, work, params)
+            line = one_line(status)
+        except (MediaError, OSError, ValueError, RuntimeError) as exc:  # a verdict, not a crash
+            log.exception("%s: failed", source)
+            reason = exc.reason if isinstance(exc, MediaError) else "unreadable"
+            report = {"file": str(source), "clip": clip_id_for(source), "verdict": "reject", "reasons": [reason],
+                      "av_offset_frames": None, "face_px": None, "speech_fraction": None, "blur": None,
+                      "message": f"{type(exc).__name__}: {exc}", "measures": {}}
+            line = f"{report['clip']}: reject ({reason}) — {report['message']}"
+        write_json(out / f"{source.stem}.json", report)
+        print(f"{source.name}: {line.split(': ', 1)[1]}", flush=True)
+        reports.append(report)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return reports

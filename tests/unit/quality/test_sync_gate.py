@@ -1,0 +1,92 @@
+"""A/V offset on synthetic signals with a known delay, loudness/VAD, sharpness and the gate's reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from talkhead.config import QualityConfig
+from talkhead.quality.audio import SILENCE_DB, loudness_db, speech_fraction
+from talkhead.quality.blur import face_sharpness
+from talkhead.quality.gate import av_shift, judge
+from talkhead.quality.sync import estimate_offset, mouth_opening
+
+
+def _vowels(n_frames: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A mouth-opening track and (n, 8) 'spectral' features that encode it (plus noise)."""
+    rng = np.random.default_rng(seed)
+    open_ = np.convolve(rng.random(n_frames) > 0.6, np.ones(3) / 3, mode="same")  # syllable-like bursts
+    mix = rng.normal(size=(1, 8))
+    feats = open_[:, None] * mix + 0.3 * rng.normal(size=(n_frames, 8))
+    return open_.astype(np.float32), feats
+
+
+@pytest.mark.parametrize("delay", [0, 4, 10, -7])
+def test_offset_recovers_a_known_delay_with_the_documented_sign(delay):
+    mouth, feats = _vowels(150)
+    audio = np.roll(feats, delay, axis=0)  # audio shown `delay` frames later than the mouth: + = audio late
+    result = estimate_offset(mouth, audio, max_lag=15)
+    assert result.frames == delay and result.confidence > 0.3
+
+
+def test_offset_is_unknown_without_mouth_signal():
+    _, feats = _vowels(150)
+    assert estimate_offset(np.full(150, np.nan, np.float32), feats, 15).frames is None
+    assert estimate_offset(np.zeros(150, np.float32), feats, 15).frames is None
+
+
+def test_mouth_opening_is_scale_free():
+    lm = np.zeros((2, 478, 3), np.float32)
+    lm[:, 33, 0], lm[:, 263, 0] = 0, 100  # eye corners 100 px apart
+    lm[:, 14, 1] = 20  # lips 20 px apart
+    assert np.allclose(mouth_opening(lm), 0.2) and np.allclose(mouth_opening(lm * 3), 0.2)
+
+
+def test_loudness_and_speech_fraction():
+    assert loudness_db(np.zeros(1000, np.float32)) == SILENCE_DB
+    assert loudness_db(np.full(1000, 0.1, np.float32)) == pytest.approx(-20.0)
+    assert speech_fraction([(0.0, 1.0), (2.0, 2.5)], 5.0) == pytest.approx(0.3)
+
+
+def test_sharpness_drops_with_blur_but_not_with_contrast():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    sharp = (rng.random((128, 128, 3)) * 255).astype(np.uint8)
+    sharp = cv2.GaussianBlur(sharp, (0, 0), 1.0)
+    box = np.array([0, 0, 128, 128], np.float32)
+    dim = (sharp * 0.4).astype(np.uint8)
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 4.0)
+    assert face_sharpness(dim, box) == pytest.approx(face_sharpness(sharp, box), rel=0.2)
+    assert face_sharpness(blurred, box) < 0.2 * face_sharpness(sharp, box)
+
+
+GOOD = {"frames": 100, "fps": 25, "has_audio": True, "loudness_db": -25.0, "speech_fraction": 0.8,
+        "face_coverage": 1.0, "face_px": 250.0, "face_frac": 0.5, "multi_face_rate": 0.0, "blur": 8.0,
+        "av_offset_frames": 1, "av_confidence": 0.5, "scene_cuts": 0}
+
+
+@pytest.mark.parametrize("change, reasons", [
+    ({}, []),
+    ({"frames": 30}, ["too_short"]),
+    ({"has_audio": False, "loudness_db": None, "speech_fraction": None}, ["no_audio"]),
+    ({"loudness_db": -120.0, "speech_fraction": 0.0}, ["silent_audio", "no_speech"]),
+    ({"face_coverage": 0.1}, ["no_face"]),
+    ({"face_px": 60.0, "face_frac": 0.1}, ["face_too_small"]),
+    ({"multi_face_rate": 0.9}, ["multiple_faces"]),
+    ({"blur": 1.0}, ["blurry"]),
+    ({"scene_cuts": 2}, ["scene_cut"]),
+    ({"frames": 30, "blur": 1.0, "speech_fraction": 0.0}, ["too_short", "no_speech", "blurry"]),
+])
+def test_gate_lists_every_failing_reason(change, reasons):
+    assert judge({**GOOD, **change}, QualityConfig.from_dict({})) == reasons
+
+
+def test_a_confident_offset_is_corrected_or_rejected_by_params():
+    late = {**GOOD, "av_offset_frames": 10, "av_confidence": 0.5}
+    correct = QualityConfig.from_dict({"av_correct": True})
+    strict = QualityConfig.from_dict({"av_correct": False})
+    assert judge(late, correct) == [] and av_shift(late, correct) == 10
+    assert judge(late, strict) == ["av_offset"] and av_shift(late, strict) == 0
+    unsure = {**late, "av_confidence": 0.1}
+    assert judge(unsure, strict) == [] and av_shift(unsure, correct) == 0
