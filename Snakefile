@@ -7,6 +7,10 @@
 #   data/ingest/{clip}/      raw.<ext> + status.json (size, sha256, manifest window)
 #   data/normalize/{clip}/   video.mp4 (CFR) + audio.wav (mono PCM) + probe.json + status.json
 #   data/normalize/summary.csv   one row per clip: ok, reasons, frames, sizes
+#   data/faces/{clip}/       track.parquet (per-frame box) + faces.json (face stats, scene cuts)
+#   data/crop/{clip}/        crop.mp4 (stable square crop) + landmarks.npz (478-point mesh) + crop.json
+#   data/quality/{clip}/     quality.json (measures, verdict, reasons) + audio.wav (A/V-aligned)
+#   data/qc/                 accepted.csv, rejected.csv, measures.csv, report/ (validation HTML)
 #   logs/<rule>/{clip}.log   logs/benchmarks/<rule>/{clip}.tsv
 
 configfile: "params.yaml"
@@ -15,9 +19,14 @@ configfile: "params.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/normalize.smk"
+include: "workflow/rules/faces.smk"
+include: "workflow/rules/crop.smk"
+include: "workflow/rules/quality.smk"
 
 
 rule all:
     input:
         rules.normalize.input,
+        "data/qc/accepted.csv",
+        accepted_clips("quality"),
     default_target: True

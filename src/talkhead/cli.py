@@ -31,6 +31,18 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _qc(args: argparse.Namespace) -> int:
+    """Quality-check video files with the pipeline's own stages: a JSON verdict per file, a line on stdout."""
+    from talkhead.quality.run import run_qc
+
+    missing = [f for f in args.videos if not Path(f).exists()]
+    for f in missing:
+        log.warning("%s: no such file (it gets a verdict with reason 'unavailable')", f)
+    params = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    run_qc([Path(f) for f in args.videos], Path(args.out), load_params(params), keep=args.keep)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="talkhead", description=__doc__)
     parser.add_argument("--version", action="version", version=f"talkhead {__version__}")
@@ -47,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--clips-per-speaker", type=int, help="speaking clips per speaker")
     demo.add_argument("--no-negatives", action="store_true", help="skip the clips the gate must reject")
     demo.set_defaults(func=_demo_data)
+
+    qc = sub.add_parser("qc", help=_qc.__doc__, description=_qc.__doc__)
+    qc.add_argument("videos", nargs="+", help="video files")
+    qc.add_argument("--out", required=True, help="folder for <file stem>.json reports")
+    qc.add_argument("--params", default=None, help="params file (default: ./params.yaml if present, else schema defaults)")
+    qc.add_argument("--keep", action="store_true", help="keep the intermediate stage folders in OUT/.work")
+    qc.set_defaults(func=_qc)
     return parser
 
 

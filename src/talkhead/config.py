@@ -155,8 +155,62 @@ class NormalizeConfig(SectionConfig):
     preset: str
 
 
+@dataclass(frozen=True)
+class FacesConfig(SectionConfig):
+    """Face detection backend, stride, tracking and scene-cut settings."""
+
+    section: ClassVar[str] = "faces"
+    detector: str
+    score_threshold: float
+    stride: int
+    max_gap_s: float
+    smooth_s: float
+    min_rel_size: float
+    retinaface_weights: str
+    retinaface_network: str
+    device: str
+    cut_threshold: float
+    min_shot_s: float
+
+
+@dataclass(frozen=True)
+class CropConfig(SectionConfig):
+    """The stable square crop and its encoder."""
+
+    section: ClassVar[str] = "crop"
+    size: int
+    scale: float
+    smooth_s: float
+    crf: int
+    preset: str
+    blur_every: int
+
+
+@dataclass(frozen=True)
+class QualityConfig(SectionConfig):
+    """Thresholds of the quality gate."""
+
+    section: ClassVar[str] = "quality"
+    min_duration_s: float
+    min_face_coverage: float
+    min_face_px: float
+    min_face_frac: float
+    max_multi_face_rate: float
+    multiple_faces: str
+    min_blur: float
+    silence_db: float
+    min_speech_fraction: float
+    vad_threshold: float
+    av_max_lag: int
+    av_tolerance: int
+    av_min_confidence: float
+    av_correct: bool
+    max_scene_cuts: int
+
+
 SECTIONS: dict[str, type[SectionConfig]] = {
-    cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig)
+    cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
+                                 CropConfig, QualityConfig)
 }
 
 

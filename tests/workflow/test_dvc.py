@@ -23,7 +23,7 @@ def _stages() -> dict:
 
 def _snakemake_rules() -> set[str]:
     text = "\n".join(p.read_text() for p in [REPO / "Snakefile", *(REPO / "workflow/rules").glob("*.smk")])
-    return set(re.findall(r"^rule (\w+):", text, flags=re.M))
+    return set(re.findall(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M))
 
 
 @pytest.mark.parametrize("name", sorted(_stages()))
@@ -39,7 +39,7 @@ def test_stage_agrees_with_snakemake(name):
     for section in stage["params"]:
         assert section in schema, f"params section {section!r} not in the schema"
     assert f"workflow/rules/{name}.smk" in stage["deps"] and "src/talkhead" in stage["deps"]
-    assert stage["outs"] == [f"data/{name}"]
+    assert f"data/{name}" in stage["outs"]
 
 
 def test_every_phase_has_a_stage():

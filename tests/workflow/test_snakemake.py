@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 import soundfile as sf
@@ -32,7 +33,8 @@ def test_dry_run_on_project_params(tmp_path, demo_dataset):
     (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text().replace(
         "data/demo/manifest.csv", str(demo_dataset)))
     out = snakemake(tmp_path, "-n", "--quiet", "rules")
-    assert "ingest_clip" in out.stdout and "normalize_clip" in out.stdout
+    for rule in ("ingest_clip", "normalize_clip", "faces_clip", "crop_clip", "quality_clip", "qc"):
+        assert rule in out.stdout
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path):
@@ -50,7 +52,7 @@ def test_invalid_params_name_the_key(tmp_path, demo_dataset):
 def test_end_to_end_on_demo_data(workdir):
     snakemake(workdir, "--cores", "2", "all")
     rows = {r["clip"]: r for r in csv.DictReader((workdir / "data/normalize/summary.csv").open())}
-    speaking = [c for c in rows if c.startswith("demo_s")]
+    speaking = [c for c in rows if re.fullmatch(r"demo_s\d+_c\d+", c)]
     assert speaking and all(rows[c]["ok"] == "1" for c in speaking)
     for clip in speaking:
         folder = workdir / "data/normalize" / clip
@@ -62,6 +64,12 @@ def test_end_to_end_on_demo_data(workdir):
         assert rate == 16000 and audio.ndim == 1
         assert len(audio) == status["details"]["frames"] * 16000 // 25
         assert (workdir / "logs/normalize" / f"{clip}.log").read_text().strip()
+    accepted = {r["clip"] for r in csv.DictReader((workdir / "data/qc/accepted.csv").open())}
+    rejected = {r["clip"]: r["reasons"].split("|") for r in csv.DictReader((workdir / "data/qc/rejected.csv").open())}
+    assert accepted == set(speaking), (accepted, rejected)
+    assert "no_face" in rejected["demo_noface"] and "silent_audio" in rejected["demo_silent"]
+    assert (workdir / "data/qc/report/index.html").is_file()
+    assert all((workdir / "data/crop" / c / "crop.mp4").is_file() for c in accepted)
     # A second run has nothing to do.
     again = snakemake(workdir, "--cores", "2", "all")
     assert "Nothing to be done" in again.stdout + again.stderr

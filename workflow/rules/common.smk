@@ -63,3 +63,16 @@ def local_source(wildcards):
 def clip_dirs(phase):
     """Every clip's folder of a phase."""
     return expand(f"data/{phase}/{{clip}}", clip=CLIPS)
+
+
+def accepted_clips(phase):
+    """An input function: the folders of `phase` for the clips the quality gate accepted (after the checkpoint)."""
+
+    def folders(wildcards):
+        import csv
+
+        with open(checkpoints.qc.get().output.accepted, newline="") as fh:
+            accepted = [row["clip"] for row in csv.DictReader(fh)]
+        return expand(f"data/{phase}/{{clip}}", clip=accepted)
+
+    return folders

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from talkhead.config import ConfigError
+from talkhead.data.status import ClipStatus
 from talkhead.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -32,3 +34,11 @@ def run_stage(body: Callable[[argparse.Namespace], str], parser: argparse.Argume
         return 2
     log.info("%s", summary)
     return 0
+
+
+def pass_on(upstream: ClipStatus, stage: str, folder: Path) -> ClipStatus:
+    """Record in `folder` that an upstream stage already rejected the clip (its reasons carried on)."""
+    status = ClipStatus(upstream.clip, stage, False, upstream.reasons, f"upstream: {upstream.message}",
+                        {"rejected_at": upstream.details.get("rejected_at", upstream.stage)})
+    status.write(folder)
+    return status

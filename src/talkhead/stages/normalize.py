@@ -3,7 +3,8 @@
 The [start, end) window from the manifest is applied here, while decoding, so the source is decoded
 once and encoded once. Audio is resampled to the target rate and padded or trimmed to exactly the
 video's length (frames / fps), and the difference is recorded; a file that cannot be decoded
-becomes a status record with reason `unreadable`, and one without an audio stream `no_audio`.
+becomes a status record with reason `unreadable`. A source without an audio stream is normalized
+(video only, `has_audio: false`) so that the quality gate can list `no_audio` with every other reason.
 """
 
 from __future__ import annotations
@@ -76,12 +77,13 @@ def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipSta
         details = {"frames": n_frames, "fps": cfg.fps, "width": size[0], "height": size[1],
                    "duration_s": n_frames / cfg.fps, "sample_rate": cfg.sample_rate,
                    "source_fps": info["video"]["fps"], "source_size": [info["video"]["width"], info["video"]["height"]]}
-        if samples is None:
-            status = ClipStatus(clip, "normalize", False, ["no_audio"], "the source has no audio stream", details)
+        if samples is None:  # not fatal here: the quality gate reports no_audio beside any other reason
+            details.update(has_audio=False)
+            status = ClipStatus(clip, "normalize", True, [], "the source has no audio stream", details)
         else:
             fitted, delta = _fit_audio(samples, n_frames, cfg)
             write_wav(tmp / "audio.wav", fitted, cfg.sample_rate)
-            details.update(audio_samples=len(fitted), audio_padded_samples=max(delta, 0),
+            details.update(has_audio=True, audio_samples=len(fitted), audio_padded_samples=max(delta, 0),
                            audio_trimmed_samples=max(-delta, 0))
             status = ClipStatus(clip, "normalize", True, [], "", details)
         status.write(tmp)
@@ -94,6 +96,8 @@ def _main(args: argparse.Namespace) -> str:
     if not status.ok:
         return f"normalize {status.clip}: rejected ({', '.join(status.reasons)}) — {status.message}"
     d = status.details
+    if not d["has_audio"]:
+        return f"normalize {status.clip}: {d['frames']} frames {d['width']}x{d['height']} @ {d['fps']} fps, no audio stream"
     return f"normalize {status.clip}: {d['frames']} frames {d['width']}x{d['height']} @ {d['fps']} fps, audio {d['sample_rate']} Hz"
 
 

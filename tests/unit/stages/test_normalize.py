@@ -80,15 +80,21 @@ def _bad_files(tmp_path, demo_dataset):
     wav = tmp_path / "speech.wav"
     sf.write(wav, np.zeros(16000, np.float32), 16000)
     files["audio_only"] = (wav, "unreadable")
-    silent_video = tmp_path / "video_only.mp4"
-    with VideoWriter(silent_video, fps=25, size=(64, 64), preset="ultrafast") as writer:
-        for _ in range(10):
-            writer.write_frame(np.full((64, 64, 3), 128, np.uint8))
-    files["video_only"] = (silent_video, "no_audio")
     return files
 
 
-@pytest.mark.parametrize("case", ["zero_bytes", "truncated", "png_named_mp4", "audio_only", "video_only"])
+def test_video_without_audio_is_normalized_for_the_gate(tmp_path):
+    """No audio stream is not fatal here: the quality gate lists no_audio with every other reason."""
+    path = tmp_path / "video_only.mp4"
+    with VideoWriter(path, fps=25, size=(64, 64), preset="ultrafast") as writer:
+        for _ in range(10):
+            writer.write_frame(np.full((64, 64, 3), 128, np.uint8))
+    status, out = _run(tmp_path, _ingested(tmp_path, path, name="raw.mp4"))
+    assert status.ok and status.details["has_audio"] is False and status.details["frames"] == 10
+    assert (out / "video.mp4").is_file() and not (out / "audio.wav").exists()
+
+
+@pytest.mark.parametrize("case", ["zero_bytes", "truncated", "png_named_mp4", "audio_only"])
 def test_bad_inputs_get_a_reason(tmp_path, demo_dataset, case):
     path, reason = _bad_files(tmp_path, demo_dataset)[case]
     status, _ = _run(tmp_path, _ingested(tmp_path, path, name="raw" + path.suffix))

@@ -1,0 +1,111 @@
+"""Stage `crop`: the stable square face crop, its face-mesh landmarks and face sharpness, in one pass.
+
+Reads the smoothed track from data/faces/{clip}/ and the normalized video; writes to
+data/crop/{clip}/: crop.mp4 (size × size, the normalized fps, no audio), landmarks.npz
+(`points` (T, 478, 3) float16 in crop pixels, `found` (T,) bool, `windows` (T, 3) crop centre and
+side in source pixels), crop.json (per-clip numbers for the gate) and status.json. A clip whose
+track holds no face is passed on with reason `no_face` without encoding anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from talkhead.atomic import atomic_dir, atomic_path, write_json
+from talkhead.config import CropConfig
+from talkhead.data.status import ClipStatus, read_status
+from talkhead.faces.crop import box_in_crop, crop_windows, cut_window
+from talkhead.faces.mediapipe_backend import FaceMesh
+from talkhead.logs import progress
+from talkhead.media.decode import iter_frames_cfr
+from talkhead.media.encode import VideoWriter
+from talkhead.quality.blur import face_sharpness
+from talkhead.stages.common import pass_on, run_stage, stage_parser
+
+log = logging.getLogger(__name__)
+N_LANDMARKS = 478
+
+
+def crop_video(video: Path, boxes: np.ndarray, fps: int, out: Path, cfg: CropConfig) -> dict:
+    """Crop `video` around the (T, 4) track into `out`/crop.mp4 + landmarks.npz; return crop statistics."""
+    n = len(boxes)
+    windows: np.ndarray | None = None
+    points = np.full((n, N_LANDMARKS, 3), np.nan, np.float32)
+    sharpness: list[float] = []
+    mesh = FaceMesh()
+    written = 0
+    with VideoWriter(out / "crop.mp4", fps=fps, size=(cfg.size, cfg.size), crf=cfg.crf, preset=cfg.preset) as writer:
+        for i, rgb in enumerate(progress(iter_frames_cfr(video, fps), desc=f"crop {video.parent.name}",
+                                         total=n, unit="frame")):
+            if i >= n:
+                break
+            if windows is None:
+                windows = crop_windows(boxes, (rgb.shape[1], rgb.shape[0]), cfg.scale, cfg.smooth_s * fps)
+            face = cut_window(rgb, windows[i], cfg.size)
+            writer.write_frame(face)
+            written += 1
+            lm = mesh.landmarks(face)
+            if lm is not None:
+                points[i] = lm
+            if i % cfg.blur_every == 0 and not np.isnan(boxes[i, 0]):
+                sharpness.append(face_sharpness(face, box_in_crop(boxes[i], windows[i], cfg.size)))
+    mesh.close()
+    found = ~np.isnan(points[:, 0, 0])
+    with atomic_path(out / "landmarks.npz", suffix=".npz") as part:
+        np.savez_compressed(part, points=points.astype(np.float16), found=found, windows=windows)
+    sharp = np.array([s for s in sharpness if np.isfinite(s)])
+    jitter = np.abs(np.diff(windows[:, :2], n=2, axis=0)).max() if n > 2 else 0.0
+    return {"frames": written, "size": cfg.size, "crop_side_px": float(windows[0, 2]),
+            "landmark_rate": float(found.mean()) if n else 0.0,
+            "blur": float(np.median(sharp)) if sharp.size else None,
+            "centre_jitter_px": float(jitter)}
+
+
+def crop_clip(faces_dir: Path, normalize_dir: Path, out: Path, cfg: CropConfig) -> ClipStatus:
+    """Run the crop stage for one clip, writing `out` atomically."""
+    upstream = read_status(faces_dir)
+    with atomic_dir(out) as tmp:
+        if not upstream.ok:
+            return pass_on(upstream, "crop", tmp)
+        track = pd.read_parquet(faces_dir / "track.parquet")
+        boxes = track[["x0", "y0", "x1", "y1"]].to_numpy(np.float32)
+        if np.isnan(boxes[:, 0]).all():
+            status = ClipStatus(upstream.clip, "crop", False, ["no_face"], "no face found in any frame",
+                                {"rejected_at": "crop"})
+            status.write(tmp)
+            return status
+        stats = crop_video(normalize_dir / "video.mp4", boxes, int(upstream.details["fps"]), tmp, cfg)
+        write_json(tmp / "crop.json", stats)
+        status = ClipStatus(upstream.clip, "crop", True, [], "", stats)
+        status.write(tmp)
+    return status
+
+
+def _main(args: argparse.Namespace) -> str:
+    cfg = CropConfig.from_json(args.cfg)
+    status = crop_clip(Path(args.faces), Path(args.normalize), Path(args.out), cfg)
+    if not status.ok:
+        return f"crop {status.clip}: not cropped ({', '.join(status.reasons)})"
+    d = status.details
+    blur = f"{d['blur']:.0f}" if d["blur"] is not None else "n/a"
+    return (f"crop {status.clip}: {d['frames']} frames at {d['size']} px from a {d['crop_side_px']:.0f} px window, "
+            f"landmarks in {d['landmark_rate']:.0%}, sharpness {blur}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: python -m talkhead.stages.crop --faces DIR --normalize DIR --out DIR [--cfg JSON]."""
+    parser = stage_parser("talkhead.stages.crop", __doc__.splitlines()[0])
+    parser.add_argument("--faces", required=True, help="the clip's faces folder, data/faces/{clip}")
+    parser.add_argument("--normalize", required=True, help="the clip's normalize folder, data/normalize/{clip}")
+    parser.add_argument("--out", required=True, help="output clip folder, data/crop/{clip}")
+    return run_stage(_main, parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""Stage `qc` (the gate): every clip's quality.json → accepted.csv, rejected.csv, measures.csv and the report.
+
+accepted.csv and rejected.csv hold one row per clip with its split, speaker, reasons ('|'-joined)
+and measures; measures.csv holds all rows. The Great Expectations validation of the measures
+table (Data Docs HTML) goes to report/, its summary to report/validation.json. A failed
+expectation is reported, not fatal: the tables are the gate's decision either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from talkhead.atomic import atomic_dir, atomic_path, write_json
+from talkhead.config import QualityConfig
+from talkhead.data.manifest import read_manifest
+from talkhead.stages.common import run_stage, stage_parser
+
+log = logging.getLogger(__name__)
+COLUMNS = ["clip", "speaker", "split", "emotion", "verdict", "reasons", "duration_s", "frames", "face_px",
+           "face_frac", "detection_rate", "face_coverage", "faces_max", "multi_face_rate", "blur", "has_audio",
+           "loudness_db", "speech_fraction", "scene_cuts", "av_offset_frames", "av_confidence", "av_shift_frames"]
+THRESHOLD_KEYS = {"min_duration_s": "min_duration_s", "min_face_px": "min_face_px", "min_blur": "min_blur",
+                  "min_loudness_db": "silence_db", "min_speech_fraction": "min_speech_fraction"}
+
+
+def measures_table(quality_dirs: Sequence[Path], manifest: Path | None) -> pd.DataFrame:
+    """One row per clip from each folder's quality.json, joined with the manifest's speaker/split/emotion."""
+    rows = {r.clip_id: r for r in read_manifest(manifest)} if manifest else {}
+    records = []
+    for folder in quality_dirs:
+        q = json.loads((Path(folder) / "quality.json").read_text(encoding="utf-8"))
+        row = rows.get(q["clip"])
+        records.append({"clip": q["clip"], "speaker": row.speaker if row else "", "split": row.split if row else "",
+                        "emotion": row.emotion if row else "", "verdict": q["verdict"],
+                        "reasons": "|".join(q["reasons"]), **q.get("measures", {})})
+    table = pd.DataFrame.from_records(records, columns=COLUMNS)
+    return table.sort_values("clip", kind="stable").reset_index(drop=True)
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path, suffix=".csv") as part:
+        table.to_csv(part, index=False, float_format="%.4g")
+
+
+def gate(quality_dirs: Sequence[Path], out: Path, cfg: QualityConfig, manifest: Path | None) -> dict:
+    """Write the gate's tables and validation report into `out` (each file atomically); return a summary."""
+    from talkhead.quality.report import validate_measures
+
+    table = measures_table(quality_dirs, manifest)
+    thresholds = {k: getattr(cfg, v) for k, v in THRESHOLD_KEYS.items()}
+    thresholds.update(min_face_coverage=cfg.min_face_coverage, max_abs_av_offset_frames=cfg.av_max_lag,
+                      max_faces=None if cfg.multiple_faces == "keep_track" else 1)
+    with atomic_dir(out / "report") as report:
+        validation = validate_measures(table, thresholds, report)
+    validation["report"] = str(out / "report" / "index.html")  # it was built in a temporary folder
+    write_json(out / "report" / "validation.json", validation)
+    _write_csv(table, out / "measures.csv")
+    _write_csv(table[table.verdict != "accept"], out / "rejected.csv")
+    _write_csv(table[table.verdict == "accept"], out / "accepted.csv")  # last: the checkpoint's output
+    accepted = int((table.verdict == "accept").sum())
+    reasons = table.loc[table.verdict != "accept", "reasons"].str.split("|").explode().value_counts()
+    return {"clips": len(table), "accepted": accepted, "rejected": len(table) - accepted,
+            "reasons": reasons.to_dict(), "validation_success": validation["success"]}
+
+
+def _main(args: argparse.Namespace) -> str:
+    cfg = QualityConfig.from_json(args.cfg)
+    s = gate([Path(p) for p in args.quality], Path(args.out), cfg, Path(args.manifest) if args.manifest else None)
+    why = ", ".join(f"{k} {v}" for k, v in s["reasons"].items()) or "none"
+    check = "passed" if s["validation_success"] else "FAILED (see report)"
+    return (f"qc: {s['accepted']} of {s['clips']} clips accepted; rejections: {why}; "
+            f"validation {check}; tables and report in {args.out}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: python -m talkhead.stages.qc --out data/qc [--manifest CSV] [--cfg JSON] QUALITY_DIR..."""
+    parser = stage_parser("talkhead.stages.qc", __doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="output folder, data/qc")
+    parser.add_argument("--manifest", default="", help="the manifest, for speaker/split/emotion columns")
+    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders")
+    return run_stage(_main, parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

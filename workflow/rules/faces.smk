@@ -1,0 +1,28 @@
+# Phase faces: data/normalize/{clip}/ → data/faces/{clip}/ (face track, face statistics, scene cuts).
+
+
+rule faces_clip:
+    input:
+        "data/normalize/{clip}",
+    output:
+        directory("data/faces/{clip}"),
+    params:
+        cfg=stage_cfg("faces"),
+    log:
+        "logs/faces/{clip}.log",
+    benchmark:
+        "logs/benchmarks/faces/{clip}.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    shell:
+        "python -m talkhead.stages.faces --normalize {input:q} --out {output:q}"
+        " --cfg {params.cfg:q} 2> {log:q}"
+
+
+rule faces:
+    input:
+        clip_dirs("faces"),

@@ -1,0 +1,62 @@
+# Phase quality: per-clip measures and verdicts → data/quality/{clip}/; the gate → data/qc/.
+
+
+rule quality_clip:
+    input:
+        normalize="data/normalize/{clip}",
+        faces="data/faces/{clip}",
+        crop="data/crop/{clip}",
+    output:
+        directory("data/quality/{clip}"),
+    params:
+        cfg=stage_cfg("quality"),
+    log:
+        "logs/quality/{clip}.log",
+    benchmark:
+        "logs/benchmarks/quality/{clip}.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "python -m talkhead.stages.quality --normalize {input.normalize:q} --faces {input.faces:q}"
+        " --crop {input.crop:q} --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
+checkpoint qc:
+    input:
+        clips=clip_dirs("quality"),
+        manifest=MANIFEST,
+    output:
+        accepted="data/qc/accepted.csv",
+        rejected="data/qc/rejected.csv",
+        measures="data/qc/measures.csv",
+        report=report(
+            directory("data/qc/report"),
+            htmlindex="index.html",
+            category="Quality gate",
+            caption="../report/qc.rst",
+        ),
+    params:
+        cfg=stage_cfg("quality"),
+    log:
+        "logs/qc/qc.log",
+    benchmark:
+        "logs/benchmarks/qc/qc.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "python -m talkhead.stages.qc --out data/qc --manifest {input.manifest:q} --cfg {params.cfg:q}"
+        " {input.clips:q} 2> {log:q}"
+
+
+rule quality:
+    input:
+        accepted_clips("crop"),
+        "data/qc/accepted.csv",
