@@ -30,7 +30,11 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "Pipeline finished. Outputs:"
 	@echo "  data/ingest/<clip>/      fetched sources with sha256 (status.json)"
 	@echo "  data/normalize/<clip>/   25 fps video.mp4, 16 kHz audio.wav, probe.json"
-	@echo "  data/normalize/summary.csv   one row per clip: ok / rejection reasons"
+	@echo "  data/faces/<clip>/       face track (track.parquet), face statistics, scene cuts"
+	@echo "  data/crop/<clip>/        crop.mp4 (stable 512 px face crop), landmarks.npz (478-point mesh)"
+	@echo "  data/quality/<clip>/     quality.json (measures, verdict, reasons), A/V-aligned audio.wav"
+	@echo "  data/qc/accepted.csv     clips that passed the gate; data/qc/rejected.csv: the rest, with reasons"
+	@echo "  data/qc/report/index.html    the validation report (Great Expectations Data Docs)"
 	@echo "  logs/                    one log per rule and clip"
 
 test: $(STAMP)
@@ -48,4 +52,4 @@ lock: $(STAMP)
 	@echo "review requirements/lock.new, then move it over requirements/lock.txt"
 
 clean:
-	rm -rf data/ingest data/normalize logs .snakemake
+	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/qc logs .snakemake
