@@ -27,6 +27,14 @@ def _rotate(rgb: np.ndarray, degrees: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
 
 
+def _open(path: str | Path) -> av.container.InputContainer:
+    """Open a media file for reading; MediaError(unreadable) if FFmpeg cannot."""
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as exc:
+        raise MediaError(f"{path}: cannot open ({exc})") from None
+
+
 def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """Even output size no larger than `max_side` on the long side (0 keeps the size), aspect kept."""
     scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
@@ -37,11 +45,7 @@ def iter_frames_cfr(
     path: str | Path, fps: int, start: float = 0.0, end: float | None = None, max_side: int = 0
 ) -> Iterator[np.ndarray]:
     """Yield RGB uint8 frames (H, W, 3) at exactly `fps` for [start, end) of the first video stream."""
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise MediaError(f"{path}: cannot open ({exc})") from None
-    with container:
+    with _open(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: no video stream", reason="unreadable")
         stream = container.streams.video[0]
@@ -92,11 +96,7 @@ def _stream_end(stream: av.video.stream.VideoStream, end: float | None) -> float
 
 def decode_audio(path: str | Path, sample_rate: int, start: float = 0.0, end: float | None = None) -> np.ndarray | None:
     """Mono float32 samples of the first audio stream at `sample_rate`, or None if there is no audio stream."""
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise MediaError(f"{path}: cannot open ({exc})") from None
-    with container:
+    with _open(path) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
