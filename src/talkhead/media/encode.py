@@ -20,7 +20,7 @@ import av
 import numpy as np
 import soundfile as sf
 
-from talkhead.atomic import atomic_path
+from talkhead.atomic import atomic_path, clear_partials, partial_prefix
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ AUDIO_BITRATE = 128_000
 
 def _hidden_temp(path: Path) -> Path:
     """A unique hidden name in the folder of `path` (same filesystem, so the rename is atomic)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    clear_partials(path)
+    return path.with_name(f"{partial_prefix(path)}{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
 class VideoWriter:
@@ -98,6 +99,17 @@ class VideoWriter:
             raise ValueError(f"write_frame: expected uint8 {(self.size[1], self.size[0], 3)}, "
                              f"got {rgb.dtype} {rgb.shape}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.frames
+        frame.time_base = Fraction(1, self.fps)
+        self._container.mux(self._video.encode(frame))
+        self.frames += 1
+
+    def write_i420(self, i420: np.ndarray) -> None:
+        """Encode one frame given as stacked I420 planes, uint8 (3/2·H, W) — no colour conversion."""
+        if i420.dtype != np.uint8 or i420.shape != (self.size[1] * 3 // 2, self.size[0]):
+            raise ValueError(f"write_i420: expected uint8 {(self.size[1] * 3 // 2, self.size[0])}, "
+                             f"got {i420.dtype} {i420.shape}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(i420), format="yuv420p")
         frame.pts = self.frames
         frame.time_base = Fraction(1, self.fps)
         self._container.mux(self._video.encode(frame))

@@ -18,13 +18,17 @@ imported inside `validate_measures` because its import takes seconds.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from talkhead.atomic import write_json
+from talkhead.atomic import write_json, write_text
 from talkhead.data.status import REASONS
 
 REASONS_REGEX = "^(?:(?:{0})(?:\\|(?:{0}))*)?$".format("|".join(REASONS))  # '' or codes joined by '|'
@@ -129,12 +133,25 @@ def _validation(context: Any, name: str, expectations: list[Any]) -> Any:
     return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
 
 
-def _run(validation: Any, frame: pd.DataFrame) -> Any:
+def _run_id(table: pd.DataFrame) -> Any:
+    """A reproducible run identity: named by the table's digest, dated SOURCE_DATE_EPOCH (default: the epoch).
+
+    Data Docs put the run time into file names and pages; the wall-clock time would make two runs on
+    the same clips differ byte for byte (the time a run happened is in the Snakemake logs).
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    digest = hashlib.sha256(table.to_csv(index=False).encode("utf-8")).hexdigest()[:12]
+    when = datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "0")), tz=timezone.utc)
+    return RunIdentifier(run_name=f"measures-{digest}", run_time=when)
+
+
+def _run(validation: Any, frame: pd.DataFrame, run_id: Any) -> Any:
     """Validate `frame`; COMPLETE results carry the clip id of every unexpected row."""
     result_format: dict[str, Any] = {"result_format": "COMPLETE"}
     if "clip" in frame.columns:
         result_format["unexpected_index_column_names"] = ["clip"]
-    return validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    return validation.run(batch_parameters={"dataframe": frame}, result_format=result_format, run_id=run_id)
 
 
 def _plain(value: Any) -> Any:
@@ -182,6 +199,23 @@ def _accepted_rows(table: pd.DataFrame, accepted_only: bool) -> pd.DataFrame:
     return table[table["verdict"] == "accept"].reset_index(drop=True)
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CACHE_BUSTER = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")
+STAMP = re.compile(r"\b\d{8}T\d{6}\.\d+Z\b")
+
+
+def _reproducible_pages(site: Path, run_id: Any) -> None:
+    """Make the Data Docs HTML a function of the results only: drop the logo's time-stamp query, date
+    the batch's load time like the run, and number the random element ids (uuid4) per page in order
+    of appearance (links within a page stay consistent)."""
+    when = run_id.run_time.strftime("%Y%m%dT%H%M%S.%fZ")
+    for page in sorted(site.rglob("*.html")):
+        text = STAMP.sub(when, CACHE_BUSTER.sub("", page.read_text(encoding="utf-8")))
+        ids: dict[str, str] = {}
+        text = UUID.sub(lambda m: ids.setdefault(m.group(0), f"00000000-0000-4000-8000-{len(ids):012d}"), text)
+        write_text(page, text)
+
+
 def validate_measures(table: pd.DataFrame, thresholds: dict[str, float], out_dir: str | Path,
                       accepted_only: bool = True) -> dict:
     """Validate the measures table, build Data Docs in `out_dir`, write and return the summary.
@@ -200,8 +234,10 @@ def validate_measures(table: pd.DataFrame, thresholds: dict[str, float], out_dir
     runs = {ALL_SUITE: (_validation(context, ALL_SUITE, _all_rows_expectations()), table),
             ACCEPTED_SUITE: (_validation(context, ACCEPTED_SUITE, _accepted_expectations(thresholds, accepted_only)),
                              accepted)}
-    results = {name: _run(validation, frame) for name, (validation, frame) in runs.items()}
+    run_id = _run_id(table)
+    results = {name: _run(validation, frame, run_id) for name, (validation, frame) in runs.items()}
     context.build_data_docs(site_names=[SITE])
+    _reproducible_pages(out_dir, run_id)
     summary = {
         "success": all(bool(r.success) for r in results.values()),
         "evaluated": len(accepted),
