@@ -29,7 +29,7 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo
 	@echo "Pipeline finished. Outputs:"
 	@echo "  data/ingest/<clip>/      fetched sources with sha256 (status.json)"
-	@echo "  data/normalize/<clip>/   25 fps video.mp4, 16 kHz audio.wav, probe.json"
+	@echo "  data/normalize/<clip>/   video.json (25 fps plan of the source), 16 kHz audio.wav, probe.json"
 	@echo "  data/faces/<clip>/       face track (track.parquet), face statistics, scene cuts"
 	@echo "  data/crop/<clip>/        crop.mp4 (stable 512 px face crop), landmarks.npz (478-point mesh)"
 	@echo "  data/quality/<clip>/     quality.json (measures, verdict, reasons), A/V-aligned audio.wav"

@@ -145,14 +145,11 @@ class IngestConfig(SectionConfig):
 
 @dataclass(frozen=True)
 class NormalizeConfig(SectionConfig):
-    """Target rates and encoder settings of the normalized clip."""
+    """Target frame rate and audio sample rate of the normalized clip."""
 
     section: ClassVar[str] = "normalize"
     fps: int
     sample_rate: int
-    max_side: int
-    crf: int
-    preset: str
 
 
 @dataclass(frozen=True)

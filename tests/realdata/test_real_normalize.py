@@ -8,6 +8,8 @@ import pytest
 
 from talkhead.config import IngestConfig, NormalizeConfig
 from talkhead.data.manifest import ManifestRow
+from talkhead.media.clip_video import ClipVideo
+from talkhead.media.probe import probe
 from talkhead.stages.ingest import ingest_clip
 from talkhead.stages.normalize import normalize_clip
 
@@ -21,7 +23,7 @@ def _expected(real_media):
 
 
 def test_every_real_video_normalizes_or_gets_a_reason(real_media, tmp_path):
-    cfg = NormalizeConfig.from_dict({"preset": "ultrafast", "crf": 28, "max_side": 512})
+    cfg = NormalizeConfig.from_dict({})
     for i, rel in enumerate(_expected(real_media)):
         clip = f"r{i}"
         row = ManifestRow(clip, str(real_media / rel), 0.0, None, "s", "train", "none")
@@ -33,5 +35,11 @@ def test_every_real_video_normalizes_or_gets_a_reason(real_media, tmp_path):
         assert status.details["has_audio"] is (rel not in NO_AUDIO)
         if rel not in NO_AUDIO:
             assert status.ok, (rel, status)
-            assert status.details["fps"] == 25 and max(status.details["width"], status.details["height"]) <= 512
+            assert status.details["fps"] == 25
             assert status.details["audio_samples"] == status.details["frames"] * 16000 // 25
+        video = ClipVideo.read(tmp_path / "normalize" / clip)
+        assert sum(1 for _ in video.rgb()) == video.frames == status.details["frames"], rel
+        first = next(iter(video.rgb()))
+        assert first.shape[:2] == (video.height, video.width), "rotation is applied to the recorded size"
+        if probe(real_media / rel)["video"]["rotation"] in (90, 270):
+            assert video.height > video.width

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 
+import imageio_ffmpeg
 import pytest
 
 from talkhead.config import load_params
@@ -47,3 +49,21 @@ def test_audio_lag_is_measured_and_corrected(reports):
     assert got["av_offset_frames"] - in_sync["av_offset_frames"] == 10
     if got["verdict"] == "accept":
         assert got["av_shift_frames"] == got["av_offset_frames"]
+
+
+def test_phone_style_rotation_is_undone(real_media, tmp_path, reports):
+    """Pixels stored sideways plus a display-rotation matrix (how phones record) must measure like the original."""
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    src = real_media / "videos/video-retalking__face_2.mp4"
+    sideways, rotated = tmp_path / "sideways.mp4", tmp_path / "phone_rotated.mp4"
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-i", str(src), "-vf", "transpose=1", "-c:v", "libx264",
+                    "-crf", "16", "-c:a", "copy", str(sideways)], check=True)
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-display_rotation", "90", "-i", str(sideways), "-c",
+                    "copy", str(rotated)], check=True)
+    params = load_params(None)
+    params["crop"]["size"] = 256
+    got = run_qc([rotated], tmp_path / "out", params)[0]
+    original = json.loads((reports[1] / "video-retalking__face_2.json").read_text())
+    assert got["verdict"] == "accept", got
+    assert abs(got["face_px"] - original["face_px"]) < 0.05 * original["face_px"]
+    assert abs(got["av_offset_frames"] - original["av_offset_frames"]) <= 1

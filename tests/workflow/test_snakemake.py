@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import re
+from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-from talkhead.media.probe import probe
+from talkhead.media.clip_video import ClipVideo
 
 from .helpers import REPO, snakemake, write_params
 
@@ -57,8 +58,9 @@ def test_end_to_end_on_demo_data(workdir):
     for clip in speaking:
         folder = workdir / "data/normalize" / clip
         status = json.loads((folder / "status.json").read_text())
-        info = probe(folder / "video.mp4")
-        assert info["video"]["fps"] == 25 and info["audio"] is None
+        video = ClipVideo.read(folder)
+        assert video.fps == 25 and video.frames == status["details"]["frames"]
+        assert Path(video.source).resolve().parent == (workdir / "data/ingest" / clip).resolve()
         assert abs(status["details"]["frames"] - 50) <= 1
         audio, rate = sf.read(folder / "audio.wav", dtype="int16")
         assert rate == 16000 and audio.ndim == 1

@@ -5,6 +5,7 @@ rule crop_clip:
     input:
         faces="data/faces/{clip}",
         normalize="data/normalize/{clip}",
+        source="data/ingest/{clip}",
     output:
         directory("data/crop/{clip}"),
     params:

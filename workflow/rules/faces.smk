@@ -1,9 +1,10 @@
-# Phase faces: data/normalize/{clip}/ → data/faces/{clip}/ (face track, face statistics, scene cuts).
+# Phase faces: data/normalize/{clip}/ (+ the source in data/ingest/{clip}/) → data/faces/{clip}/ (face track, face statistics, scene cuts).
 
 
 rule faces_clip:
     input:
-        "data/normalize/{clip}",
+        normalize="data/normalize/{clip}",
+        source="data/ingest/{clip}",  # normalize/{clip}/video.json points into it
     output:
         directory("data/faces/{clip}"),
     params:
@@ -19,7 +20,7 @@ rule faces_clip:
         mem_mb=3000,
         runtime=60,
     shell:
-        "python -m talkhead.stages.faces --normalize {input:q} --out {output:q}"
+        "python -m talkhead.stages.faces --normalize {input.normalize:q} --out {output:q}"
         " --cfg {params.cfg:q} 2> {log:q}"
 
 

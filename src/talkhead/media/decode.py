@@ -8,7 +8,7 @@ rotation is applied. Frames are yielded one at a time, so memory does not grow w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,49 +41,125 @@ def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
 
 
-def iter_frames_cfr(
-    path: str | Path, fps: int, start: float = 0.0, end: float | None = None, max_side: int = 0
-) -> Iterator[np.ndarray]:
-    """Yield RGB uint8 frames (H, W, 3) at exactly `fps` for [start, end) of the first video stream."""
+def _cfr_plan(times: Iterator[float], fps: int, start: float, end: float | None) -> Iterator[tuple[int, bool]]:
+    """The constant-rate mapping shared by decoding and counting, driven by presentation times in order.
+
+    Output instant k (at start + k/fps) shows the last source frame presented at or before it. For
+    each source time t this yields (n, adopt): emit the held frame n more times (the instants
+    before t), then hold the frame at t if `adopt`. It stops at the first instant at or past `end`.
+    """
+    step = Fraction(1, fps)
+    k = 0
+    held = False
+    for t in times:
+        n = 0
+        while held and start + float((k + n) * step) < t - 1e-6:
+            if end is not None and start + float((k + n) * step) >= end - 1e-6:
+                yield n, False
+                return
+            n += 1
+        k += n
+        if end is not None and t >= end - 1e-6 and held:
+            yield n, False
+            return
+        yield n, True
+        held = True
+
+
+def _tail(k: int, fps: int, start: float, stop: float) -> int:
+    """Instants still owed to the last frame after k were emitted (it shows until `stop`; at least one frame in all)."""
+    step = Fraction(1, fps)
+    n = 0
+    while start + float((k + n) * step) < stop - 1e-6 or k + n == 0:
+        n += 1
+    return n
+
+
+def to_rgb(max_side: int = 0) -> Callable[[av.VideoFrame], np.ndarray]:
+    """A converter: decoded frame → RGB uint8 (H, W, 3), rotation applied, downscaled to `max_side`."""
+    size: list[tuple[int, int]] = []
+
+    def convert(frame: av.VideoFrame) -> np.ndarray:
+        rgb = _rotate(frame.to_ndarray(format="rgb24"), int(round(frame.rotation)) % 360)
+        if not size:
+            size.append(fit_size(rgb.shape[1], rgb.shape[0], max_side))
+        if (rgb.shape[1], rgb.shape[0]) != size[0]:
+            rgb = cv2.resize(rgb, size[0], interpolation=cv2.INTER_AREA)
+        return rgb
+
+    return convert
+
+
+def iter_decoded_cfr(
+    path: str | Path, fps: int, start: float = 0.0, end: float | None = None, frames: int | None = None
+) -> Iterator[av.VideoFrame]:
+    """Yield decoded frames at exactly `fps` for [start, end) (a frame repeats when the source is slower).
+
+    With `frames` given, exactly that many are yielded: a decode that ends early repeats its last
+    frame, one that runs long is cut (so every stage sees the count normalize recorded).
+    """
+    emitted = 0
+    last: av.VideoFrame | None = None
     with _open(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: no video stream", reason="unreadable")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        step = Fraction(1, fps)
-        k = 0  # index of the next output frame; its instant is start + k / fps
-        held: np.ndarray | None = None
-        size: tuple[int, int] | None = None
-        try:
-            for frame in container.decode(stream):
-                if frame.time is None:
-                    continue
-                t = float(frame.time)
-                # Emit every output instant that falls before this frame's presentation time.
-                while held is not None and start + float(k * step) < t - 1e-6:
-                    if end is not None and start + float(k * step) >= end - 1e-6:
-                        return
-                    yield held
-                    k += 1
-                if end is not None and t >= end - 1e-6 and held is not None:
-                    break
-                rgb = _rotate(frame.to_ndarray(format="rgb24"), int(round(frame.rotation)) % 360)
-                if size is None:
-                    size = fit_size(rgb.shape[1], rgb.shape[0], max_side)
-                if (rgb.shape[1], rgb.shape[0]) != size:
-                    rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-                held = rgb
-                if t + 1e-6 < start:
-                    continue
-        except av.FFmpegError as exc:
-            log.warning("%s: decoding stopped early (%s); keeping %d frames", path, exc, k)
-        if held is None:
+        pending: list[av.VideoFrame] = []
+
+        def times() -> Iterator[float]:
+            try:
+                for frame in container.decode(stream):
+                    if frame.time is not None:
+                        pending.append(frame)
+                        yield float(frame.time)
+            except av.FFmpegError as exc:
+                log.warning("%s: decoding stopped early (%s); keeping %d frames", path, exc, emitted)
+
+        for n, adopt in _cfr_plan(times(), fps, start, end):
+            for _ in range(n):
+                if frames is not None and emitted >= frames:
+                    return
+                yield last
+                emitted += 1
+            if adopt:
+                last = pending[-1]
+            pending.clear()
+        if last is None:
             raise MediaError(f"{path}: no decodable video frame")
-        # The last source frame is shown until the end of the stream (or `end`).
-        stop = _stream_end(stream, end)
-        while start + float(k * step) < stop - 1e-6 or k == 0:
-            yield held
-            k += 1
+        owed = _tail(emitted, fps, start, _stream_end(stream, end)) if frames is None else frames - emitted
+        for _ in range(max(owed, 0)):
+            yield last
+            emitted += 1
+
+
+def iter_frames_cfr(
+    path: str | Path, fps: int, start: float = 0.0, end: float | None = None, max_side: int = 0,
+    frames: int | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames (H, W, 3) at exactly `fps` for [start, end) of the first video stream.
+
+    Each source frame is converted once, however often it repeats, and only if it is shown.
+    """
+    convert = to_rgb(max_side)
+    held: tuple[av.VideoFrame, np.ndarray] | None = None
+    for frame in iter_decoded_cfr(path, fps, start, end, frames):
+        if held is None or held[0] is not frame:
+            held = (frame, convert(frame))
+        yield held[1]
+
+
+def count_frames_cfr(path: str | Path, fps: int, start: float = 0.0, end: float | None = None) -> int:
+    """How many frames iter_frames_cfr yields for a cleanly decodable file — from packet timestamps, no decoding."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: no video stream", reason="unreadable")
+        stream = container.streams.video[0]
+        pts = sorted(float(p.pts * stream.time_base) for p in container.demux(stream) if p.pts is not None and p.size)
+        if not pts:
+            raise MediaError(f"{path}: no video packets")
+        k = sum(n for n, _ in _cfr_plan(iter(pts), fps, start, end))
+        return k + _tail(k, fps, start, _stream_end(stream, end))
 
 
 def _stream_end(stream: av.video.stream.VideoStream, end: float | None) -> float:

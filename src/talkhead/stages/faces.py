@@ -1,4 +1,4 @@
-"""Stage `faces`: one decode of the normalized video → face track, face statistics and scene cuts.
+"""Stage `faces`: one decode of the clip's video → face track, face statistics and scene cuts.
 
 Detection runs every `stride` frames with the configured backend (a backend that can re-detect
 around the last known face, like MediaPipe's, gets a second try at a probe where it found
@@ -26,7 +26,9 @@ from talkhead.data.status import ClipStatus, read_status
 from talkhead.faces.registry import make_detector
 from talkhead.faces.track import IdentityTracker, fill_track, iou, smooth_track
 from talkhead.logs import progress
-from talkhead.media.decode import iter_frames_cfr
+from talkhead.media.clip_video import ClipVideo
+from talkhead.media.decode import to_rgb
+from talkhead.media.yuv import planes_of, thumbnail_rgb
 from talkhead.media.probe import MediaError
 from talkhead.quality.shots import CutDetector
 from talkhead.stages.common import pass_on, run_stage, stage_parser
@@ -64,8 +66,9 @@ def _statistics(boxes: np.ndarray, probes, frame_size: tuple[int, int], cuts: li
     }
 
 
-def find_faces(video: Path, cfg: FacesConfig, fps: int) -> tuple[pd.DataFrame, dict]:
+def find_faces(video: ClipVideo, cfg: FacesConfig, name: str = "") -> tuple[pd.DataFrame, dict]:
     """Detect, track and look for cuts in one pass over `video`; return (track table, statistics)."""
+    fps = video.fps
     detector = make_detector(cfg.detector, cfg.score_threshold, {
         "weights": cfg.retinaface_weights, "network": cfg.retinaface_network, "device": cfg.device})
     tracker = IdentityTracker(min_rel_size=cfg.min_rel_size)
@@ -73,12 +76,16 @@ def find_faces(video: Path, cfg: FacesConfig, fps: int) -> tuple[pd.DataFrame, d
     raw: list[np.ndarray] = []
     scores: list[float] = []
     counts: list[int] = []
-    size = (0, 0)
-    for i, rgb in enumerate(progress(iter_frames_cfr(video, fps), desc=f"faces {video.parent.name}", unit="frame")):
-        size = (rgb.shape[1], rgb.shape[0])
-        cuts.update(rgb)
+    size = (video.width, video.height)
+    rgb_of = to_rgb()
+    thumb, held = None, None
+    for i, frame in enumerate(progress(video.decoded(), desc=f"faces {name}", total=video.frames, unit="frame")):
+        if frame is not held:  # a repeated frame (slower source) is not converted again
+            held, thumb = frame, thumbnail_rgb(planes_of(frame))
+        cuts.update(thumb)  # the cut detector works on ~64 px images: a thumbnail is all it needs
         box, score, count = np.full(4, np.nan, np.float32), np.nan, -1
         if i % cfg.stride == 0:
+            rgb = rgb_of(frame)  # (H, W, 3), only on probe frames
             found = detector.detect(rgb)
             if not found and tracker.last is not None and hasattr(detector, "detect_near"):
                 found = [d for d in detector.detect_near(rgb, tracker.last.box) if iou(d.box, tracker.last.box) > 0.3]
@@ -106,9 +113,8 @@ def faces_clip(normalize_dir: Path, out: Path, cfg: FacesConfig) -> ClipStatus:
     with atomic_dir(out) as tmp:
         if not upstream.ok:
             return pass_on(upstream, "faces", tmp)
-        fps = int(upstream.details["fps"])
         try:
-            table, stats = find_faces(normalize_dir / "video.mp4", cfg, fps)
+            table, stats = find_faces(ClipVideo.read(normalize_dir), cfg, upstream.clip)
         except MediaError as exc:
             status = ClipStatus(upstream.clip, "faces", False, [exc.reason], str(exc), {"rejected_at": "faces"})
             status.write(tmp)

@@ -1,10 +1,13 @@
-"""Stage `normalize`: one clip → constant-frame-rate H.264 video, mono 16-bit PCM audio, and probe.json.
+"""Stage `normalize`: one clip → its constant-frame-rate video plan, mono 16-bit PCM audio, and probe.json.
 
-The [start, end) window from the manifest is applied here, while decoding, so the source is decoded
-once and encoded once. Audio is resampled to the target rate and padded or trimmed to exactly the
-video's length (frames / fps), and the difference is recorded; a file that cannot be decoded
-becomes a status record with reason `unreadable`. A source without an audio stream is normalized
-(video only, `has_audio: false`) so that the quality gate can list `no_audio` with every other reason.
+The video is not re-encoded: `video.json` (talkhead.media.clip_video) records the source file, the
+[start, end) window from the manifest, the fps and the exact number of constant-rate frames,
+counted from packet timestamps without decoding. Later stages decode the source once each through
+that record (variable frame rate, rotation and the window applied while decoding). Audio is
+resampled to the target rate and padded or trimmed to exactly frames / fps, and the difference is
+recorded; a file that cannot be read becomes a status record with reason `unreadable`. A source
+without an audio stream is normalized (video only, `has_audio: false`) so that the quality gate can
+list `no_audio` with every other reason.
 """
 
 from __future__ import annotations
@@ -19,28 +22,13 @@ import numpy as np
 from talkhead.atomic import atomic_dir, write_json
 from talkhead.config import NormalizeConfig
 from talkhead.data.status import ClipStatus, read_status
-from talkhead.logs import progress
-from talkhead.media.decode import decode_audio, iter_frames_cfr
-from talkhead.media.encode import VideoWriter, write_wav
+from talkhead.media.clip_video import ClipVideo
+from talkhead.media.decode import count_frames_cfr, decode_audio
+from talkhead.media.encode import write_wav
 from talkhead.media.probe import MediaError, probe
 from talkhead.stages.common import run_stage, stage_parser
 
 log = logging.getLogger(__name__)
-
-
-def _encode_video(src: Path, dest: Path, cfg: NormalizeConfig, start: float, end: float | None) -> tuple[int, tuple[int, int]]:
-    """Decode `src` at cfg.fps and encode it to `dest`; return (frame count, (width, height))."""
-    frames = iter_frames_cfr(src, cfg.fps, start, end, cfg.max_side)
-    first = next(frames)
-    size = (first.shape[1], first.shape[0])
-    n = 0
-    with VideoWriter(dest, fps=cfg.fps, size=size, crf=cfg.crf, preset=cfg.preset) as writer:
-        writer.write_frame(first)
-        n = 1
-        for frame in progress(frames, desc=f"normalize {src.parent.name}", unit="frame"):
-            writer.write_frame(frame)
-            n += 1
-    return n, size
 
 
 def _fit_audio(samples: np.ndarray, n_frames: int, cfg: NormalizeConfig) -> tuple[np.ndarray, int]:
@@ -68,7 +56,12 @@ def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipSta
             write_json(tmp / "probe.json", info)
             if info["video"] is None:
                 raise MediaError(f"{src.name}: no video stream")
-            n_frames, size = _encode_video(src, tmp / "video.mp4", cfg, start, end)
+            n_frames = count_frames_cfr(src, cfg.fps, start, end)
+            rotated = info["video"].get("rotation", 0) in (90, 270)
+            size = (info["video"]["height"], info["video"]["width"]) if rotated else (
+                info["video"]["width"], info["video"]["height"])
+            video = ClipVideo(str(src), cfg.fps, start, None if end is None else float(end), n_frames, *size)
+            video.write(tmp, final=out)
             samples = decode_audio(src, cfg.sample_rate, start, end)
         except MediaError as exc:
             status = ClipStatus(clip, "normalize", False, [exc.reason], str(exc))

@@ -53,7 +53,7 @@ def inputs(demo_dataset, tmp_path_factory):
 def test_every_input_gets_a_verdict(inputs, tmp_path, capsys):
     params = tmp_path / "params.yaml"
     params.write_text(  # the tiny 128 px demo face is ~60 px: scale the face thresholds with it
-        "crop:\n  size: 128\n  preset: ultrafast\nnormalize:\n  preset: ultrafast\n"
+        "crop:\n  size: 128\n  preset: ultrafast\n"
         "quality:\n  min_face_px: 40\n  min_blur: 1.0\n")
     paths = [str(p) for p, _ in inputs.values()] + [str(tmp_path / "missing.mp4")]
     assert main(["qc", *paths, "--out", str(tmp_path / "out"), "--params", str(params)]) == 0

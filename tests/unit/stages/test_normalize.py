@@ -1,4 +1,4 @@
-"""Stage normalize: CFR video + PCM audio of the right length; bad files become reasons, not crashes."""
+"""Stage normalize: the CFR video plan + PCM audio of the right length; bad files become reasons, not crashes."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from talkhead.config import NormalizeConfig
 from talkhead.data.manifest import read_manifest
 from talkhead.data.status import ClipStatus, read_status
 from talkhead.media.encode import VideoWriter
-from talkhead.media.probe import probe
+from talkhead.media.clip_video import ClipVideo
 from talkhead.stages import normalize
 
-CFG = NormalizeConfig.from_dict({"preset": "ultrafast", "crf": 28})
+CFG = NormalizeConfig.from_dict({})
 
 
 def _ingested(tmp_path, payload_path, name="raw.mp4", start=0.0, end=None):
@@ -41,7 +41,10 @@ def test_demo_clip_becomes_25fps_and_16k(tmp_path, demo_dataset):
     assert status.ok, status.message
     frames = status.details["frames"]
     assert abs(frames - 50) <= 1
-    assert probe(out / "video.mp4")["video"]["fps"] == 25
+    video = ClipVideo.read(out)
+    assert video.fps == 25 and video.frames == frames
+    assert sum(1 for _ in video.rgb()) == frames, "decoding through video.json yields the recorded count"
+    assert not (out / "video.mp4").exists(), "normalize must not re-encode the full frame"
     audio, rate = sf.read(out / "audio.wav", dtype="float32")
     assert rate == 16000 and len(audio) == frames * 16000 // 25
     assert np.abs(audio).max() > 0.05, "speech must survive resampling"
@@ -50,8 +53,20 @@ def test_demo_clip_becomes_25fps_and_16k(tmp_path, demo_dataset):
 
 def test_window_is_applied(tmp_path, demo_dataset):
     row = next(r for r in read_manifest(demo_dataset) if r.clip_id.startswith("demo_s"))
-    status, _ = _run(tmp_path, _ingested(tmp_path, demo_dataset.parent / row.source, start=0.4, end=1.4))
+    status, out = _run(tmp_path, _ingested(tmp_path, demo_dataset.parent / row.source, start=0.4, end=1.4))
     assert status.ok and status.details["frames"] == 25
+    frames = list(ClipVideo.read(out).rgb())
+    assert len(frames) == 25
+
+
+def test_video_plan_survives_moving_the_data_folder(tmp_path, demo_dataset):
+    """video.json stores the source relative to its folder, so data/ can be moved or synced elsewhere."""
+    row = next(r for r in read_manifest(demo_dataset) if r.clip_id.startswith("demo_s"))
+    _, out = _run(tmp_path, _ingested(tmp_path, demo_dataset.parent / row.source))
+    moved = tmp_path.parent / (tmp_path.name + "_moved")
+    tmp_path.rename(moved)
+    video = ClipVideo.read(moved / "normalize" / "c1")
+    assert video.source.startswith(str(moved)) and sum(1 for _ in video.rgb()) == video.frames
 
 
 def test_upstream_rejection_is_passed_on(tmp_path):
@@ -91,7 +106,7 @@ def test_video_without_audio_is_normalized_for_the_gate(tmp_path):
             writer.write_frame(np.full((64, 64, 3), 128, np.uint8))
     status, out = _run(tmp_path, _ingested(tmp_path, path, name="raw.mp4"))
     assert status.ok and status.details["has_audio"] is False and status.details["frames"] == 10
-    assert (out / "video.mp4").is_file() and not (out / "audio.wav").exists()
+    assert (out / "video.json").is_file() and not (out / "audio.wav").exists()
 
 
 @pytest.mark.parametrize("case", ["zero_bytes", "truncated", "png_named_mp4", "audio_only"])

@@ -1,0 +1,280 @@
+"""Preprocessing speed and memory: the physical floor, talkhead, and the naive chain, on the same clips.
+
+    python benchmarks/preprocess.py [--clips FILE...] [--out benchmarks/results/preprocess.json]
+
+For each clip, each method runs in its own child process pinned to one CPU core; wall time and
+peak resident memory (ru_maxrss of the child) are recorded.
+- floor: the ffmpeg binary decodes the source once and encodes the final crop once (the crop
+  window talkhead chose, scaled to crop.size, libx264 at crop.preset / crop.crf, one thread).
+- talkhead: ingest → normalize → faces → crop → quality, the stage functions the pipeline runs,
+  with params.yaml (so it also computes what the floor does not: scene cuts, the 478-point mesh
+  on every frame, sharpness, VAD, loudness and the A/V offset).
+- naive: what peers' scripts do — re-encode the whole frame to 25 fps with ffmpeg, detect faces
+  on every frame of that file, decode it again and encode the crop (same encoder settings).
+
+Clips: the accepted talking-head videos in ../shared/fixtures/real (if present) plus a 60 s 1080p
+clip made from one of them; without ../shared, the demo clips plus a 1080p one made from those.
+Every child pays a fixed start-up cost (Python, MediaPipe and torch imports, model loading: about
+2 s for talkhead) that the ffmpeg floor does not, so short clips show it and the long 1080p clip
+shows the per-frame cost; both are reported. `--long` adds talkhead alone on a 10-minute 1080p clip
+(wall time and peak memory: frames are streamed, never held).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_VIDEOS = REPO.parent / "shared" / "fixtures" / "real" / "videos"
+REAL_SPEAKERS = ["video-retalking__face_1.mp4", "video-retalking__face_2.mp4", "video-retalking__face_4.mp4",
+                 "SadTalker__ref_video_WDA_KatieHill_000.mp4", "AniPortrait__head_pose_temp_pose_ref_video.mp4"]
+
+
+def ffmpeg_exe() -> str:
+    """The static ffmpeg binary that imageio-ffmpeg ships."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _pin_one_core() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def run_measured(cmd: list[str], stdout: Path | None = None, stderr: Path | None = None) -> dict:
+    """Run `cmd` pinned to one core; wall seconds and peak RSS from the child's rusage (Linux: KiB)."""
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child: pin, silence, exec
+        try:
+            _pin_one_core()
+            os.environ.update(OMP_NUM_THREADS="1", TQDM_DISABLE="1")
+            for fd, path in ((1, stdout), (2, stderr)):
+                os.dup2(os.open(str(path or os.devnull), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status):
+        tail = stderr.read_text(errors="replace")[-3000:] if stderr and stderr.is_file() else ""
+        raise RuntimeError(f"{' '.join(cmd[:4])} … exited {os.waitstatus_to_exitcode(status)}\n{tail}")
+    return {"wall_s": round(wall, 3), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+# ----------------------------------------------------------------------------- the three methods
+def floor(src: Path, window: tuple[int, int, int], out: Path, size: int, preset: str, crf: int) -> dict:
+    """ffmpeg: decode once, crop, scale, encode once (one thread each)."""
+    x, y, side = window
+    return run_measured([
+        ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error", "-threads", "1", "-i", str(src),
+        "-filter_threads", "1", "-vf", f"fps=25,crop={side}:{side}:{x}:{y},scale={size}:{size}:flags=area",
+        "-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-threads", "1", str(out)])
+
+
+def talkhead(src: Path, work: Path, params: Path) -> dict:
+    """talkhead's preprocessing stages on one file, in a child (timings per stage on its stdout)."""
+    work.mkdir(parents=True, exist_ok=True)
+    result = run_measured([sys.executable, __file__, "--child-talkhead", str(src), str(work), str(params)],
+                          stdout=work / "stages.json", stderr=work / "stderr.log")
+    result["stages_s"] = json.loads((work / "stages.json").read_text())
+    return result
+
+
+def naive(src: Path, work: Path, size: int, preset: str, crf: int) -> dict:
+    """Re-encode the full frame with ffmpeg, then detect on every frame and re-encode the crop in Python."""
+    full = work / "normalized.mp4"
+    step1 = run_measured([
+        ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error", "-threads", "1", "-i", str(src), "-filter_threads", "1",
+        "-vf", "fps=25", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-threads", "1",
+        "-c:a", "pcm_s16le", "-ar", "16000", "-ac", "1", str(full)])
+    step2 = run_measured([sys.executable, __file__, "--child-naive", str(full), str(work), str(size), preset, str(crf)],
+                         stderr=work / "stderr.log")
+    return {"wall_s": round(step1["wall_s"] + step2["wall_s"], 3), "peak_mb": max(step1["peak_mb"], step2["peak_mb"]),
+            "steps_s": {"ffmpeg_normalize": step1["wall_s"], "detect_every_frame_and_crop": step2["wall_s"]}}
+
+
+# ----------------------------------------------------------------------------- child bodies
+def child_talkhead(src: Path, work: Path, params_file: Path) -> None:
+    """The pipeline's stage functions in sequence, as `talkhead qc` runs them; print seconds per stage."""
+    from talkhead.config import load_params, section_config
+    from talkhead.data.manifest import ManifestRow
+    from talkhead.stages.crop import crop_clip
+    from talkhead.stages.faces import faces_clip
+    from talkhead.stages.ingest import ingest_clip
+    from talkhead.stages.normalize import normalize_clip
+    from talkhead.stages.quality import quality_clip
+
+    params = load_params(params_file)
+    cfg = {name: section_config(params, name) for name in ("ingest", "normalize", "faces", "crop", "quality")}
+    d = {stage: work / stage / "clip" for stage in cfg}
+    times = {}
+
+    def timed(name, fn, *args):
+        t0 = time.perf_counter()
+        status = fn(*args)
+        times[name] = round(time.perf_counter() - t0, 3)
+        return status
+
+    timed("ingest", ingest_clip, ManifestRow("clip", str(src), 0.0, None, "b", "train", "none"), src, d["ingest"],
+          cfg["ingest"])
+    timed("normalize", normalize_clip, d["ingest"], d["normalize"], cfg["normalize"])
+    timed("faces", faces_clip, d["normalize"], d["faces"], cfg["faces"])
+    timed("crop", crop_clip, d["faces"], d["normalize"], d["crop"], cfg["crop"])
+    status = timed("quality", quality_clip, d["normalize"], d["faces"], d["crop"], d["quality"], cfg["quality"])
+    times["verdict"] = "accept" if status.ok else "reject:" + "|".join(status.reasons)
+    print(json.dumps(times))
+
+
+def child_naive(full: Path, work: Path, size: int, preset: str, crf: int) -> None:
+    """Detect on every frame of the re-encoded file, then decode it again and encode the smoothed crop."""
+    from scipy.ndimage import uniform_filter1d
+
+    from talkhead.faces.crop import cut_window
+    from talkhead.faces.mediapipe_backend import MediaPipeDetector
+    from talkhead.media.decode import iter_frames_cfr
+    from talkhead.media.encode import VideoWriter
+
+    detector = MediaPipeDetector(0.5)
+    boxes = []
+    for rgb in iter_frames_cfr(full, 25):
+        found = detector.detect(rgb)
+        boxes.append(found[0].box if found else np.full(4, np.nan, np.float32))
+        h, w = rgb.shape[:2]
+    boxes = np.array(boxes)
+    valid = ~np.isnan(boxes[:, 0])
+    boxes[~valid] = np.nanmedian(boxes, axis=0)
+    centres = uniform_filter1d(np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1), 5, axis=0)
+    side = min(1.8 * float(np.median(np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))), w, h)
+    with VideoWriter(work / "naive_crop.mp4", fps=25, size=(size, size), crf=crf, preset=preset) as writer:
+        for i, rgb in enumerate(iter_frames_cfr(full, 25)):
+            cx = min(max(centres[i, 0], side / 2), w - side / 2)
+            cy = min(max(centres[i, 1], side / 2), h - side / 2)
+            writer.write_frame(cut_window(rgb, np.array([cx, cy, side]), size))
+
+
+# ----------------------------------------------------------------------------- inputs
+def make_1080p(src: Path, dest: Path, seconds: float, preset: str = "medium") -> Path:
+    """A 1920×1080 H.264 + AAC clip: `src` looped, scaled to 1080 px high and pillar-boxed."""
+    subprocess.run([
+        ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error", "-stream_loop", "-1", "-i", str(src), "-t", str(seconds),
+        "-vf", "scale=-2:1080,pad=1920:1080:(ow-iw)/2:0,fps=25", "-c:v", "libx264", "-preset", preset,
+        "-crf", "20", "-c:a", "aac", "-ar", "44100", str(dest)], check=True)
+    return dest
+
+
+def default_clips(tmp: Path) -> list[Path]:
+    """The real speaker clips (+ a 1080p one), or the demo clips (+ a 1080p one) without ../shared."""
+    if SHARED_VIDEOS.is_dir():
+        clips = [SHARED_VIDEOS / name for name in REAL_SPEAKERS if (SHARED_VIDEOS / name).is_file()]
+    else:
+        subprocess.run([sys.executable, "-m", "talkhead.cli", "demo-data", "--out", str(tmp / "demo")], check=True,
+                       capture_output=True)
+        clips = sorted((tmp / "demo").rglob("demo_s*.mp4"))
+    return clips + [make_1080p(clips[0], tmp / "hd1080_60s.mp4", 60.0)]
+
+
+def _frames_and_size(path: Path) -> tuple[int, str]:
+    from talkhead.media.decode import count_frames_cfr
+    from talkhead.media.probe import probe
+
+    v = probe(path)["video"]
+    return count_frames_cfr(path, 25), f"{v['width']}x{v['height']} {v['codec']}"
+
+
+def bench_clip(src: Path, tmp: Path, params_file: Path, crop: dict) -> dict:
+    """All three methods on one clip."""
+    work = tmp / src.stem
+    work.mkdir(parents=True, exist_ok=True)
+    frames, desc = _frames_and_size(src)
+    row = {"clip": src.name, "source": desc, "frames": frames}
+    row["talkhead"] = talkhead(src, work / "talkhead", params_file)
+    windows = np.load(work / "talkhead" / "crop" / "clip" / "landmarks.npz")["windows"]
+    cx, cy, side = np.median(windows, axis=0)
+    window = (int(cx - side / 2) // 2 * 2, int(cy - side / 2) // 2 * 2, int(side) // 2 * 2)
+    row["floor"] = floor(src, window, work / "floor.mp4", crop["size"], crop["preset"], crop["crf"])
+    (work / "naive").mkdir(exist_ok=True)
+    row["naive"] = naive(src, work / "naive", crop["size"], crop["preset"], crop["crf"])
+    for method in ("floor", "talkhead", "naive"):
+        row[method]["fps"] = round(frames / row[method]["wall_s"], 1)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", nargs="*", type=Path, help="videos to measure (default: see the module docstring)")
+    parser.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "preprocess.json")
+    parser.add_argument("--long", action="store_true", help="also run talkhead on a 10-minute 1080p clip")
+    parser.add_argument("--child-talkhead", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child-naive", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_talkhead:
+        child_talkhead(*(Path(a) for a in args.child_talkhead))
+        return 0
+    if args.child_naive:
+        full, work, size, preset, crf = args.child_naive
+        child_naive(Path(full), Path(work), int(size), preset, int(crf))
+        return 0
+
+    from talkhead.config import load_params, section_config
+
+    crop = json.loads(section_config(load_params(args.params), "crop").to_json())
+    with tempfile.TemporaryDirectory(prefix="talkhead-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        clips = args.clips or default_clips(tmp)
+        rows = []
+        for src in clips:
+            row = bench_clip(src, tmp, args.params, crop)
+            rows.append(row)
+            print(f"{row['clip']:<48} {row['frames']:>4} fr  floor {row['floor']['wall_s']:6.2f}s  "
+                  f"talkhead {row['talkhead']['wall_s']:6.2f}s ({row['talkhead']['peak_mb']:.0f} MB)  "
+                  f"naive {row['naive']['wall_s']:6.2f}s", flush=True)
+        long_run = None
+        if args.long:
+            long_src = make_1080p(clips[0], tmp / "hd1080_10min.mp4", 600.0, preset="ultrafast")
+            frames, desc = _frames_and_size(long_src)
+            long_run = {"clip": long_src.name, "source": desc, "frames": frames,
+                        "talkhead": talkhead(long_src, tmp / "long", args.params)}
+            long_run["talkhead"]["fps"] = round(frames / long_run["talkhead"]["wall_s"], 1)
+            print(f"10 min 1080p: talkhead {long_run['talkhead']['wall_s']:.1f} s, "
+                  f"peak {long_run['talkhead']['peak_mb']:.0f} MB", flush=True)
+    total = {m: round(sum(r[m]["wall_s"] for r in rows), 2) for m in ("floor", "talkhead", "naive")}
+    hd = [r for r in rows if r["source"].startswith("1920x1080")]
+    result = {
+        "what": "seconds per method on the same clips, each child pinned to one core",
+        "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
+                    "cores_used": 1},
+        "settings": {"crop_size": crop["size"], "preset": crop["preset"], "crf": crop["crf"], "fps": 25},
+        "clips": rows,
+        "total_s": total,
+        "talkhead_over_floor": round(total["talkhead"] / total["floor"], 2),
+        "naive_over_talkhead": round(total["naive"] / total["talkhead"], 2),
+        "peak_mb_1080p": {m: hd[0][m]["peak_mb"] for m in ("floor", "talkhead", "naive")} if hd else None,
+        "ms_per_frame_1080p": {m: round(1000 * hd[0][m]["wall_s"] / hd[0]["frames"], 2)
+                               for m in ("floor", "talkhead", "naive")} if hd else None,
+        "long_1080p": long_run,
+    }
+    if hd:
+        result["talkhead_over_floor_1080p"] = round(hd[0]["talkhead"]["wall_s"] / hd[0]["floor"]["wall_s"], 2)
+        result["naive_over_talkhead_1080p"] = round(hd[0]["naive"]["wall_s"] / hd[0]["talkhead"]["wall_s"], 2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"total: floor {total['floor']} s, talkhead {total['talkhead']} s "
+          f"({result['talkhead_over_floor']}× the floor), naive {total['naive']} s "
+          f"({result['naive_over_talkhead']}× talkhead) → {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
