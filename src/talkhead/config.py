@@ -202,7 +202,10 @@ class QualityConfig(SectionConfig):
     av_tolerance: int
     av_min_confidence: float
     av_correct: bool
+    cut_policy: str
     max_scene_cuts: int
+    segment_min_s: float
+    segment_max_s: float
 
 
 SECTIONS: dict[str, type[SectionConfig]] = {

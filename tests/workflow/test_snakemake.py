@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,15 @@ def test_end_to_end_on_demo_data(workdir):
     assert "no_face" in rejected["demo_noface"] and "silent_audio" in rejected["demo_silent"]
     assert (workdir / "data/qc/report/index.html").is_file()
     assert all((workdir / "data/crop" / c / "crop.mp4").is_file() for c in accepted)
+    segments = list(csv.DictReader((workdir / "data/qc/segments.csv").open()))
+    assert {r["clip"] for r in segments} == accepted  # 2 s demo clips: one whole-clip segment each
+    assert all(r["start_frame"] == "0" and int(r["end_frame"]) >= 49 for r in segments)
+    # The Snakemake report carries the Data Docs (a directory output: the report must be a .zip).
+    snakemake(workdir, "--report", "report.zip")
+    with zipfile.ZipFile(workdir / "report.zip") as archive:
+        names = archive.namelist()
+    docs = [n[: -len("index.html")] for n in names if n.endswith("/index.html") and n.startswith("report/data/raw/")]
+    assert any(d + "validation.json" in names for d in docs), names[:20]  # the Data Docs site, whole
     # A second run has nothing to do.
     again = snakemake(workdir, "--cores", "2", "all")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -33,6 +33,7 @@ checkpoint qc:
         accepted="data/qc/accepted.csv",
         rejected="data/qc/rejected.csv",
         measures="data/qc/measures.csv",
+        segments="data/qc/segments.csv",
         report=report(
             directory("data/qc/report"),
             htmlindex="index.html",

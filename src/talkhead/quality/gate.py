@@ -1,6 +1,8 @@
 """The accept/reject gate: per-clip measures + thresholds → verdict and every failing reason.
 
 Every reason that applies is listed (not just the first), so rejected.csv tells the whole story.
+Scene cuts reject a clip only under `cut_policy: reject`; under `split` they bound its training
+segments instead, and a clip left without any segment of `segment_min_s` is `too_short`.
 Measures that could not be taken (None) never trigger a reason by themselves: a clip without audio
 is rejected as `no_audio`, not also as `silent_audio`.
 """
@@ -19,7 +21,7 @@ def _below(value: float | None, limit: float) -> bool:
 def judge(m: dict[str, Any], cfg: QualityConfig) -> list[str]:
     """Reason codes (in vocabulary order) for the measures `m` of one clip; [] means accept."""
     reasons = []
-    if m["frames"] < round(cfg.min_duration_s * m["fps"]):
+    if m["frames"] < round(cfg.min_duration_s * m["fps"]) or m.get("segment_frames", m["frames"]) == 0:
         reasons.append("too_short")
     if not m["has_audio"]:
         reasons.append("no_audio")
@@ -39,7 +41,7 @@ def judge(m: dict[str, Any], cfg: QualityConfig) -> list[str]:
             reasons.append("blurry")
     if av_out_of_sync(m, cfg):
         reasons.append("av_offset")
-    if m["scene_cuts"] > cfg.max_scene_cuts:
+    if cfg.cut_policy == "reject" and m["scene_cuts"] > cfg.max_scene_cuts:
         reasons.append("scene_cut")
     return reasons
 

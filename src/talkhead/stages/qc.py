@@ -1,7 +1,8 @@
 """Stage `qc` (the gate): every clip's quality.json → accepted.csv, rejected.csv, measures.csv and the report.
 
 accepted.csv and rejected.csv hold one row per clip with its split, speaker, reasons ('|'-joined)
-and measures; measures.csv holds all rows. The Great Expectations validation of the measures
+and measures; measures.csv holds all rows; segments.csv the training segments of the accepted
+clips (frame ranges that never span a scene cut, `quality.segment_min_s`..`segment_max_s` long). The Great Expectations validation of the measures
 table (Data Docs HTML) goes to report/, its summary to report/validation.json. A failed
 expectation is reported, not fatal: the tables are the gate's decision either way.
 """
@@ -24,7 +25,9 @@ from talkhead.stages.common import run_stage, stage_parser
 log = logging.getLogger(__name__)
 COLUMNS = ["clip", "speaker", "split", "emotion", "verdict", "reasons", "duration_s", "frames", "face_px",
            "face_frac", "detection_rate", "face_coverage", "faces_max", "multi_face_rate", "blur", "has_audio",
-           "loudness_db", "speech_fraction", "scene_cuts", "av_offset_frames", "av_confidence", "av_shift_frames"]
+           "loudness_db", "speech_fraction", "scene_cuts", "segments", "segment_frames", "av_offset_frames",
+           "av_confidence", "av_shift_frames"]
+SEGMENT_COLUMNS = ["clip", "segment", "start_frame", "end_frame", "start_s", "end_s", "speaker", "split", "emotion"]
 THRESHOLD_KEYS = {"min_duration_s": "min_duration_s", "min_face_px": "min_face_px", "min_blur": "min_blur",
                   "min_loudness_db": "silence_db", "min_speech_fraction": "min_speech_fraction"}
 
@@ -41,6 +44,24 @@ def measures_table(quality_dirs: Sequence[Path], manifest: Path | None) -> pd.Da
                         "reasons": "|".join(q["reasons"]), **q.get("measures", {})})
     table = pd.DataFrame.from_records(records, columns=COLUMNS)
     return table.sort_values("clip", kind="stable").reset_index(drop=True)
+
+
+def segments_table(quality_dirs: Sequence[Path], accepted: pd.DataFrame) -> pd.DataFrame:
+    """One row per training segment of every accepted clip: frames [start_frame, end_frame), seconds too."""
+    meta = accepted.set_index("clip")
+    records = []
+    for folder in quality_dirs:
+        q = json.loads((Path(folder) / "quality.json").read_text(encoding="utf-8"))
+        if q["clip"] not in meta.index:
+            continue
+        fps = q["measures"]["fps"]
+        row = meta.loc[q["clip"]]
+        for k, (start, end) in enumerate(q.get("segments", [])):
+            records.append({"clip": q["clip"], "segment": k, "start_frame": start, "end_frame": end,
+                            "start_s": start / fps, "end_s": end / fps, "speaker": row["speaker"],
+                            "split": row["split"], "emotion": row["emotion"]})
+    table = pd.DataFrame.from_records(records, columns=SEGMENT_COLUMNS)
+    return table.sort_values(["clip", "segment"], kind="stable").reset_index(drop=True)
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
@@ -62,6 +83,7 @@ def gate(quality_dirs: Sequence[Path], out: Path, cfg: QualityConfig, manifest: 
     write_json(out / "report" / "validation.json", validation)
     _write_csv(table, out / "measures.csv")
     _write_csv(table[table.verdict != "accept"], out / "rejected.csv")
+    _write_csv(segments_table(quality_dirs, table[table.verdict == "accept"]), out / "segments.csv")
     _write_csv(table[table.verdict == "accept"], out / "accepted.csv")  # last: the checkpoint's output
     accepted = int((table.verdict == "accept").sum())
     reasons = table.loc[table.verdict != "accept", "reasons"].str.split("|").explode().value_counts()

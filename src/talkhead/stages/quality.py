@@ -25,6 +25,7 @@ from talkhead.data.status import ClipStatus, read_status
 from talkhead.media.encode import write_wav
 from talkhead.quality.audio import loudness_db, speech_fraction, speech_segments
 from talkhead.quality.gate import av_shift, judge
+from talkhead.quality.shots import plan_segments
 from talkhead.quality.sync import audio_features, estimate_offset, mouth_opening
 from talkhead.stages.common import pass_on, run_stage, stage_parser
 
@@ -33,6 +34,17 @@ log = logging.getLogger(__name__)
 
 def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def segments(n_frames: int, cuts: list[int], fps: int, cfg: QualityConfig) -> list[tuple[int, int]]:
+    """Training segments [start, end) in frames: between cuts (cut_policy split), else the whole clip in pieces."""
+    return plan_segments(n_frames, cuts if cfg.cut_policy == "split" else [], fps, cfg.segment_min_s,
+                         max(cfg.segment_max_s, cfg.segment_min_s))
+
+
+def _segment_measures(n: int, cuts: list[int], fps: int, cfg: QualityConfig) -> dict[str, Any]:
+    pieces = segments(n, cuts, fps, cfg)
+    return {"segments": len(pieces), "segment_frames": int(sum(b - a for a, b in pieces))}
 
 
 def measure(normalize_dir: Path, faces_dir: Path, crop_dir: Path, cfg: QualityConfig) -> tuple[dict, np.ndarray | None]:
@@ -47,6 +59,7 @@ def measure(normalize_dir: Path, faces_dir: Path, crop_dir: Path, cfg: QualityCo
         "face_coverage": faces.get("face_coverage", 0.0), "detection_rate": faces.get("detection_rate", 0.0),
         "faces_max": faces.get("faces_max", 0), "multi_face_rate": faces.get("multi_face_rate", 0.0),
         "scene_cuts": len(faces.get("scene_cuts", [])), "blur": crop.get("blur"),
+        **_segment_measures(n, faces.get("scene_cuts", []), fps, cfg),
         "has_audio": (normalize_dir / "audio.wav").is_file(),
         "loudness_db": None, "speech_fraction": None, "av_offset_frames": None, "av_confidence": 0.0,
     }
@@ -91,8 +104,10 @@ def quality_clip(normalize_dir: Path, faces_dir: Path, crop_dir: Path, out: Path
             rate = int(upstream.details["sample_rate"])
             write_wav(tmp / "audio.wav", shift_audio(samples, m["av_shift_frames"], rate, m["fps"]), rate)
         verdict = "reject" if reasons else "accept"
+        cuts = _read_json(faces_dir / "faces.json").get("scene_cuts", [])
         write_json(tmp / "quality.json", {"clip": upstream.clip, "verdict": verdict, "reasons": reasons,
-                                          "measures": m, "thresholds": dataclasses.asdict(cfg)})
+                                          "measures": m, "segments": segments(m["frames"], cuts, m["fps"], cfg),
+                                          "scene_cut_frames": cuts, "thresholds": dataclasses.asdict(cfg)})
         status = ClipStatus(upstream.clip, "quality", not reasons, reasons, "" if not reasons else
                             f"rejected: {', '.join(reasons)}", {**m, "verdict": verdict, "rejected_at": "quality"})
         status.write(tmp)

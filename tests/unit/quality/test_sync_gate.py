@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from talkhead.config import QualityConfig
+from talkhead.stages.quality import segments
 from talkhead.quality.audio import SILENCE_DB, loudness_db, speech_fraction
 from talkhead.quality.blur import face_sharpness
 from talkhead.quality.gate import av_shift, judge
@@ -75,7 +76,8 @@ GOOD = {"frames": 100, "fps": 25, "has_audio": True, "loudness_db": -25.0, "spee
     ({"face_px": 60.0, "face_frac": 0.1}, ["face_too_small"]),
     ({"multi_face_rate": 0.9}, ["multiple_faces"]),
     ({"blur": 1.0}, ["blurry"]),
-    ({"scene_cuts": 2}, ["scene_cut"]),
+    ({"scene_cuts": 2}, []),  # the default cut_policy is split: cuts bound segments, they do not reject
+    ({"scene_cuts": 2, "segment_frames": 0}, ["too_short"]),
     ({"frames": 30, "blur": 1.0, "speech_fraction": 0.0}, ["too_short", "no_speech", "blurry"]),
 ])
 def test_gate_lists_every_failing_reason(change, reasons):
@@ -90,3 +92,18 @@ def test_a_confident_offset_is_corrected_or_rejected_by_params():
     assert judge(late, strict) == ["av_offset"] and av_shift(late, strict) == 0
     unsure = {**late, "av_confidence": 0.1}
     assert judge(unsure, strict) == [] and av_shift(unsure, correct) == 0
+
+
+def test_cut_policy_reject_keeps_clips_whole():
+    strict = QualityConfig.from_dict({"cut_policy": "reject", "max_scene_cuts": 1})
+    assert judge({**GOOD, "scene_cuts": 2}, strict) == ["scene_cut"]
+    assert judge({**GOOD, "scene_cuts": 1}, strict) == []
+
+
+def test_segments_follow_the_cut_policy():
+    split = QualityConfig.from_dict({"segment_min_s": 1.0, "segment_max_s": 4.0})
+    whole = QualityConfig.from_dict({"cut_policy": "reject", "segment_min_s": 1.0, "segment_max_s": 4.0})
+    # 10 s at 25 fps, a cut at 3 s and one 10 frames before the end
+    assert segments(250, [75, 240], 25, split) == [(0, 75), (75, 157), (157, 240)]
+    assert segments(250, [75, 240], 25, whole) == [(0, 83), (83, 166), (166, 250)]
+    assert segments(20, [], 25, split) == []  # shorter than segment_min_s: nothing to train on
