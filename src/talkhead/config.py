@@ -168,6 +168,8 @@ class FacesConfig(SectionConfig):
     device: str
     cut_threshold: float
     min_shot_s: float
+    speaker: str
+    speaker_max_lag: int
 
 
 @dataclass(frozen=True)

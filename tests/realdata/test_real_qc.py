@@ -7,6 +7,7 @@ import json
 import subprocess
 
 import imageio_ffmpeg
+import pandas as pd
 import pytest
 
 from talkhead.config import load_params
@@ -67,3 +68,28 @@ def test_phone_style_rotation_is_undone(real_media, tmp_path, reports):
     assert got["verdict"] == "accept", got
     assert abs(got["face_px"] - original["face_px"]) < 0.05 * original["face_px"]
     assert abs(got["av_offset_frames"] - original["av_offset_frames"]) <= 1
+
+
+def test_active_speaker_is_kept_even_when_smaller(real_media, tmp_path):
+    """Two talking faces, the audio is the left one's; shrink it so that 'largest' would pick the other."""
+    two = real_media / "videos/DERIVED__video-retalking__face_2+face_4__two_faces.mp4"
+    clip = tmp_path / "small_speaker.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(two),
+                    "-filter_complex", "[0:v]crop=360:360:0:0,scale=280:280,pad=360:360:40:40[a];"
+                    "[0:v]crop=360:360:360:0[b];[a][b]hstack", "-c:v", "libx264", "-crf", "18", "-c:a", "copy",
+                    str(clip)], check=True)
+    results = {}
+    for policy in ("active", "largest"):
+        params = load_params(None)
+        params["crop"]["size"] = 256
+        params["quality"]["multiple_faces"] = "keep_track"
+        params["faces"]["speaker"] = policy
+        out = tmp_path / policy
+        run_qc([clip], out, params, keep=True)
+        track = pd.read_parquet(next((out / ".work" / "faces").glob("*/track.parquet")))
+        results[policy] = (float(((track.x0 + track.x1) / 2).median()),
+                           json.loads((out / "small_speaker.json").read_text()))
+    centre, report = results["active"]
+    assert centre < 360 and report["verdict"] == "accept", "the speaker is the left face"
+    assert report["measures"]["av_confidence"] > 0.35 and abs(report["av_offset_frames"]) <= 2
+    assert results["largest"][0] > 360, "the largest face is the listener on the right"

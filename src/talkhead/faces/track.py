@@ -35,6 +35,14 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def significant(detections: list[Detection], min_rel_size: float) -> list[Detection]:
+    """The faces at least `min_rel_size` × the largest one's size (a poster in the background is not)."""
+    if not detections:
+        return []
+    largest = max(d.size for d in detections)
+    return [d for d in detections if d.size >= min_rel_size * largest]
+
+
 class IdentityTracker:
     """Feed the detections of each probe frame in order; `result()` gives the ProbeResult."""
 
@@ -49,19 +57,17 @@ class IdentityTracker:
     def update(self, frame: int, detections: list[Detection]) -> Detection | None:
         """Record probe `frame`; return the chosen face (or None)."""
         chosen = None
-        significant: list[Detection] = []
-        if detections:
-            largest = max(d.size for d in detections)
-            significant = [d for d in detections if d.size >= self.min_rel_size * largest]
-            chosen = max(significant, key=lambda d: d.size)
+        faces = significant(detections, self.min_rel_size)
+        if faces:
+            chosen = max(faces, key=lambda d: d.size)
             if self.last is not None:
-                best = max(significant, key=lambda d: iou(d.box, self.last.box))
+                best = max(faces, key=lambda d: iou(d.box, self.last.box))
                 if iou(best.box, self.last.box) >= self.min_iou:
                     chosen = best
             self.last = chosen
         self._frames.append(frame)
         self._chosen.append(chosen)
-        self._counts.append(len(significant))
+        self._counts.append(len(faces))
         return chosen
 
     def result(self) -> ProbeResult:
