@@ -5,12 +5,13 @@
 #
 # Output paths, written once (the phase name is also the rule, stage module and params section):
 #   data/ingest/{clip}/      raw.<ext> + status.json (size, sha256, manifest window)
-#   data/normalize/{clip}/   video.mp4 (CFR) + audio.wav (mono PCM) + probe.json + status.json
+#   data/normalize/{clip}/   video.json (CFR plan of the source) + audio.wav (mono PCM) + probe.json + status.json
 #   data/normalize/summary.csv   one row per clip: ok, reasons, frames, sizes
 #   data/faces/{clip}/       track.parquet (per-frame box) + faces.json (face stats, scene cuts)
 #   data/crop/{clip}/        crop.mp4 (stable square crop) + landmarks.npz (478-point mesh) + crop.json
 #   data/quality/{clip}/     quality.json (measures, verdict, reasons) + audio.wav (A/V-aligned)
-#   data/qc/                 accepted.csv, rejected.csv, measures.csv, report/ (validation HTML)
+#   data/qc/                 accepted.csv, rejected.csv, measures.csv, segments.csv, report/ (validation HTML)
+#   data/features/{clip}/    <modality>.safetensors, one per extractor (docs/features.md)
 #   logs/<rule>/{clip}.log   logs/benchmarks/<rule>/{clip}.tsv
 
 configfile: "params.yaml"
@@ -22,6 +23,7 @@ include: "workflow/rules/normalize.smk"
 include: "workflow/rules/faces.smk"
 include: "workflow/rules/crop.smk"
 include: "workflow/rules/quality.smk"
+include: "workflow/rules/features.smk"
 
 
 rule all:
@@ -29,4 +31,6 @@ rule all:
         rules.normalize.input,
         "data/qc/accepted.csv",
         accepted_clips("quality"),
+        accepted_files("data/features/{clip}/audio_mel.safetensors"),
+        accepted_files("data/features/{clip}/face_mesh.safetensors"),
     default_target: True

@@ -210,9 +210,25 @@ class QualityConfig(SectionConfig):
     segment_max_s: float
 
 
+@dataclass(frozen=True)
+class AudioMelConfig(SectionConfig):
+    """Log-mel extraction."""
+
+    section: ClassVar[str] = "audio_mel"
+    backend: str
+
+
+@dataclass(frozen=True)
+class FaceMeshConfig(SectionConfig):
+    """Face-mesh gap filling and smoothing."""
+
+    section: ClassVar[str] = "face_mesh"
+    sigma_frames: float
+
+
 SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
-                                 CropConfig, QualityConfig)
+                                 CropConfig, QualityConfig, AudioMelConfig, FaceMeshConfig)
 }
 
 

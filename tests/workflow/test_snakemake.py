@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from talkhead.data.featurefile import read_features
 from talkhead.media.clip_video import ClipVideo
 
 from .helpers import REPO, snakemake, write_params
@@ -76,6 +77,12 @@ def test_end_to_end_on_demo_data(workdir):
     segments = list(csv.DictReader((workdir / "data/qc/segments.csv").open()))
     assert {r["clip"] for r in segments} == accepted  # 2 s demo clips: one whole-clip segment each
     assert all(r["start_frame"] == "0" and int(r["end_frame"]) >= 49 for r in segments)
+    for clip in accepted:  # the features phase ran on the accepted clips only
+        mel, meta = read_features(workdir / "data/features" / clip / "audio_mel.safetensors")
+        assert mel["mel"].shape == (4 * int(meta["frames"]), 80)
+        mesh, _ = read_features(workdir / "data/features" / clip / "face_mesh.safetensors")
+        assert mesh["points"].shape == (int(meta["frames"]), 478, 3)
+    assert not any((workdir / "data/features" / c).exists() for c in rejected)
     # The Snakemake report carries the Data Docs (a directory output: the report must be a .zip).
     snakemake(workdir, "--report", "report.zip")
     with zipfile.ZipFile(workdir / "report.zip") as archive:

@@ -65,14 +65,19 @@ def clip_dirs(phase):
     return expand(f"data/{phase}/{{clip}}", clip=CLIPS)
 
 
-def accepted_clips(phase):
-    """An input function: the folders of `phase` for the clips the quality gate accepted (after the checkpoint)."""
+def accepted_files(pattern):
+    """An input function: `pattern` (with {clip}) for every clip the quality gate accepted (after the checkpoint)."""
 
-    def folders(wildcards):
+    def files(wildcards):
         import csv
 
         with open(checkpoints.qc.get().output.accepted, newline="") as fh:
             accepted = [row["clip"] for row in csv.DictReader(fh)]
-        return expand(f"data/{phase}/{{clip}}", clip=accepted)
+        return expand(pattern, clip=accepted)
 
-    return folders
+    return files
+
+
+def accepted_clips(phase):
+    """An input function: the folders of `phase` for the accepted clips."""
+    return accepted_files(f"data/{phase}/{{clip}}")

@@ -1,0 +1,1 @@
+"""Per-clip feature extractors."""
