@@ -35,6 +35,8 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/quality/<clip>/     quality.json (measures, verdict, reasons), A/V-aligned audio.wav"
 	@echo "  data/qc/accepted.csv     clips that passed the gate; data/qc/rejected.csv: the rest, with reasons"
 	@echo "  data/qc/report/index.html    the validation report (Great Expectations Data Docs)"
+	@echo "  data/features/<clip>/    audio_mel.safetensors (log-mel), face_mesh.safetensors (478-point mesh)"
+	@echo "  data/dataset/            clips/<clip>.safetensors (every modality packed), metadata.parquet (splits)"
 	@echo "  logs/                    one log per rule and clip"
 
 test: $(STAMP)

@@ -12,6 +12,7 @@
 #   data/quality/{clip}/     quality.json (measures, verdict, reasons) + audio.wav (A/V-aligned)
 #   data/qc/                 accepted.csv, rejected.csv, measures.csv, segments.csv, report/ (validation HTML)
 #   data/features/{clip}/    <modality>.safetensors, one per extractor (docs/features.md)
+#   data/dataset/clips/{clip}.safetensors   every modality packed; data/dataset/metadata.parquet (splits)
 #   logs/<rule>/{clip}.log   logs/benchmarks/<rule>/{clip}.tsv
 
 configfile: "params.yaml"
@@ -24,6 +25,7 @@ include: "workflow/rules/faces.smk"
 include: "workflow/rules/crop.smk"
 include: "workflow/rules/quality.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/dataset.smk"
 
 
 rule all:
@@ -33,4 +35,5 @@ rule all:
         accepted_clips("quality"),
         accepted_files("data/features/{clip}/audio_mel.safetensors"),
         accepted_files("data/features/{clip}/face_mesh.safetensors"),
+        "data/dataset/metadata.parquet",
     default_target: True

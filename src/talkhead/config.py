@@ -118,6 +118,10 @@ class DatasetConfig(SectionConfig):
     section: ClassVar[str] = "dataset"
     name: str
     manifest: str
+    split_policy: str
+    val_fraction: float
+    test_fraction: float
+    seed: int
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ import re
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import soundfile as sf
 
+from talkhead.data.dataset import WindowDataset
 from talkhead.data.featurefile import read_features
 from talkhead.media.clip_video import ClipVideo
 
@@ -83,6 +85,11 @@ def test_end_to_end_on_demo_data(workdir):
         mesh, _ = read_features(workdir / "data/features" / clip / "face_mesh.safetensors")
         assert mesh["points"].shape == (int(meta["frames"]), 478, 3)
     assert not any((workdir / "data/features" / c).exists() for c in rejected)
+    meta = pd.read_parquet(workdir / "data/dataset/metadata.parquet")
+    assert set(meta["clip"]) == accepted and (meta["frames"] >= 49).all()
+    item = WindowDataset(workdir / "data/dataset/metadata.parquet", "train", 25,
+                         ["audio_mel/mel", "face_mesh/points"])[0]
+    assert item["audio_mel/mel"].shape == (100, 80) and item["face_mesh/points"].shape == (25, 478, 3)
     # The Snakemake report carries the Data Docs (a directory output: the report must be a .zip).
     snakemake(workdir, "--report", "report.zip")
     with zipfile.ZipFile(workdir / "report.zip") as archive:

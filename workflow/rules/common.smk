@@ -38,6 +38,15 @@ wildcard_constraints:
     clip=r"[A-Za-z0-9_-]+",
 
 
+# The modalities every packed clip holds (each one a rule in features.smk).
+MODALITIES = ["audio_mel", "face_mesh"]
+
+
+def feature_files(wildcards):
+    """The clip's modality files, in MODALITIES order."""
+    return [f"data/features/{wildcards.clip}/{m}.safetensors" for m in MODALITIES]
+
+
 def stage_cfg(section):
     """A params section as the JSON a stage's --cfg takes (validated, defaults filled)."""
     return section_config(config, section).to_json()

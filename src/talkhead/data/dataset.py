@@ -1,0 +1,65 @@
+"""The training dataset: a random temporal window, cut at the same time in every modality, per clip.
+
+Reads data/dataset/metadata.parquet and the packed clip files it lists. Item i is clip i of the
+split: a window of `window` video frames is drawn inside one of the clip's segments (so it never
+spans a scene cut), and every modality is cut at that time — face modalities rows [t0, t0 + W),
+audio modalities rows [k·t0, k·(t0 + W)) with k rows per video frame (4 for log-mel, 2 for
+HuBERT). The reference image (the crop's first frame) comes with every item. Draws are a
+function of (seed, epoch, index) only, so they do not depend on worker count or order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from talkhead.data.featurefile import read_features
+from talkhead.data.pack import ROWS_PER_FRAME
+
+
+class WindowDataset(Dataset):
+    """Aligned temporal windows of packed clips; `keys` like ["audio_mel/mel", "face_mesh/points"]."""
+
+    def __init__(self, metadata: str | Path, split: str, window: int, keys: Sequence[str], seed: int = 0) -> None:
+        metadata = Path(metadata)
+        table = pd.read_parquet(metadata)
+        self.root = metadata.parent
+        self.clips = table[(table["split"] == split) & (table["max_segment"] >= window)].reset_index(drop=True)
+        self.window, self.keys, self.seed, self.epoch = int(window), list(keys), int(seed), 0
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new windows (call once per epoch, as with DistributedSampler)."""
+        self.epoch = int(epoch)
+
+    def _start(self, index: int, segments: np.ndarray) -> int:
+        """The window's first video frame, drawn among segments long enough for it."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        usable = segments[(segments[:, 1] - segments[:, 0]) >= self.window]
+        lengths = usable[:, 1] - usable[:, 0] - self.window + 1  # possible starts per segment
+        k = rng.choice(len(usable), p=lengths / lengths.sum())
+        return int(usable[k, 0] + rng.integers(lengths[k]))
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | str | int]:
+        row = self.clips.iloc[index]
+        tensors, _ = read_features(self.root / row["file"], keys=[*self.keys, "segments", "reference/image"])
+        t0 = self._start(index, tensors["segments"])
+        item: dict[str, torch.Tensor | str | int] = {"clip": row["clip"], "start": t0}
+        for key in self.keys:
+            k = ROWS_PER_FRAME.get(key.split("/", 1)[0], 1)
+            item[key] = torch.from_numpy(np.ascontiguousarray(tensors[key][k * t0:k * (t0 + self.window)]))
+        item["reference/image"] = torch.from_numpy(tensors["reference/image"])
+        return item
+
+
+def collate(items: list[dict]) -> dict[str, torch.Tensor | list]:
+    """Stack tensors along a new batch axis; strings and ints become lists."""
+    return {k: torch.stack([it[k] for it in items]) if isinstance(items[0][k], torch.Tensor) else [it[k] for it in items]
+            for k in items[0]}
