@@ -87,6 +87,9 @@ def test_end_to_end_on_demo_data(workdir):
     assert not any((workdir / "data/features" / c).exists() for c in rejected)
     meta = pd.read_parquet(workdir / "data/dataset/metadata.parquet")
     assert set(meta["clip"]) == accepted and (meta["frames"] >= 49).all()
+    validation = json.loads((workdir / "data/dataset/report/validation.json").read_text())
+    assert validation["success"], validation["failed"]  # the feature report is green
+    assert (workdir / "data/dataset/report/index.html").is_file()
     item = WindowDataset(workdir / "data/dataset/metadata.parquet", "train", 25,
                          ["audio_mel/mel", "face_mesh/points"])[0]
     assert item["audio_mel/mel"].shape == (100, 80) and item["face_mesh/points"].shape == (25, 478, 3)

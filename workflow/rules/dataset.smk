@@ -30,7 +30,13 @@ rule dataset:
     input:
         accepted_files("data/dataset/clips/{clip}.safetensors"),
     output:
-        "data/dataset/metadata.parquet",
+        metadata="data/dataset/metadata.parquet",
+        report=report(
+            directory("data/dataset/report"),
+            htmlindex="index.html",
+            category="Dataset",
+            caption="../report/dataset.rst",
+        ),
     params:
         cfg=stage_cfg("dataset"),
     log:
@@ -44,4 +50,5 @@ rule dataset:
         mem_mb=2000,
         runtime=30,
     shell:
-        "python -m talkhead.stages.dataset --out {output:q} --cfg {params.cfg:q} {input:q} 2> {log:q}"
+        "python -m talkhead.stages.dataset --out {output.metadata:q} --report {output.report:q}"
+        " --cfg {params.cfg:q} {input:q} 2> {log:q}"

@@ -2,7 +2,9 @@
 
 One row per packed clip: clip, file (relative to data/dataset/), speaker, split, emotion, frames,
 fps, segments, max_segment (frames of its longest segment), and per modality its extractor and
-version. The split follows `dataset.split_policy` (talkhead.data.splits).
+version. The split follows `dataset.split_policy` (talkhead.data.splits). The packed files are
+validated (talkhead.data.validate: alignment, NaN/Inf, ranges, dtypes, rates) into Data Docs at
+--report; a failed expectation is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from talkhead.atomic import atomic_path
+from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import DatasetConfig
 from talkhead.data.featurefile import read_features
 from talkhead.data.splits import assign_splits
+from talkhead.data.validate import validate_features
 from talkhead.stages.common import run_stage, stage_parser
 
 
@@ -47,13 +50,22 @@ def _main(args: argparse.Namespace) -> str:
     with atomic_path(out, suffix=".parquet") as part:
         table.to_parquet(part, index=False)
     counts = table["split"].value_counts().to_dict() if len(table) else {}
-    return f"dataset: {len(table)} clips ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}) → {out}"
+    check = "skipped"
+    if args.report:
+        with atomic_dir(args.report) as tmp:
+            summary = validate_features([Path(p) for p in args.packed], tmp)
+        summary["report"] = str(Path(args.report) / "index.html")  # it was built in a temporary folder
+        write_json(Path(args.report) / "validation.json", summary)
+        check = "passed" if summary["success"] else f"FAILED ({len(summary['failed'])} expectations, see report)"
+    return (f"dataset: {len(table)} clips ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}) → {out}; "
+            f"feature validation {check}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: python -m talkhead.stages.dataset --out data/dataset/metadata.parquet [--cfg JSON] PACKED..."""
+    """CLI: python -m talkhead.stages.dataset --out data/dataset/metadata.parquet [--report DIR] [--cfg JSON] PACKED..."""
     parser = stage_parser("talkhead.stages.dataset", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="data/dataset/metadata.parquet")
+    parser.add_argument("--report", default="", help="folder for the validation Data Docs, data/dataset/report")
     parser.add_argument("packed", nargs="*", help="data/dataset/clips/{clip}.safetensors files")
     return run_stage(_main, parser, argv)
 

@@ -15,28 +15,8 @@ from talkhead.data.splits import SplitError, assign_splits
 from talkhead.stages.dataset import metadata_table
 
 
-def _modalities(folder, clip: str, frames: int) -> list:
-    """Synthetic modality files whose values encode their own time index (to check alignment)."""
-    base = {"clip": clip, "frames": frames, "version": "t", "checkpoint": ""}
-    mel = np.repeat(np.arange(4 * frames, dtype=np.float32)[:, None] / 4, 80, axis=1)  # row r holds r / 4
-    mesh = np.repeat(np.arange(frames, dtype=np.float32)[:, None, None], 478, 1).repeat(3, 2)
-    files = [folder / f"{clip}_mel.safetensors", folder / f"{clip}_mesh.safetensors"]
-    write_features(files[0], {"mel": mel}, {**base, "modality": "audio_mel", "rate_hz": 100, "extractor": "m"})
-    write_features(files[1], {"points": mesh, "found": np.ones(frames, np.uint8)},
-                   {**base, "modality": "face_mesh", "rate_hz": 25, "extractor": "f"})
-    return files
-
-
-def _packed(tmp_path, clip="c1", frames=60, speaker="s1", split="train", segments=((0, 30), (30, 60))):
-    (tmp_path / "clips").mkdir(exist_ok=True)
-    out = tmp_path / "clips" / f"{clip}.safetensors"
-    pack_clip(_modalities(tmp_path, clip, frames), np.zeros((8, 8, 3), np.uint8), np.array(segments), out,
-              {"clip": clip, "frames": frames, "fps": 25, "speaker": speaker, "split": split, "emotion": "none"})
-    return out
-
-
-def test_pack_refuses_a_misaligned_modality(tmp_path):
-    files = _modalities(tmp_path, "c1", 10)
+def test_pack_refuses_a_misaligned_modality(tmp_path, make_modalities):
+    files = make_modalities(tmp_path, "c1", 10)
     write_features(files[0], {"mel": np.zeros((39, 80), np.float32)},  # one mel row short
                    {"clip": "c1", "frames": 10, "version": "t", "checkpoint": "", "modality": "audio_mel",
                     "rate_hz": 100, "extractor": "m"})
@@ -45,8 +25,8 @@ def test_pack_refuses_a_misaligned_modality(tmp_path):
                   {"clip": "c1", "frames": 10, "fps": 25, "speaker": "s", "split": "train", "emotion": "none"})
 
 
-def test_windows_are_aligned_inside_segments_and_deterministic(tmp_path):
-    paths = [_packed(tmp_path, f"c{i}", speaker=f"s{i}") for i in range(3)]
+def test_windows_are_aligned_inside_segments_and_deterministic(tmp_path, make_packed):
+    paths = [make_packed(tmp_path, f"c{i}", speaker=f"s{i}") for i in range(3)]
     table = metadata_table(paths, tmp_path, DatasetConfig.from_dict({}))
     table.to_parquet(tmp_path / "metadata.parquet", index=False)
     ds = WindowDataset(tmp_path / "metadata.parquet", "train", window=20, keys=["audio_mel/mel", "face_mesh/points"],
@@ -61,7 +41,7 @@ def test_windows_are_aligned_inside_segments_and_deterministic(tmp_path):
             starts.add(t0)
             assert t0 + 20 <= 30 or t0 >= 30, "a window never spans a segment border (scene cut)"
             assert item["face_mesh/points"][:, 0, 0].tolist() == list(range(t0, t0 + 20))
-            assert torch.allclose(item["audio_mel/mel"][::4, 0], torch.arange(t0, t0 + 20, dtype=torch.float32))
+            assert torch.allclose(4 * item["audio_mel/mel"][::4, 0], torch.arange(t0, t0 + 20, dtype=torch.float32))
     assert len(starts) > 3
     again = WindowDataset(tmp_path / "metadata.parquet", "train", 20, ["face_mesh/points"], seed=3)
     again.set_epoch(4)
@@ -70,8 +50,8 @@ def test_windows_are_aligned_inside_segments_and_deterministic(tmp_path):
     assert batch["face_mesh/points"].shape == (2, 20, 478, 3) and batch["audio_mel/mel"].shape == (2, 80, 80)
 
 
-def test_clips_without_a_long_enough_segment_are_left_out(tmp_path):
-    paths = [_packed(tmp_path, "short", segments=((0, 10), (10, 19))), _packed(tmp_path, "long", speaker="s2")]
+def test_clips_without_a_long_enough_segment_are_left_out(tmp_path, make_packed):
+    paths = [make_packed(tmp_path, "short", segments=((0, 10), (10, 19))), make_packed(tmp_path, "long", speaker="s2")]
     table = metadata_table(paths, tmp_path, DatasetConfig.from_dict({}))
     table.to_parquet(tmp_path / "metadata.parquet", index=False)
     assert list(WindowDataset(tmp_path / "metadata.parquet", "train", 20, ["face_mesh/points"]).clips["clip"]) == ["long"]
@@ -90,7 +70,7 @@ def test_splits_are_speaker_disjoint():
     assert first.equals(split.iloc[:150]), "adding speakers never moves existing ones"
 
 
-def test_packed_file_keeps_every_modality_and_its_provenance(tmp_path):
-    tensors, meta = read_features(_packed(tmp_path))
+def test_packed_file_keeps_every_modality_and_its_provenance(tmp_path, make_packed):
+    tensors, meta = read_features(make_packed(tmp_path))
     assert {"audio_mel/mel", "face_mesh/points", "face_mesh/found", "reference/image", "segments"} <= set(tensors)
     assert meta["speaker"] == "s1" and "face_mesh" in meta["modalities"]
