@@ -5,9 +5,10 @@ Slaney-normalised mel bands on the Slaney mel scale from 0 Hz to 8 kHz, natural 
 of 1e-10 (−23.0), frames centred on their instants (reflect padding). The frame count is cut to
 exactly 4 × video frames (the centred transform gives one more).
 
-Two implementations compute the same numbers: torchaudio's when it imports, and a NumPy one used
-otherwise (and as its reference in tests); they agree to ~1e-4 in log units, so the features do
-not depend on which one ran.
+Two implementations compute the same numbers: torch.stft (`backend: torch`, e.g. to run beside
+a model on a GPU) and NumPy (`auto` and `numpy`: 5 ms for 5 s of audio, and no torch import, which
+costs ~0.8 s per process). They agree to ~1e-14 in power (identical after the float32 cast), so the
+features do not depend on which one ran.
 """
 
 from __future__ import annotations
@@ -76,11 +77,9 @@ def log_mel(samples: np.ndarray, n_video_frames: int, fps: int = 25, backend: st
     target = int(round(n_video_frames * 100 / fps))
     if len(samples) < N_FFT:  # too short for the reflect padding: pad with silence first
         samples = np.pad(samples, (0, N_FFT - len(samples)))
-    power = _torch_power(samples) if backend in ("auto", "torch") else None
+    power = _torch_power(samples) if backend == "torch" else _numpy_power(samples)
     if power is None:
-        if backend == "torch":
-            raise RuntimeError("log_mel: backend 'torch' requested but torch is not importable")
-        power = _numpy_power(samples)
+        raise RuntimeError("log_mel: backend 'torch' requested but torch is not importable")
     mel = np.log(np.maximum(power @ mel_filterbank(), LOG_FLOOR))  # (frames, 80)
     if len(mel) < target:
         mel = np.pad(mel, ((0, target - len(mel)), (0, 0)), mode="edge")
