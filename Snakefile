@@ -33,7 +33,6 @@ rule all:
         rules.normalize.input,
         "data/qc/accepted.csv",
         accepted_clips("quality"),
-        accepted_files("data/features/{clip}/audio_mel.safetensors"),
-        accepted_files("data/features/{clip}/face_mesh.safetensors"),
+        *[accepted_files(f"data/features/{{clip}}/{m}.safetensors") for m in MODALITIES],
         "data/dataset/metadata.parquet",
     default_target: True

@@ -230,9 +230,34 @@ class FaceMeshConfig(SectionConfig):
     sigma_frames: float
 
 
+@dataclass(frozen=True)
+class AudioHubertConfig(SectionConfig):
+    """HuBERT / wav2vec2 features; off while `checkpoint` is empty."""
+
+    section: ClassVar[str] = "audio_hubert"
+    checkpoint: str
+    layers: list[int]
+    chunk_s: float
+    overlap_s: float
+    device: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class BlendshapesConfig(SectionConfig):
+    """Blendshape solving and the optional ground-truth smoothing."""
+
+    section: ClassVar[str] = "blendshapes"
+    smooth_targets: bool
+    gamma: float
+    sigma: float
+    fade: int
+
+
 SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
-                                 CropConfig, QualityConfig, AudioMelConfig, FaceMeshConfig)
+                                 CropConfig, QualityConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
+                                 BlendshapesConfig)
 }
 
 

@@ -1,14 +1,20 @@
 """The Snakemake pipeline over a manifest of every real fixture video: it completes, the gate's tables
-match expected.csv, the HTML report is written, and the run continues with the accepted clips only."""
+match expected.csv, the HTML reports are written and green, the run continues with the accepted clips
+only, and every accepted clip's jawOpen follows its loudness (lip-sync sanity of the features)."""
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 
+import numpy as np
 import pytest
+import soundfile as sf
 import yaml
 
+from talkhead.data.featurefile import read_features
+from talkhead.features.blendshapes import ARKIT_NAMES
 from tests.workflow.helpers import REPO, snakemake
 
 pytestmark = [pytest.mark.realdata, pytest.mark.workflow]
@@ -48,3 +54,31 @@ def test_pipeline_over_the_real_clips(real_media, tmp_path):
     assert (tmp_path / "data/qc/report/index.html").is_file()
     segments = {r["clip"] for r in csv.DictReader((tmp_path / "data/qc/segments.csv").open())}
     assert segments == accepted, "only accepted clips go on"
+    validation = json.loads((tmp_path / "data/dataset/report/validation.json").read_text())
+    assert validation["success"], validation["failed"]  # the feature report is green on real clips
+    _jaw_follows_loudness(tmp_path, accepted)
+
+
+def _best_r(jaw: np.ndarray, env: np.ndarray, max_lag: int = 3) -> tuple[float, int]:
+    """Best Pearson r of jaw[t] with env[t + lag] over |lag| <= max_lag, and that lag."""
+    n = min(len(jaw), len(env))
+    best = (-1.0, 0)
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = jaw[max(0, -lag):n - max(0, lag)], env[max(0, lag):n + min(0, lag)]
+        best = max(best, (float(np.corrcoef(x, y)[0, 1]), lag))
+    return best
+
+
+def _jaw_follows_loudness(workdir, accepted):
+    """Lip-sync sanity: each accepted clip's jawOpen correlates with its loudness envelope within ±3 frames."""
+    report = {}
+    for clip in sorted(accepted):
+        tensors, _ = read_features(workdir / "data/dataset/clips" / f"{clip}.safetensors",
+                                   keys=["blendshapes/coefficients"])
+        jaw = tensors["blendshapes/coefficients"][:, ARKIT_NAMES.index("jawOpen")]
+        audio, rate = sf.read(workdir / "data/quality" / clip / "audio.wav", dtype="float32")
+        hop = rate // 25
+        env = np.log(np.sqrt([np.mean(audio[i * hop:(i + 1) * hop] ** 2) + 1e-12 for i in range(len(jaw))]) + 1e-4)
+        report[clip] = _best_r(jaw, env)
+    print("jawOpen vs loudness (r, lag):", report)
+    assert all(r > 0.25 for r, _ in report.values()), report

@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from talkhead.config import section_config
-from talkhead.data.manifest import ManifestError, read_manifest
+from talkhead.data.manifest import ManifestError, read_manifest, speaker_key
 
 min_version("9.0")
 
@@ -36,10 +36,14 @@ CLIPS = sorted(ROWS)
 
 wildcard_constraints:
     clip=r"[A-Za-z0-9_-]+",
+    speaker=r"[A-Za-z0-9_-]+",
 
 
-# The modalities every packed clip holds (each one a rule in features.smk).
-MODALITIES = ["audio_mel", "face_mesh"]
+# The modalities every packed clip holds (each one a rule in features.smk). HuBERT joins when a
+# checkpoint is configured (audio_hubert.checkpoint).
+MODALITIES = ["audio_mel", "face_mesh", "blendshapes"] + (
+    ["audio_hubert"] if config["audio_hubert"]["checkpoint"] else []
+)
 
 
 def feature_files(wildcards):
@@ -74,17 +78,37 @@ def clip_dirs(phase):
     return expand(f"data/{phase}/{{clip}}", clip=CLIPS)
 
 
+def accepted():
+    """The clips the quality gate accepted (call only from input functions: it waits for the checkpoint)."""
+    import csv
+
+    with open(checkpoints.qc.get().output.accepted, newline="") as fh:
+        return [row["clip"] for row in csv.DictReader(fh)]
+
+
 def accepted_files(pattern):
-    """An input function: `pattern` (with {clip}) for every clip the quality gate accepted (after the checkpoint)."""
+    """An input function: `pattern` (with {clip}) for every accepted clip."""
 
     def files(wildcards):
-        import csv
-
-        with open(checkpoints.qc.get().output.accepted, newline="") as fh:
-            accepted = [row["clip"] for row in csv.DictReader(fh)]
-        return expand(pattern, clip=accepted)
+        return expand(pattern, clip=accepted())
 
     return files
+
+
+def speaker_meshes(wildcards):
+    """The face_mesh files of the accepted clips of speaker key {speaker}."""
+    return [f"data/features/{c}/face_mesh.safetensors" for c in accepted()
+            if speaker_key(ROWS[c].speaker) == wildcards.speaker]
+
+
+def speaker_id(wildcards):
+    """The manifest's speaker id behind key {speaker}."""
+    return next(r.speaker for r in ROWS.values() if speaker_key(r.speaker) == wildcards.speaker)
+
+
+def clip_calibration(wildcards):
+    """The blendshape calibration of the clip's speaker."""
+    return f"data/features/_calibration/{speaker_key(ROWS[wildcards.clip].speaker)}.json"
 
 
 def accepted_clips(phase):

@@ -1,6 +1,9 @@
 # Phase features: accepted clips → data/features/{clip}/<modality>.safetensors (one rule per extractor).
 #   audio_mel   data/features/{clip}/audio_mel.safetensors   (4T, 80) log-mel at 100 Hz
 #   face_mesh   data/features/{clip}/face_mesh.safetensors   (T, 478, 3) mesh + found flags
+#   audio_hubert data/features/{clip}/audio_hubert.safetensors (2T, L, D) float16, when a checkpoint is set
+#   blendshapes data/features/{clip}/blendshapes.safetensors (T, 52) ARKit coefficients, calibrated per
+#               speaker in data/features/_calibration/{speaker}.json
 
 
 rule audio_mel_clip:
@@ -47,7 +50,72 @@ rule face_mesh_clip:
         " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
 
 
+rule audio_hubert_clip:
+    input:
+        "data/quality/{clip}",
+    output:
+        "data/features/{clip}/audio_hubert.safetensors",
+    params:
+        cfg=stage_cfg("audio_hubert"),
+    log:
+        "logs/audio_hubert/{clip}.log",
+    benchmark:
+        "logs/benchmarks/audio_hubert/{clip}.tsv"
+    threads: 2
+    conda:
+        ENV
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    shell:
+        "python -m talkhead.stages.audio_hubert --quality {input:q} --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
+rule blendshape_calibration:
+    input:
+        speaker_meshes,
+    output:
+        "data/features/_calibration/{speaker}.json",
+    params:
+        speaker=speaker_id,
+    log:
+        "logs/blendshape_calibration/{speaker}.log",
+    benchmark:
+        "logs/benchmarks/blendshape_calibration/{speaker}.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "python -m talkhead.stages.blendshape_calibration --speaker {params.speaker:q} --out {output:q}"
+        " {input:q} 2> {log:q}"
+
+
+rule blendshapes_clip:
+    input:
+        mesh="data/features/{clip}/face_mesh.safetensors",
+        calibration=clip_calibration,
+    output:
+        "data/features/{clip}/blendshapes.safetensors",
+    params:
+        cfg=stage_cfg("blendshapes"),
+    log:
+        "logs/blendshapes/{clip}.log",
+    benchmark:
+        "logs/benchmarks/blendshapes/{clip}.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=1500,
+        runtime=30,
+    shell:
+        "python -m talkhead.stages.blendshapes --mesh {input.mesh:q} --calibration {input.calibration:q}"
+        " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
 rule features:
     input:
-        accepted_files("data/features/{clip}/audio_mel.safetensors"),
-        accepted_files("data/features/{clip}/face_mesh.safetensors"),
+        *[accepted_files(f"data/features/{{clip}}/{m}.safetensors") for m in MODALITIES],

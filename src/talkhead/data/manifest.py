@@ -106,3 +106,12 @@ def resolve_local_source(row: ManifestRow, manifest_path: str | Path) -> Path:
     """A local source path; relative paths are taken from the manifest's own folder."""
     src = Path(row.source).expanduser()
     return src if src.is_absolute() else (Path(manifest_path).resolve().parent / src)
+
+
+def speaker_key(speaker: str) -> str:
+    """A file-name-safe key for a speaker id: its safe characters plus a short hash of the full id."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", speaker).strip("_")[:40] or "speaker"
+    return f"{safe}-{hashlib.sha1(speaker.encode('utf-8')).hexdigest()[:6]}"
