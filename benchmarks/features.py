@@ -8,8 +8,8 @@ runs in its own child process pinned to one core (benchmarks/preprocess.py's run
 inside the child on the whole clip (imports and model loading excluded):
 - face_mesh_inference: MediaPipe Face Mesh on every crop frame (the crop stage runs it; it is
   the expensive part of every face modality, so it is counted here),
-- audio_mel, face_mesh (gap filling + smoothing), head_pose + motion, blendshapes (when their
-  modules are installed), each on the clip's inputs.
+- audio_mel, face_mesh (gap filling + smoothing), head_pose + motion, blendshapes, each on the
+  clip's inputs.
 Speed is clip duration / wall time (× real time); peak memory is the child's ru_maxrss.
 """
 
@@ -70,20 +70,11 @@ def extractors(quality: Path, crop: Path) -> dict[str, Callable[[], None]]:
             "audio_mel": lambda: mel.log_mel(samples, n),
             "face_mesh": lambda: mesh.fill_and_smooth(points, 0.7)}
     filled, _ = mesh.fill_and_smooth(points, 0.7)
-    try:
-        from talkhead.features import pose
+    from talkhead.features import blendshapes, motion, pose
 
-        template = pose.build_template([filled])
-        jobs["head_pose_motion"] = lambda: pose.motion(filled, pose.fit_pose(filled, template), template)
-    except ImportError:
-        pass
-    try:
-        from talkhead.features import blendshapes
-
-        jobs["blendshapes"] = lambda: blendshapes.solve(blendshapes.raw_measures(filled),
-                                                        blendshapes.calibrate(blendshapes.raw_measures(filled)))
-    except ImportError:
-        pass
+    jobs["head_pose_motion"] = lambda: motion.motion_from_pose(filled, pose.fit_pose(filled))
+    jobs["blendshapes"] = lambda: blendshapes.solve(blendshapes.raw_measures(filled),
+                                                    blendshapes.calibrate(blendshapes.raw_measures(filled)))
     return jobs
 
 

@@ -84,6 +84,13 @@ def test_end_to_end_on_demo_data(workdir):
         assert mel["mel"].shape == (4 * int(meta["frames"]), 80)
         mesh, _ = read_features(workdir / "data/features" / clip / "face_mesh.safetensors")
         assert mesh["points"].shape == (int(meta["frames"]), 478, 3)
+        pose, _ = read_features(workdir / "data/features" / clip / "head_pose.safetensors")
+        assert pose["euler"].shape == (int(meta["frames"]), 3) and (pose["residual"] < 0.1).all()
+        motion, _ = read_features(workdir / "data/features" / clip / "motion.safetensors")
+        assert motion["motion"].shape == (int(meta["frames"]), 70)
+    stats, stats_meta = read_features(workdir / "data/dataset/motion_stats.safetensors")
+    assert stats["mean"].shape == (70,) and stats_meta["splits"] == "train"
+    assert set(stats_meta["clips"].split(",")) == accepted  # the one demo speaker is in train
     assert not any((workdir / "data/features" / c).exists() for c in rejected)
     meta = pd.read_parquet(workdir / "data/dataset/metadata.parquet")
     assert set(meta["clip"]) == accepted and (meta["frames"] >= 49).all()
@@ -111,7 +118,8 @@ def test_re_extraction_is_bit_identical(workdir):
     before = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     stamps = {p: p.stat().st_mtime_ns for p in before}
     assert any(p.name == "audio_mel.safetensors" for p in before) and any(p.name == "metadata.parquet" for p in before)
-    snakemake(workdir, "--cores", "2", "--forcerun", "audio_mel_clip", "face_mesh_clip", "pack_clip", "dataset",
+    snakemake(workdir, "--cores", "2", "--forcerun", "audio_mel_clip", "face_mesh_clip", "head_pose_clip",
+              "motion_clip", "motion_stats", "blendshape_calibration", "blendshapes_clip", "pack_clip", "dataset",
               "--", "all")
     after = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     assert after.keys() == before.keys()

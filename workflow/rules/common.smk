@@ -8,6 +8,7 @@ from snakemake.utils import min_version, validate
 
 from talkhead.config import section_config
 from talkhead.data.manifest import ManifestError, read_manifest, speaker_key
+from talkhead.data.splits import manifest_splits
 
 min_version("9.0")
 
@@ -32,6 +33,8 @@ except ManifestError as exc:
         "or point dataset.manifest in params.yaml at your own manifest."
     )
 CLIPS = sorted(ROWS)
+_ds = config["dataset"]
+SPLITS = manifest_splits(ROWS.values(), _ds["split_policy"], _ds["val_fraction"], _ds["test_fraction"], _ds["seed"])
 
 
 wildcard_constraints:
@@ -41,7 +44,7 @@ wildcard_constraints:
 
 # The modalities every packed clip holds (each one a rule in features.smk). HuBERT joins when a
 # checkpoint is configured (audio_hubert.checkpoint).
-MODALITIES = ["audio_mel", "face_mesh", "blendshapes"] + (
+MODALITIES = ["audio_mel", "face_mesh", "head_pose", "motion", "blendshapes"] + (
     ["audio_hubert"] if config["audio_hubert"]["checkpoint"] else []
 )
 
@@ -93,6 +96,21 @@ def accepted_files(pattern):
         return expand(pattern, clip=accepted())
 
     return files
+
+
+def train_files(pattern):
+    """An input function: `pattern` for the accepted training-split clips (every accepted clip when none is)."""
+
+    def files(wildcards):
+        clips = accepted()
+        return expand(pattern, clip=[c for c in clips if SPLITS[c] == "train"] or clips)
+
+    return files
+
+
+def splits_json(wildcards=None):
+    """Every manifest clip's split as JSON (a param: the learning rules record what they were fitted on)."""
+    return json.dumps(SPLITS, sort_keys=True)
 
 
 def speaker_meshes(wildcards):

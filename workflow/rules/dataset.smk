@@ -1,5 +1,6 @@
 # Phase dataset: accepted clips' modality files → data/dataset/clips/{clip}.safetensors (packed) and
-# data/dataset/metadata.parquet (one row per clip, speaker-disjoint splits).
+# data/dataset/metadata.parquet (one row per clip, speaker-disjoint splits) and
+# data/dataset/motion_stats.safetensors (the training split's motion statistics).
 
 
 rule pack_clip:
@@ -28,9 +29,11 @@ rule pack_clip:
 
 rule dataset:
     input:
-        accepted_files("data/dataset/clips/{clip}.safetensors"),
+        packed=accepted_files("data/dataset/clips/{clip}.safetensors"),
+        motion_stats="data/features/_stats/motion.safetensors",
     output:
         metadata="data/dataset/metadata.parquet",
+        motion_stats="data/dataset/motion_stats.safetensors",
         report=report(
             directory("data/dataset/report"),
             htmlindex="index.html",
@@ -51,4 +54,4 @@ rule dataset:
         runtime=30,
     shell:
         "python -m talkhead.stages.dataset --out {output.metadata:q} --report {output.report:q}"
-        " --cfg {params.cfg:q} {input:q} 2> {log:q}"
+        " --motion-stats {input.motion_stats:q} --cfg {params.cfg:q} {input.packed:q} 2> {log:q}"

@@ -1,6 +1,9 @@
 # Phase features: accepted clips → data/features/{clip}/<modality>.safetensors (one rule per extractor).
 #   audio_mel   data/features/{clip}/audio_mel.safetensors   (4T, 80) log-mel at 100 Hz
 #   face_mesh   data/features/{clip}/face_mesh.safetensors   (T, 478, 3) mesh + found flags
+#   head_pose   data/features/{clip}/head_pose.safetensors   (T, 3) pitch/yaw/roll, translation, scale
+#   motion      data/features/{clip}/motion.safetensors      (T, 70) MoDA layout; training-split statistics
+#               in data/features/_stats/motion.safetensors
 #   audio_hubert data/features/{clip}/audio_hubert.safetensors (2T, L, D) float16, when a checkpoint is set
 #   blendshapes data/features/{clip}/blendshapes.safetensors (T, 52) ARKit coefficients, calibrated per
 #               speaker in data/features/_calibration/{speaker}.json
@@ -48,6 +51,66 @@ rule face_mesh_clip:
     shell:
         "python -m talkhead.stages.face_mesh --crop {input.crop:q} --quality {input.quality:q}"
         " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
+rule head_pose_clip:
+    input:
+        "data/features/{clip}/face_mesh.safetensors",
+    output:
+        "data/features/{clip}/head_pose.safetensors",
+    log:
+        "logs/head_pose/{clip}.log",
+    benchmark:
+        "logs/benchmarks/head_pose/{clip}.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    shell:
+        "python -m talkhead.stages.head_pose --mesh {input:q} --out {output:q} 2> {log:q}"
+
+
+rule motion_clip:
+    input:
+        mesh="data/features/{clip}/face_mesh.safetensors",
+        pose="data/features/{clip}/head_pose.safetensors",
+    output:
+        "data/features/{clip}/motion.safetensors",
+    log:
+        "logs/motion/{clip}.log",
+    benchmark:
+        "logs/benchmarks/motion/{clip}.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    shell:
+        "python -m talkhead.stages.motion --mesh {input.mesh:q} --pose {input.pose:q} --out {output:q} 2> {log:q}"
+
+
+rule motion_stats:
+    input:
+        train_files("data/features/{clip}/motion.safetensors"),
+    output:
+        "data/features/_stats/motion.safetensors",
+    params:
+        splits=splits_json,
+    log:
+        "logs/motion_stats/motion_stats.log",
+    benchmark:
+        "logs/benchmarks/motion_stats/motion_stats.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    shell:
+        "python -m talkhead.stages.motion_stats --out {output:q} --splits {params.splits:q} {input:q} 2> {log:q}"
 
 
 rule audio_hubert_clip:
@@ -119,3 +182,4 @@ rule blendshapes_clip:
 rule features:
     input:
         *[accepted_files(f"data/features/{{clip}}/{m}.safetensors") for m in MODALITIES],
+        "data/features/_stats/motion.safetensors",

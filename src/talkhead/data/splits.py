@@ -41,3 +41,17 @@ def assign_splits(table: pd.DataFrame, policy: str, val_fraction: float, test_fr
     units = table["speaker"].map(lambda s: _unit(str(s), seed))
     return units.map(lambda u: "test" if u < test_fraction else "val" if u < test_fraction + val_fraction
                      else "train").rename("split")
+
+
+def manifest_splits(rows, policy: str, val_fraction: float, test_fraction: float, seed: int) -> dict[str, str]:
+    """clip id → split for manifest rows (objects with clip_id, speaker, split), as the dataset stage assigns them.
+
+    The same assignment as `assign_splits` on the packed clips (it depends only on each row's
+    speaker and split), available before any clip is processed: the rules that learn from the
+    training split (motion statistics, the 3DMM basis, the video autoencoder) use it.
+    """
+    rows = list(rows)
+    table = pd.DataFrame({"speaker": [r.speaker for r in rows], "split": [r.split for r in rows]})
+    if not rows:
+        return {}
+    return dict(zip([r.clip_id for r in rows], assign_splits(table, policy, val_fraction, test_fraction, seed)))

@@ -28,7 +28,8 @@ TOLERANCE = {"audio_mel": 2, "audio_hubert": 1}  # rows; face modalities: 0
 RATE = {"audio_mel": 100.0, "audio_hubert": 50.0}  # Hz; face modalities: the clip's fps
 DTYPES = {"float32", "float16", "uint8", "int32"}
 # tensor key → (lowest, highest) plausible value; crop-pixel coordinates may leave the crop a little
-RANGES = {"audio_mel/mel": (-24.0, 30.0), "blendshapes/coefficients": (0.0, 1.0), "face_mesh/found": (0, 1)}
+RANGES = {"audio_mel/mel": (-24.0, 30.0), "blendshapes/coefficients": (0.0, 1.0), "face_mesh/found": (0, 1),
+          "head_pose/euler": (-180.0, 180.0), "head_pose/scale": (0.0, np.inf)}
 COLUMNS = ["clip", "file", "key", "modality", "readable", "dtype", "rows", "expected_rows", "aligned",
            "rate_hz", "rate_ok", "nan", "inf", "min", "max", "in_range"]
 

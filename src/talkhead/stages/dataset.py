@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +50,9 @@ def _main(args: argparse.Namespace) -> str:
     table = metadata_table([Path(p) for p in args.packed], out.parent, DatasetConfig.from_json(args.cfg))
     with atomic_path(out, suffix=".parquet") as part:
         table.to_parquet(part, index=False)
+    if args.motion_stats:  # the training split's statistics travel with the dataset
+        with atomic_path(out.parent / "motion_stats.safetensors", suffix=".safetensors") as part:
+            shutil.copyfile(args.motion_stats, part)
     counts = table["split"].value_counts().to_dict() if len(table) else {}
     check = "skipped"
     if args.report:
@@ -62,10 +66,12 @@ def _main(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: python -m talkhead.stages.dataset --out data/dataset/metadata.parquet [--report DIR] [--cfg JSON] PACKED..."""
+    """CLI: python -m talkhead.stages.dataset --out data/dataset/metadata.parquet [--report DIR] [--motion-stats FILE]
+    [--cfg JSON] PACKED..."""
     parser = stage_parser("talkhead.stages.dataset", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="data/dataset/metadata.parquet")
     parser.add_argument("--report", default="", help="folder for the validation Data Docs, data/dataset/report")
+    parser.add_argument("--motion-stats", default="", help="data/features/_stats/motion.safetensors, copied beside --out")
     parser.add_argument("packed", nargs="*", help="data/dataset/clips/{clip}.safetensors files")
     return run_stage(_main, parser, argv)
 

@@ -1,0 +1,82 @@
+"""MoDA's 70-value facial motion per frame, measured from the face mesh instead of LivePortrait.
+
+MoDA (https://arxiv.org/abs/2507.03256) drives LivePortrait (https://arxiv.org/abs/2407.03168)
+with its motion extractor's output per frame: 21 implicit keypoints' expression deformation
+(21 × 3 = 63), scale, translation (3) and pitch, yaw, roll. Here the same layout comes from the
+478-point mesh and the head pose (talkhead.features.pose): the 21 keypoints are mesh landmarks
+(`KEYPOINTS`, below), taken in the canonical frame (the pose undone: R^T (p - t) / s) minus their
+position on the canonical neutral face, so `exp` is the non-rigid deformation in canonical units
+(the outer-eye-corner distance) and, as in LivePortrait, also carries the speaker's identity
+offsets from the generic face (the normalisation statistics remove their average).
+
+Layout of `motion` (T, 70) float32, MoDA's order:
+  0-62   exp: keypoint k's (x, y, z) deformation at 3k..3k+2 (canonical frame: x to the subject's
+         left, y down, z away from the camera)
+  63     scale (crop pixels per canonical unit)
+  64-66  tx, ty (crop pixels), tz (MediaPipe's pixel-scaled depth)
+  67-69  pitch, yaw, roll in degrees (talkhead.features.pose's convention)
+
+The keypoints, a spread over the parts that move in speech and expression (R / L = the
+subject's right / left):
+  brows      70, 105, 107 (R outer, middle, inner); 336, 334, 300 (L inner, middle, outer)
+  eyelids    159, 145 (R upper, lower); 386, 374 (L upper, lower)
+  lips       61, 291 (R, L corner); 0, 17 (upper, lower outer midline); 13, 14 (inner midline)
+  cheeks     205, 425 (R, L, beside the mouth: they rise with a smile)
+  jaw        152 (chin); 172, 397 (R, L jaw angle side)
+
+Normalisation: `motion_stats` computes the per-dimension mean and standard deviation over every
+frame of the TRAINING split only (floored at `STD_FLOOR` so near-constant dimensions do not blow up); `normalise` / `denormalise` apply them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from talkhead.features.canonical import canonical_face
+from talkhead.features.pose import Pose
+
+VERSION = "motion-1"
+KEYPOINTS = np.array([70, 105, 107, 336, 334, 300, 159, 145, 386, 374,
+                      61, 291, 0, 17, 13, 14, 205, 425, 152, 172, 397])  # (21,) mesh indices
+N_KEYPOINTS = 21
+DIM = 70
+NAMES: tuple[str, ...] = (*(f"exp_{k}_{a}" for k in KEYPOINTS for a in "xyz"), "scale", "tx", "ty", "tz",
+                          "pitch", "yaw", "roll")
+STD_FLOOR = 1e-3  # smallest standard deviation used to normalise a dimension
+
+
+def motion_from_pose(points: np.ndarray, pose: Pose) -> np.ndarray:
+    """(T, 478, 3) mesh + its pose → (T, 70) motion in MoDA's layout."""
+    canon = pose.to_canonical(np.asarray(points, np.float64)[:, KEYPOINTS])  # (T, 21, 3)
+    exp = canon - canonical_face()[KEYPOINTS].astype(np.float64)  # (T, 21, 3)
+    motion = np.concatenate([exp.reshape(len(points), -1), pose.scale[:, None], pose.translation, pose.euler()],
+                            axis=1)
+    return motion.astype(np.float32)  # (T, 70)
+
+
+def motion_stats(motions: Iterable[np.ndarray]) -> dict[str, np.ndarray]:
+    """Mean, std (floored) and frame count over every frame of the given (T, 70) arrays (float64 sums)."""
+    n, total, squares = 0, np.zeros(DIM), np.zeros(DIM)
+    for m in motions:
+        m = np.asarray(m, np.float64)
+        n += len(m)
+        total += m.sum(0)
+        squares += (m ** 2).sum(0)
+    if n == 0:
+        raise ValueError("no motion frames to compute statistics from")
+    mean = total / n
+    std = np.sqrt(np.maximum(squares / n - mean ** 2, 0.0))
+    return {"mean": mean.astype(np.float32), "std": np.maximum(std, STD_FLOOR).astype(np.float32),
+            "frames": np.array([n], np.int64)}
+
+
+def normalise(motion: np.ndarray, stats: dict[str, np.ndarray]) -> np.ndarray:
+    """(…, 70) raw motion → zero-mean, unit-variance motion under the training statistics."""
+    return (motion - stats["mean"]) / stats["std"]
+
+
+def denormalise(motion: np.ndarray, stats: dict[str, np.ndarray]) -> np.ndarray:
+    """The inverse of `normalise`."""
+    return motion * stats["std"] + stats["mean"]
