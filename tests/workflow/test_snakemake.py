@@ -88,6 +88,10 @@ def test_end_to_end_on_demo_data(workdir):
         assert pose["euler"].shape == (int(meta["frames"]), 3) and (pose["residual"] < 0.1).all()
         motion, _ = read_features(workdir / "data/features" / clip / "motion.safetensors")
         assert motion["motion"].shape == (int(meta["frames"]), 70)
+        mm, mm_meta = read_features(workdir / "data/features" / clip / "face3dmm.safetensors")
+        assert mm["expression"].shape == (int(meta["frames"]), int(mm_meta["n_expression"]))
+        assert mm["jaw_pose"].shape == (int(meta["frames"]), 3) and mm_meta["extractor"] == "landmark-3dmm"
+    assert (workdir / "data/models/face3dmm_basis/basis.safetensors").is_file()
     stats, stats_meta = read_features(workdir / "data/dataset/motion_stats.safetensors")
     assert stats["mean"].shape == (70,) and stats_meta["splits"] == "train"
     assert set(stats_meta["clips"].split(",")) == accepted  # the one demo speaker is in train
@@ -119,7 +123,7 @@ def test_re_extraction_is_bit_identical(workdir):
     stamps = {p: p.stat().st_mtime_ns for p in before}
     assert any(p.name == "audio_mel.safetensors" for p in before) and any(p.name == "metadata.parquet" for p in before)
     snakemake(workdir, "--cores", "2", "--forcerun", "audio_mel_clip", "face_mesh_clip", "head_pose_clip",
-              "motion_clip", "motion_stats", "blendshape_calibration", "blendshapes_clip", "pack_clip", "dataset",
+              "motion_clip", "motion_stats", "face3dmm_basis", "face3dmm_clip", "blendshape_calibration", "blendshapes_clip", "pack_clip", "dataset",
               "--", "all")
     after = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     assert after.keys() == before.keys()

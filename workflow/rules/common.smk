@@ -44,9 +44,12 @@ wildcard_constraints:
 
 # The modalities every packed clip holds (each one a rule in features.smk). HuBERT joins when a
 # checkpoint is configured (audio_hubert.checkpoint).
-MODALITIES = ["audio_mel", "face_mesh", "head_pose", "motion", "blendshapes"] + (
+MODALITIES = ["audio_mel", "face_mesh", "head_pose", "motion", "face3dmm", "blendshapes"] + (
     ["audio_hubert"] if config["audio_hubert"]["checkpoint"] else []
 )
+
+# The landmark 3DMM fits each clip with the training split's basis; imported EMOCA/DECA needs none.
+FACE3DMM_BASIS = ["data/models/face3dmm_basis"] if config["face3dmm"]["backend"] == "landmark" else []
 
 
 def feature_files(wildcards):

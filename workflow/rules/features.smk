@@ -4,6 +4,8 @@
 #   head_pose   data/features/{clip}/head_pose.safetensors   (T, 3) pitch/yaw/roll, translation, scale
 #   motion      data/features/{clip}/motion.safetensors      (T, 70) MoDA layout; training-split statistics
 #               in data/features/_stats/motion.safetensors
+#   face3dmm    data/features/{clip}/face3dmm.safetensors    FLAME-style global/jaw pose + expression, from
+#               the landmark 3DMM whose basis (training split) is data/models/face3dmm_basis/
 #   audio_hubert data/features/{clip}/audio_hubert.safetensors (2T, L, D) float16, when a checkpoint is set
 #   blendshapes data/features/{clip}/blendshapes.safetensors (T, 52) ARKit coefficients, calibrated per
 #               speaker in data/features/_calibration/{speaker}.json
@@ -111,6 +113,50 @@ rule motion_stats:
         runtime=15,
     shell:
         "python -m talkhead.stages.motion_stats --out {output:q} --splits {params.splits:q} {input:q} 2> {log:q}"
+
+
+rule face3dmm_basis:
+    input:
+        train_files("data/features/{clip}/face_mesh.safetensors"),
+    output:
+        directory("data/models/face3dmm_basis"),
+    params:
+        cfg=stage_cfg("face3dmm"),
+    log:
+        "logs/face3dmm_basis/face3dmm_basis.log",
+    benchmark:
+        "logs/benchmarks/face3dmm_basis/face3dmm_basis.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "python -m talkhead.stages.face3dmm_basis --out {output:q} --cfg {params.cfg:q} {input:q} 2> {log:q}"
+
+
+rule face3dmm_clip:
+    input:
+        mesh="data/features/{clip}/face_mesh.safetensors",
+        basis=FACE3DMM_BASIS,
+    output:
+        "data/features/{clip}/face3dmm.safetensors",
+    params:
+        cfg=stage_cfg("face3dmm"),
+    log:
+        "logs/face3dmm/{clip}.log",
+    benchmark:
+        "logs/benchmarks/face3dmm/{clip}.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=1500,
+        runtime=15,
+    shell:
+        "python -m talkhead.stages.face3dmm --mesh {input.mesh:q} --basis '{input.basis}' --out {output:q}"
+        " --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule audio_hubert_clip:
