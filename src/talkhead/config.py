@@ -254,10 +254,51 @@ class BlendshapesConfig(SectionConfig):
     fade: int
 
 
+@dataclass(frozen=True)
+class Face3dmmConfig(SectionConfig):
+    """The landmark 3DMM (PCA basis on the training split) or imported EMOCA/DECA parameters."""
+
+    section: ClassVar[str] = "face3dmm"
+    backend: str
+    n_expression: int
+    import_dir: str
+
+
+@dataclass(frozen=True)
+class VideoVaeConfig(SectionConfig):
+    """Size and training of the offline video autoencoder."""
+
+    section: ClassVar[str] = "video_vae"
+    size: int
+    levels: int
+    channels: int
+    latent_channels: int
+    steps: int
+    batch_size: int
+    frames: int
+    lr: float
+    kl_weight: float
+    seed: int
+    device: str
+
+
+@dataclass(frozen=True)
+class VideoLatentsConfig(SectionConfig):
+    """Which autoencoder encodes the crops, and how."""
+
+    section: ClassVar[str] = "video_latents"
+    backend: str
+    checkpoint: str
+    size: int
+    batch_frames: int
+    device: str
+    dtype: str
+
+
 SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
                                  CropConfig, QualityConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
-                                 BlendshapesConfig)
+                                 BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig)
 }
 
 
