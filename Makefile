@@ -35,8 +35,11 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/quality/<clip>/     quality.json (measures, verdict, reasons), A/V-aligned audio.wav"
 	@echo "  data/qc/accepted.csv     clips that passed the gate; data/qc/rejected.csv: the rest, with reasons"
 	@echo "  data/qc/report/index.html    the validation report (Great Expectations Data Docs)"
-	@echo "  data/features/<clip>/    audio_mel.safetensors (log-mel), face_mesh.safetensors (478-point mesh)"
-	@echo "  data/dataset/            clips/<clip>.safetensors (every modality packed), metadata.parquet (splits)"
+	@echo "  data/features/<clip>/    <modality>.safetensors: audio_mel, face_mesh, head_pose, motion, face3dmm,"
+	@echo "                           blendshapes, video_latents (docs/features.md)"
+	@echo "  data/models/             face3dmm_basis/, video_vae/ (learned on the training split; loss.csv)"
+	@echo "  data/dataset/            clips/<clip>.safetensors (every modality packed), metadata.parquet (splits),"
+	@echo "                           motion_stats.safetensors, report/index.html (feature validation)"
 	@echo "  logs/                    one log per rule and clip"
 
 test: $(STAMP)
@@ -54,4 +57,4 @@ lock: $(STAMP)
 	@echo "review requirements/lock.new, then move it over requirements/lock.txt"
 
 clean:
-	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/qc logs .snakemake
+	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/qc data/features data/models data/dataset logs .snakemake

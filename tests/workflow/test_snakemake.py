@@ -92,6 +92,11 @@ def test_end_to_end_on_demo_data(workdir):
         assert mm["expression"].shape == (int(meta["frames"]), int(mm_meta["n_expression"]))
         assert mm["jaw_pose"].shape == (int(meta["frames"]), 3) and mm_meta["extractor"] == "landmark-3dmm"
     assert (workdir / "data/models/face3dmm_basis/basis.safetensors").is_file()
+    for clip in accepted:
+        vl, vl_meta = read_features(workdir / "data/features" / clip / "video_latents.safetensors")
+        assert vl["latents"].shape == (int(vl_meta["frames"]), 4, 8, 8)  # size 32, 2 levels (test params)
+        assert vl_meta["extractor"] == "talkhead-video-vae" and vl_meta["checkpoint"].startswith("sha256:")
+    assert (workdir / "data/models/video_vae/loss.csv").read_text().startswith("step,loss")
     stats, stats_meta = read_features(workdir / "data/dataset/motion_stats.safetensors")
     assert stats["mean"].shape == (70,) and stats_meta["splits"] == "train"
     assert set(stats_meta["clips"].split(",")) == accepted  # the one demo speaker is in train
@@ -118,12 +123,12 @@ def test_end_to_end_on_demo_data(workdir):
 def test_re_extraction_is_bit_identical(workdir):
     """Force the feature, pack and dataset rules to run again: every file comes out byte for byte the same."""
     snakemake(workdir, "--cores", "2", "all")  # (a no-op when test_end_to_end_on_demo_data ran first)
-    folders = [workdir / "data/features", workdir / "data/dataset"]
+    folders = [workdir / "data/features", workdir / "data/models", workdir / "data/dataset"]
     before = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     stamps = {p: p.stat().st_mtime_ns for p in before}
     assert any(p.name == "audio_mel.safetensors" for p in before) and any(p.name == "metadata.parquet" for p in before)
     snakemake(workdir, "--cores", "2", "--forcerun", "audio_mel_clip", "face_mesh_clip", "head_pose_clip",
-              "motion_clip", "motion_stats", "face3dmm_basis", "face3dmm_clip", "blendshape_calibration", "blendshapes_clip", "pack_clip", "dataset",
+              "motion_clip", "motion_stats", "face3dmm_basis", "face3dmm_clip", "video_vae", "video_latents_clip", "blendshape_calibration", "blendshapes_clip", "pack_clip", "dataset",
               "--", "all")
     after = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     assert after.keys() == before.keys()

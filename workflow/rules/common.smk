@@ -44,12 +44,19 @@ wildcard_constraints:
 
 # The modalities every packed clip holds (each one a rule in features.smk). HuBERT joins when a
 # checkpoint is configured (audio_hubert.checkpoint).
-MODALITIES = ["audio_mel", "face_mesh", "head_pose", "motion", "face3dmm", "blendshapes"] + (
+MODALITIES = ["audio_mel", "face_mesh", "head_pose", "motion", "face3dmm", "blendshapes", "video_latents"] + (
     ["audio_hubert"] if config["audio_hubert"]["checkpoint"] else []
 )
 
 # The landmark 3DMM fits each clip with the training split's basis; imported EMOCA/DECA needs none.
 FACE3DMM_BASIS = ["data/models/face3dmm_basis"] if config["face3dmm"]["backend"] == "landmark" else []
+# Video latents come from the video VAE the pipeline trains, unless a diffusers AutoencoderKL is configured.
+VIDEO_VAE = ["data/models/video_vae"] if config["video_latents"]["backend"] == "video_vae" else []
+
+
+def gpus(section):
+    """1 when a section's `device` is CUDA (the SLURM executor then asks for a GPU), else 0."""
+    return int(str(config[section]["device"]).startswith("cuda"))
 
 
 def feature_files(wildcards):

@@ -6,6 +6,8 @@
 #               in data/features/_stats/motion.safetensors
 #   face3dmm    data/features/{clip}/face3dmm.safetensors    FLAME-style global/jaw pose + expression, from
 #               the landmark 3DMM whose basis (training split) is data/models/face3dmm_basis/
+#   video_latents data/features/{clip}/video_latents.safetensors (T, C, h, w) + first-frame latent, from the
+#               video VAE trained on the training split's crops (data/models/video_vae/) or an AutoencoderKL
 #   audio_hubert data/features/{clip}/audio_hubert.safetensors (2T, L, D) float16, when a checkpoint is set
 #   blendshapes data/features/{clip}/blendshapes.safetensors (T, 52) ARKit coefficients, calibrated per
 #               speaker in data/features/_calibration/{speaker}.json
@@ -159,6 +161,53 @@ rule face3dmm_clip:
         " --cfg {params.cfg:q} 2> {log:q}"
 
 
+rule video_vae:
+    input:
+        train_files("data/crop/{clip}"),
+    output:
+        directory("data/models/video_vae"),
+    params:
+        cfg=stage_cfg("video_vae"),
+    log:
+        "logs/video_vae/video_vae.log",
+    benchmark:
+        "logs/benchmarks/video_vae/video_vae.tsv"
+    threads: 2
+    conda:
+        ENV
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=gpus("video_vae"),
+    shell:
+        "python -m talkhead.stages.video_vae --out {output:q} --cfg {params.cfg:q} {input:q} 2> {log:q}"
+
+
+rule video_latents_clip:
+    input:
+        crop="data/crop/{clip}",
+        quality="data/quality/{clip}",
+        model=VIDEO_VAE,
+    output:
+        "data/features/{clip}/video_latents.safetensors",
+    params:
+        cfg=stage_cfg("video_latents"),
+    log:
+        "logs/video_latents/{clip}.log",
+    benchmark:
+        "logs/benchmarks/video_latents/{clip}.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=3000,
+        runtime=30,
+        gpu=gpus("video_latents"),
+    shell:
+        "python -m talkhead.stages.video_latents --crop {input.crop:q} --quality {input.quality:q}"
+        " --model '{input.model}' --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
 rule audio_hubert_clip:
     input:
         "data/quality/{clip}",
@@ -176,6 +225,7 @@ rule audio_hubert_clip:
     resources:
         mem_mb=6000,
         runtime=60,
+        gpu=gpus("audio_hubert"),
     shell:
         "python -m talkhead.stages.audio_hubert --quality {input:q} --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
 

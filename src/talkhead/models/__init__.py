@@ -1,0 +1,1 @@
+"""Networks the pipeline trains itself."""
