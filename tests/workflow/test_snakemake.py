@@ -134,3 +134,22 @@ def test_re_extraction_is_bit_identical(workdir):
     assert after.keys() == before.keys()
     assert all(p.stat().st_mtime_ns > stamps[p] for p in before), "every file was written again"
     assert [p.name for p in before if before[p] != after[p]] == []
+
+
+def test_hubert_rule_joins_when_a_checkpoint_is_set(workdir, tmp_path):
+    """With audio_hubert.checkpoint set (a tiny HuBERT saved here), every packed clip gains audio_hubert/hidden."""
+    import torch
+    from transformers import HubertConfig, HubertModel
+
+    torch.manual_seed(0)
+    tiny = HubertModel(HubertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                    intermediate_size=64, conv_dim=(16,) * 7))
+    tiny.save_pretrained(tmp_path / "hubert")
+    override = ["--config", f"audio_hubert={{'checkpoint': '{tmp_path / 'hubert'}'}}"]
+    snakemake(workdir, "--cores", "2", *override, "--", "all")
+    meta = pd.read_parquet(workdir / "data/dataset/metadata.parquet")
+    for clip, frames in zip(meta["clip"], meta["frames"]):
+        packed, _ = read_features(workdir / "data/dataset/clips" / f"{clip}.safetensors", keys=["audio_hubert/hidden"])
+        assert packed["audio_hubert/hidden"].shape == (2 * frames, 2, 32)  # 2 rows per frame, both layers
+    validation = json.loads((workdir / "data/dataset/report/validation.json").read_text())
+    assert validation["success"], validation["failed"]

@@ -4,7 +4,8 @@ Reads data/dataset/metadata.parquet and the packed clip files it lists. Item i i
 split: a window of `window` video frames is drawn inside one of the clip's segments (so it never
 spans a scene cut), and every modality is cut at that time — face modalities rows [t0, t0 + W),
 audio modalities rows [k·t0, k·(t0 + W)) with k rows per video frame (4 for log-mel, 2 for
-HuBERT). The reference image (the crop's first frame) comes with every item. Draws are a
+HuBERT); per-clip tensors (`<modality>/clip_*`, e.g. `video_latents/clip_first_frame`) come
+whole. The reference image (the crop's first frame) comes with every item. Draws are a
 function of (seed, epoch, index) only, so they do not depend on worker count or order.
 """
 
@@ -53,7 +54,11 @@ class WindowDataset(Dataset):
         t0 = self._start(index, tensors["segments"])
         item: dict[str, torch.Tensor | str | int] = {"clip": row["clip"], "start": t0}
         for key in self.keys:
-            k = ROWS_PER_FRAME.get(key.split("/", 1)[0], 1)
+            modality, name = key.split("/", 1)
+            if name.startswith("clip_"):  # a per-clip tensor (e.g. the first-frame latent): whole
+                item[key] = torch.from_numpy(np.ascontiguousarray(tensors[key]))
+                continue
+            k = ROWS_PER_FRAME.get(modality, 1)
             item[key] = torch.from_numpy(np.ascontiguousarray(tensors[key][k * t0:k * (t0 + self.window)]))
         item["reference/image"] = torch.from_numpy(tensors["reference/image"])
         return item

@@ -18,10 +18,15 @@ the camera, unit = outer-eye distance):
   mouth opening (as FLAME's jaw joint: +x rotation swings the chin down and back). The angle is
   measured at a jaw pivot standing in for the temporomandibular joint: the midpoint of the
   ear-level face sides 234/454 of the clip's identity shape, moved `PIVOT_OFFSET` = 0.1 down and
-  0.25 back (eye-distance units), i.e. behind and below the face contour. The angle of the chin
-  152 about that pivot in the y-z plane, minus the clip's `JAW_REST_PERCENTILE`-th percentile
-  (stored as `clip_jaw_rest`), so a closed mouth is ≈ 0 and opening is positive; the few frames
-  below the percentile stay slightly negative (not clipped).
+  0.25 back (eye-distance units), i.e. behind and below the face contour. The chin 152 is taken
+  to move on the circle about that pivot through the clip's identity chin, and its angle is read
+  from the chin's canonical height alone: φ = asin((y_chin − y_pivot) / r), r the pivot-to-chin
+  distance in the y-z plane of the identity shape. The monocular depth z of a single frame's chin
+  is not used: on real clips it is noisier than the drop it would measure (with z, the angle
+  followed the loudness at r ≈ 0 on two of six real speakers; from the height, 0.04–0.66).
+  jaw_pose is φ minus the clip's `JAW_REST_PERCENTILE`-th percentile (stored as `clip_jaw_rest`),
+  so a closed mouth is ≈ 0 and opening is positive; the few frames below the percentile stay
+  slightly negative (not clipped).
 - `expression` (T, K): coefficients of x = mean + clip_shape + B e, B an orthonormal PCA basis
   (K, 468·3) of the flattened canonical mesh. As FLAME separates shape from expression, the
   identity is a per-clip shape: `clip_shape` (468, 3) = the clip's median canonical mesh (found
@@ -147,10 +152,15 @@ def jaw_pivot(shape: np.ndarray) -> np.ndarray:
     return shape[list(JAW_SIDES)].mean(0) + PIVOT_OFFSET
 
 
-def jaw_angle(canon: np.ndarray, pivot: np.ndarray) -> np.ndarray:
-    """(T,) angle in radians of the chin about `pivot` in the canonical y-z plane (larger = lower chin)."""
-    v = canon[:, CHIN] - pivot  # (T, 3)
-    return np.arctan2(v[:, 1], -v[:, 2])  # from the forward (towards-camera) direction, downwards
+def jaw_angle(canon: np.ndarray, pivot: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """(T,) angle in radians of the chin about `pivot`, below the forward direction, from its canonical height.
+
+    The chin is taken to lie on the circle about `pivot` (in the y-z plane) through the identity
+    shape's chin, so its height y alone gives the angle: asin((y − y_pivot) / r).
+    """
+    rest = shape[CHIN] - pivot  # (3,)
+    radius = float(np.hypot(rest[1], rest[2]))
+    return np.arcsin(np.clip((canon[:, CHIN, 1] - pivot[1]) / radius, -1.0, 1.0))
 
 
 def _found_rows(found: np.ndarray, frames: int) -> np.ndarray:
@@ -171,7 +181,7 @@ def fit_clip(points: np.ndarray, found: np.ndarray, basis: Basis) -> dict[str, n
     canon, matrix = canonical_mesh(points)
     mask = _found_rows(found, len(canon))
     shape = np.median(canon[mask], axis=0)  # (468, 3)
-    angle = jaw_angle(canon, jaw_pivot(shape))  # (T,)
+    angle = jaw_angle(canon, jaw_pivot(shape), shape)  # (T,)
     rest = float(np.percentile(angle[mask], JAW_REST_PERCENTILE))
     jaw = np.zeros((len(canon), 3))
     jaw[:, 0] = angle - rest

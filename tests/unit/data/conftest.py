@@ -16,7 +16,8 @@ def _modalities(folder, clip: str, frames: int) -> list:
     mesh = np.repeat(np.arange(frames, dtype=np.float32)[:, None, None], 478, 1).repeat(3, 2)
     files = [folder / f"{clip}_mel.safetensors", folder / f"{clip}_mesh.safetensors"]
     write_features(files[0], {"mel": mel}, {**base, "modality": "audio_mel", "rate_hz": 100, "extractor": "m"})
-    write_features(files[1], {"points": mesh, "found": np.ones(frames, np.uint8)},
+    write_features(files[1], {"points": mesh, "found": np.ones(frames, np.uint8),
+                              "clip_rest": np.array([7.0, 8.0], np.float32)},  # a per-clip tensor
                    {**base, "modality": "face_mesh", "rate_hz": 25, "extractor": "f"})
     return files
 

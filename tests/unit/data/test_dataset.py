@@ -74,3 +74,13 @@ def test_packed_file_keeps_every_modality_and_its_provenance(tmp_path, make_pack
     tensors, meta = read_features(make_packed(tmp_path))
     assert {"audio_mel/mel", "face_mesh/points", "face_mesh/found", "reference/image", "segments"} <= set(tensors)
     assert meta["speaker"] == "s1" and "face_mesh" in meta["modalities"]
+
+
+def test_per_clip_tensors_come_whole(tmp_path, make_packed):
+    path = make_packed(tmp_path, "c0", frames=40, segments=((0, 40),))
+    metadata_table([path], tmp_path, DatasetConfig.from_dict({})).to_parquet(tmp_path / "metadata.parquet")
+    ds = WindowDataset(tmp_path / "metadata.parquet", "train", 5, ["face_mesh/points", "face_mesh/clip_rest"], seed=1)
+    item = ds[0]
+    assert item["face_mesh/points"].shape == (5, 478, 3)
+    assert item["face_mesh/clip_rest"].tolist() == [7.0, 8.0]
+    assert collate([item, item])["face_mesh/clip_rest"].shape == (2, 2)
