@@ -295,10 +295,50 @@ class VideoLatentsConfig(SectionConfig):
     dtype: str
 
 
+@dataclass(frozen=True)
+class V3faceConfig(SectionConfig):
+    """V3 Face: model size, inputs and the two training phases."""
+
+    section: ClassVar[str] = "v3face"
+    size: str
+    audio: str
+    cond_dim: int
+    lookahead: int
+    target: str
+    window: int
+    batch_size: int
+    lr: float
+    epochs_lipsync: int
+    epochs_expression: int
+    steps_per_epoch: int
+    loss: str
+    velocity_weight: float
+    velocity_warmup_epochs: int
+    brow_velocity_weight: float
+    seed: int
+    device: str
+
+
+@dataclass(frozen=True)
+class V3faceExportConfig(SectionConfig):
+    """The crisp_mouth filters (offline and streaming) and the ONNX export."""
+
+    section: ClassVar[str] = "v3face_export"
+    crisp_sigma: float
+    crisp_threshold: float
+    crisp_scale: float
+    alpha: float
+    edge0: float
+    edge1: float
+    opset: int
+    quantize_above_mb: float
+
+
 SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
                                  CropConfig, QualityConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
-                                 BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig)
+                                 BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig,
+                                 V3faceConfig, V3faceExportConfig)
 }
 
 
