@@ -40,6 +40,8 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/models/             face3dmm_basis/, video_vae/ (learned on the training split; loss.csv)"
 	@echo "  data/dataset/            clips/<clip>.safetensors (every modality packed), metadata.parquet (splits),"
 	@echo "                           motion_stats.safetensors, report/index.html (feature validation)"
+	@echo "  data/models/v3face/      V3 Face: lipsync/ and expression/ (weights, metrics.json, metrics.csv)"
+	@echo "  data/export/v3face/      v3face.onnx (streaming, with crisp_mouth), export.json"
 	@echo "  logs/                    one log per rule and clip"
 
 test: $(STAMP)
@@ -57,4 +59,4 @@ lock: $(STAMP)
 	@echo "review requirements/lock.new, then move it over requirements/lock.txt"
 
 clean:
-	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/qc data/features data/models data/dataset logs .snakemake
+	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/qc data/features data/models data/dataset data/export logs .snakemake

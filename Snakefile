@@ -13,6 +13,8 @@
 #   data/qc/                 accepted.csv, rejected.csv, measures.csv, segments.csv, report/ (validation HTML)
 #   data/features/{clip}/    <modality>.safetensors, one per extractor (docs/features.md)
 #   data/dataset/clips/{clip}.safetensors   every modality packed; data/dataset/metadata.parquet (splits)
+#   data/models/v3face/{lipsync,expression}/   V3 Face, two training phases (config, weights, metrics)
+#   data/export/v3face/      v3face.onnx (+ int8), export.json
 #   logs/<rule>/{clip}.log   logs/benchmarks/<rule>/{clip}.tsv
 
 configfile: "params.yaml"
@@ -26,6 +28,8 @@ include: "workflow/rules/crop.smk"
 include: "workflow/rules/quality.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/dataset.smk"
+include: "workflow/rules/train_v3face.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:
@@ -35,4 +39,6 @@ rule all:
         accepted_clips("quality"),
         *[accepted_files(f"data/features/{{clip}}/{m}.safetensors") for m in MODALITIES],
         "data/dataset/metadata.parquet",
+        rules.train_v3face.input,
+        rules.export.input,
     default_target: True

@@ -142,3 +142,8 @@ def clip_calibration(wildcards):
 def accepted_clips(phase):
     """An input function: the folders of `phase` for the accepted clips."""
     return accepted_files(f"data/{phase}/{{clip}}")
+
+
+def folder_of(key, of="output"):
+    """A params function: the folder of the rule's named `output` (or `input`) file."""
+    return lambda wildcards, input, output: os.path.dirname((output if of == "output" else input)[key])

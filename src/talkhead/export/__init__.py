@@ -1,0 +1,1 @@
+"""Deployment of V3 Face: the crisp_mouth filters and the streaming ONNX graph."""

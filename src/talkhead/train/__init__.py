@@ -1,0 +1,1 @@
+"""Training loops of the talkhead models (each phase resumable in place)."""

@@ -1,0 +1,325 @@
+"""The two training phases of V3 Face: lipsync first, then expression with the lipsync branch frozen.
+
+One phase writes its folder in place, so that a run started again on the same folder resumes from
+the last finished epoch and ends with byte-identical files: config.json (architecture, training
+settings, clips), best.safetensors (weights of the best validation epoch), last.safetensors and
+state.safetensors (weights and AdamW moments after the last epoch), state.json (epoch, best, RNG
+state, optimizer scalars, history), metrics.csv (one row per epoch: a DVC plot) and metrics.json
+(latest + best: a DVC metrics file). Window draws depend only on (seed, phase, epoch, step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from talkhead.atomic import atomic_path, write_json, write_text
+from talkhead.config import ConfigError, V3faceConfig
+from talkhead.data.dataset import WindowDataset, collate
+from talkhead.features.blendshapes import ARKIT_NAMES
+from talkhead.features.video_latents import deterministic, file_digest
+from talkhead.models.arkit_channels import BROW_CHANNELS, EXPRESSION_INDEX, LIPSYNC_INDEX
+from talkhead.models.v3face import (AUDIO_KEYS, V3FACE_SIZES, V3Face, V3FaceSpec, audio_features, audio_rows,
+                                    emotion_id)
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "talkhead-v3face-1"
+PHASES: dict[str, tuple[int, ...]] = {"lipsync": LIPSYNC_INDEX, "expression": EXPRESSION_INDEX}
+PHASE_SEED = {"lipsync": 1, "expression": 2}  # keeps the two phases' window draws apart
+VAL_DRAWS = 4  # fixed validation windows per val clip
+RESUME_BEST = "resume_best.safetensors"  # the best weights, kept where a workflow manager does not delete them
+CSV_HEADER = "epoch,train_loss,val_l1_lipsync,val_l1_expression,velocity_weight\n"
+
+
+def velocity_ramp(cfg: V3faceConfig, epoch: int) -> float:
+    """The velocity-loss weight of 0-based `epoch`: linear 0 → velocity_weight over the warm-up."""
+    if cfg.velocity_warmup_epochs <= 0:
+        return float(cfg.velocity_weight)
+    return float(cfg.velocity_weight) * min(1.0, epoch / cfg.velocity_warmup_epochs)
+
+
+def phase_loss(pred: torch.Tensor, target: torch.Tensor, channels: torch.Tensor, vel_channel_w: torch.Tensor,
+               vel_w: float, kind: str) -> torch.Tensor:
+    """Per-frame loss (l1 | mse) on `channels` + vel_w · per-channel-weighted loss on frame differences."""
+    p, t = pred.index_select(-1, channels), target.index_select(-1, channels)  # (B, T, C)
+    f = torch.abs if kind == "l1" else torch.square
+    rec = f(p - t).mean()
+    vel = (f(p.diff(dim=1) - t.diff(dim=1)) * vel_channel_w).mean()  # (B, T-1, C) weighted
+    return rec + vel_w * vel
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Tensors (sorted keys, CPU, contiguous) as safetensors, atomically.
+
+    The header's metadata map is serialised in hash order, so it holds one key only (for
+    byte-identical files): {"format": "pt"} by default.
+    """
+    state = {k: v.detach().cpu().contiguous() for k, v in sorted(tensors.items())}
+    metadata = metadata or {"format": "pt"}
+    if len(metadata) != 1:
+        raise ValueError(f"one metadata key only (byte-stable headers), got {sorted(metadata)}")
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file(state, str(tmp), metadata=metadata)
+
+
+def _model_from_config(meta: dict) -> V3Face:
+    """An untrained V3Face with the architecture recorded in a config.json."""
+    return V3Face(V3FaceSpec.from_dict(meta["spec"]), int(meta["audio_dim"]), int(meta["audio_rows"]),
+                  int(meta["cond_dim"]), int(meta["lookahead"]))
+
+
+def load_model(model_dir: str | Path, device: str = "cpu") -> V3Face:
+    """The V3 Face model of a phase folder (config.json + best.safetensors), in eval mode."""
+    model_dir = Path(model_dir)
+    config, weights = model_dir / "config.json", model_dir / "best.safetensors"
+    if not config.is_file() or not weights.is_file():
+        raise FileNotFoundError(f"{model_dir}: not a V3 Face model folder (needs config.json and best.safetensors)")
+    meta = json.loads(config.read_text(encoding="utf-8"))
+    if meta.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{config}: format {meta.get('format')!r} is not {MODEL_FORMAT}")
+    model = _model_from_config(meta)
+    model.load_state_dict(load_file(str(weights)), strict=True)
+    return model.to(device).eval()
+
+
+class _Data:
+    """The train and validation datasets of a phase, with the fixed validation batches."""
+
+    def __init__(self, metadata: Path, cfg: V3faceConfig) -> None:
+        self.cfg, self.audio_key = cfg, AUDIO_KEYS[cfg.audio]
+        keys = [self.audio_key, f"blendshapes/{cfg.target}"]
+        self.train = WindowDataset(metadata, "train", cfg.window, keys, cfg.seed)
+        if len(self.train) == 0:
+            raise ValueError(f"{metadata}: no train clip has a {cfg.window}-frame segment")
+        val = WindowDataset(metadata, "val", cfg.window, keys, cfg.seed)
+        self.val_split = "val" if len(val) else "train (no val clips)"
+        self.val = val if len(val) else WindowDataset(metadata, "train", cfg.window, keys, cfg.seed)
+        picks = [(i, d) for i in range(len(self.val)) for d in range(VAL_DRAWS)]
+        self.val_batches = [self.batch(self.val, picks[s:s + cfg.batch_size])
+                            for s in range(0, len(picks), cfg.batch_size)]
+
+    def batch(self, ds: WindowDataset, picks: list[tuple[int, int]]) -> tuple[torch.Tensor, ...]:
+        """(audio (B, rows·W, D), emotion ids (B,), target (B, W, 52)) of (clip index, draw) picks."""
+        items = []
+        for index, draw in picks:
+            ds.set_epoch(draw)
+            items.append(ds[index])
+        b = collate(items)
+        labels = torch.tensor([emotion_id(str(ds.clips.iloc[i]["emotion"])) for i, _ in picks])
+        return audio_features(b[self.audio_key], self.cfg.audio), labels, b[f"blendshapes/{self.cfg.target}"].float()
+
+    def clips(self) -> dict[str, list[str]]:
+        """The clips of both datasets."""
+        return {"train": self.train.clips["clip"].tolist(), "val": self.val.clips["clip"].tolist()}
+
+
+def _fingerprint(cfg: V3faceConfig, phase: str) -> dict:
+    """What must match for a folder to be resumed: the training cfg except the epoch counts."""
+    d = dataclasses.asdict(cfg)
+    d.pop("epochs_lipsync"), d.pop("epochs_expression")
+    return {"phase": phase, **d}
+
+
+def _data_digest(metadata: Path) -> str:
+    """sha256 (16 hex) of the metadata table and each packed clip's name and size: a run resumes only on the same data."""
+    h = hashlib.sha256(metadata.read_bytes())
+    for row in pd.read_parquet(metadata, columns=["file"])["file"]:
+        path = metadata.parent / row
+        h.update(f"{row}:{path.stat().st_size if path.is_file() else -1}".encode())
+    return h.hexdigest()[:16]
+
+
+def _build_model(phase: str, cfg: V3faceConfig, data: _Data, init: Path | None) -> tuple[V3Face, dict]:
+    """The phase's starting model (seeded init, or phase 1's best frozen) and its config.json header."""
+    if cfg.size not in V3FACE_SIZES:
+        raise ConfigError(f"v3face.size {cfg.size!r} not in {sorted(V3FACE_SIZES)}")
+    audio_dim = int(data.batch(data.train, [(0, 0)])[0].shape[-1])
+    arch = {"format": MODEL_FORMAT, "spec_name": cfg.size, "spec": V3FACE_SIZES[cfg.size].to_dict(),
+            "audio": cfg.audio, "audio_dim": audio_dim, "audio_rows": audio_rows(cfg.audio),
+            "cond_dim": cfg.cond_dim, "lookahead": cfg.lookahead}
+    if phase == "lipsync":
+        torch.manual_seed(cfg.seed)
+        return _model_from_config(arch), arch | {"init": None}
+    if init is None:
+        raise ConfigError("the expression phase needs --init (the lipsync model folder)")
+    init_meta = json.loads((Path(init) / "config.json").read_text(encoding="utf-8"))
+    for key in ("spec", "audio", "audio_dim", "audio_rows", "cond_dim", "lookahead"):
+        if init_meta.get(key) != arch[key]:
+            raise ConfigError(f"v3face: {key} {arch[key]!r} differs from the lipsync model's {init_meta.get(key)!r}")
+    model = load_model(init)
+    model.freeze_lipsync()
+    return model, arch | {"init": file_digest([Path(init) / "best.safetensors"])}
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """AdamW state as (flat tensors '<param>.<name>', JSON-able param groups)."""
+    sd = opt.state_dict()
+    tensors = {f"{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
+    groups = [{k: list(v) if isinstance(v, tuple) else v for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, groups
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, path: Path, groups: list[dict]) -> None:
+    """Restore AdamW from state.safetensors and the param groups of state.json."""
+    flat = load_file(str(path))
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in flat.items():
+        i, name = key.split(".", 1)
+        state.setdefault(int(i), {})[name] = value
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in groups]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _resume(out_dir: Path, fingerprint: dict, model: V3Face, opt: torch.optim.Optimizer) -> dict | None:
+    """The state.json of a matching interrupted run, with model and optimizer restored; None to start fresh."""
+    path, last = out_dir / "state.json", out_dir / "last.safetensors"
+    if not path.is_file() or not last.is_file() or not (out_dir / RESUME_BEST).is_file():
+        return None
+    state = json.loads(path.read_text(encoding="utf-8"))
+    with safe_open(str(last), "pt") as fh:
+        last_epoch = (fh.metadata() or {}).get("epoch")
+    if state.get("fingerprint") != fingerprint or last_epoch != str(state["epoch"]):
+        log.warning("%s: state of a different (or torn) run; starting the phase afresh", out_dir)
+        return None
+    model.load_state_dict(load_file(str(last)), strict=True)
+    _load_optimizer(opt, out_dir / "state.safetensors", state["optimizer"])
+    torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
+    log.info("%s: resuming after epoch %d", out_dir, state["epoch"] + 1)
+    return state
+
+
+@torch.no_grad()
+def _validate(model: V3Face, data: _Data, device: torch.device) -> tuple[float, float]:
+    """Mean L1 on the lipsync and on the expression channels over the fixed validation windows."""
+    model.eval()
+    sums, count = np.zeros(2), 0
+    for audio, labels, target in data.val_batches:
+        pred = model(audio.to(device), model.emotion.cond(labels.to(device), target.shape[1])).float().cpu()
+        err = (pred - target).abs()  # (B, W, 52)
+        sums += [err[..., list(LIPSYNC_INDEX)].sum().item() / len(LIPSYNC_INDEX),
+                 err[..., list(EXPRESSION_INDEX)].sum().item() / len(EXPRESSION_INDEX)]
+        count += err.shape[0] * err.shape[1]
+    return float(sums[0] / count), float(sums[1] / count)
+
+
+def _train_epoch(model: V3Face, opt: torch.optim.Optimizer, data: _Data, phase: str, epoch: int, epochs: int,
+                 device: torch.device) -> float:
+    """cfg.steps_per_epoch AdamW steps on freshly drawn windows; the mean training loss."""
+    cfg = data.cfg
+    rng = np.random.default_rng([cfg.seed, PHASE_SEED[phase], epoch])
+    channels = torch.tensor(PHASES[phase], device=device)
+    vel_channel_w = torch.tensor([cfg.brow_velocity_weight if ARKIT_NAMES[i] in BROW_CHANNELS else 1.0
+                                  for i in PHASES[phase]], device=device)
+    vel_w = velocity_ramp(cfg, epoch)
+    autocast = torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda")
+    model.train()
+    total = 0.0
+    bar = tqdm(range(cfg.steps_per_epoch), desc=f"{phase} {epoch + 1}/{epochs}", unit="step",
+               disable=not sys.stderr.isatty())
+    for step in bar:
+        first = (epoch * cfg.steps_per_epoch + step) * cfg.batch_size  # a fresh draw per window
+        picks = [(int(i), first + j) for j, i in enumerate(rng.integers(len(data.train), size=cfg.batch_size))]
+        audio, labels, target = (t.to(device) for t in data.batch(data.train, picks))
+        with autocast:
+            pred = model(audio, model.emotion.cond(labels, target.shape[1])).float()  # (B, W, 52)
+        loss = phase_loss(pred, target, channels, vel_channel_w, vel_w, cfg.loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.item()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    return total / cfg.steps_per_epoch
+
+
+def _write_epoch(out_dir: Path, model: V3Face, opt: torch.optim.Optimizer, state: dict, improved: bool,
+                 val_split: str, phase: str) -> None:
+    """Write the epoch's files; state.json last, so that it names only files already written."""
+    weights = {k: v for k, v in model.state_dict().items()}
+    if improved:  # the resume copy survives a workflow manager deleting the declared outputs of a failed job
+        _save_tensors(out_dir / RESUME_BEST, weights)
+        shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
+    _save_tensors(out_dir / "last.safetensors", weights, {"epoch": str(state["epoch"])})
+    tensors, groups = _optimizer_tensors(opt)
+    _save_tensors(out_dir / "state.safetensors", tensors, {"epoch": str(state["epoch"])})
+    _write_metrics(out_dir, state, val_split, phase)
+    write_json(out_dir / "state.json", {**state, "optimizer": groups, "torch_rng": torch.get_rng_state().tolist()})
+
+
+def _write_metrics(out_dir: Path, state: dict, val_split: str, phase: str) -> None:
+    """metrics.csv (every epoch so far) and metrics.json (the latest and the best) from the run's state."""
+    rows = state["history"]
+    write_text(out_dir / "metrics.csv", CSV_HEADER + "".join(
+        f"{r['epoch']},{r['train_loss']:.6f},{r['val_l1_lipsync']:.6f},{r['val_l1_expression']:.6f},"
+        f"{r['velocity_weight']:.6f}\n" for r in rows))
+    write_json(out_dir / "metrics.json", {**rows[-1], "phase": phase, "best_epoch": state["best_epoch"],
+                                          "best_val_l1": state["best"], "val_split": val_split})
+
+
+def _restore_outputs(out_dir: Path, state: dict, val_split: str, phase: str) -> None:
+    """After a resume: best.safetensors and the metrics files exist again, as the uninterrupted run wrote them."""
+    if state["history"]:
+        shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
+        _write_metrics(out_dir, state, val_split, phase)
+
+
+def _rounded(values: dict) -> dict:
+    """Floats rounded to 8 digits (what the metrics files store)."""
+    return {k: round(v, 8) if isinstance(v, float) else v for k, v in values.items()}
+
+
+def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, init: Path | None = None) -> dict:
+    """Train one phase ("lipsync" | "expression") into `out_dir` (resuming it if interrupted); return a summary."""
+    if phase not in PHASES:
+        raise ConfigError(f"unknown V3 Face phase {phase!r} (lipsync or expression)")
+    t0 = time.monotonic()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(cfg.device)
+    epochs = cfg.epochs_lipsync if phase == "lipsync" else cfg.epochs_expression
+    with torch.random.fork_rng(devices=[]), deterministic():
+        torch.manual_seed(cfg.seed + PHASE_SEED[phase])  # the process's RNG state is not fixed at start-up
+        data = _Data(Path(metadata), cfg)
+        model, arch = _build_model(phase, cfg, data, init)
+        model.to(device)
+        params = model.expression_parameters() if phase == "expression" else [
+            p for m in model.lipsync_modules() for p in m.parameters()]
+        opt = torch.optim.AdamW(params, lr=cfg.lr)
+        fingerprint = _fingerprint(cfg, phase) | {"init": arch["init"], "data": _data_digest(Path(metadata))}
+        write_json(out_dir / "config.json", arch | {"phase": phase, "train": dataclasses.asdict(cfg),
+                                                    "clips": data.clips(), "val_split": data.val_split})
+        state = _resume(out_dir, fingerprint, model, opt) or {
+            "epoch": -1, "best": None, "best_epoch": None, "history": [], "fingerprint": fingerprint}
+        resumed = state["epoch"] + 1
+        for epoch in range(resumed, epochs):
+            train_loss = _train_epoch(model, opt, data, phase, epoch, epochs, device)
+            val_lip, val_expr = _validate(model, data, device)
+            score = val_lip if phase == "lipsync" else val_expr
+            improved = state["best"] is None or round(score, 8) < state["best"]
+            row = _rounded({"epoch": epoch + 1, "train_loss": train_loss, "val_l1_lipsync": val_lip,
+                            "val_l1_expression": val_expr, "velocity_weight": velocity_ramp(cfg, epoch)})
+            state = {**state, "epoch": epoch, "history": [*state["history"], row]}
+            if improved:
+                state |= {"best": round(score, 8), "best_epoch": epoch + 1}
+            _write_epoch(out_dir, model, opt, state, improved, data.val_split, phase)
+            log.info("%s epoch %d/%d: train %.4f, val L1 lipsync %.4f, expression %.4f%s", phase, epoch + 1, epochs,
+                     train_loss, val_lip, val_expr, " (best)" if improved else "")
+        if resumed:
+            _restore_outputs(out_dir, state, data.val_split, phase)
+    hist = state["history"]
+    return {"phase": phase, "epochs": epochs, "resumed_after": resumed, "clips": len(data.train),
+            "first_val": hist[0][f"val_l1_{phase}"] if hist else None, "best_val": state["best"],
+            "best_epoch": state["best_epoch"], "seconds": time.monotonic() - t0}

@@ -1,0 +1,33 @@
+# Phase export: trained models → deployable graphs.
+#   data/export/v3face/   v3face.onnx (V3 Face + the calibrated streaming crisp_mouth, state in/out),
+#                         v3face.int8.onnx when the fp32 file exceeds v3face_export.quantize_above_mb,
+#                         export.json (calibration, sizes, ONNX-vs-torch difference)
+
+
+rule export_v3face:
+    input:
+        model="data/models/v3face/expression/best.safetensors",
+        metadata="data/dataset/metadata.parquet",
+    output:
+        directory("data/export/v3face"),
+    params:
+        cfg=stage_cfg("v3face_export"),
+        model=folder_of("model", "input"),
+    log:
+        "logs/export_v3face/export_v3face.log",
+    benchmark:
+        "logs/benchmarks/export_v3face/export_v3face.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "python -m talkhead.stages.export_v3face --model {params.model:q} --metadata {input.metadata:q}"
+        " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
+rule export:
+    input:
+        rules.export_v3face.output,

@@ -1,0 +1,66 @@
+# Phase train_v3face: the packed dataset → V3 Face (audio → 52 ARKit blendshapes), in two phases.
+#   data/models/v3face/lipsync/     phase 1: lipsync branch; best.safetensors by val L1 on the 31 lipsync channels
+#   data/models/v3face/expression/  phase 2: expression branch, lipsync frozen (bit-identical lipsync outputs)
+# Each folder: config.json, best.safetensors, metrics.csv (a DVC plot), metrics.json (DVC metrics); the
+# undeclared last.safetensors/state.* beside them let an interrupted run resume where it stopped.
+
+
+rule train_lipsync:
+    input:
+        "data/dataset/metadata.parquet",
+    output:
+        model="data/models/v3face/lipsync/best.safetensors",
+        config="data/models/v3face/lipsync/config.json",
+        metrics="data/models/v3face/lipsync/metrics.json",
+        curve="data/models/v3face/lipsync/metrics.csv",
+    params:
+        cfg=stage_cfg("v3face"),
+        out=folder_of("model"),
+    log:
+        "logs/train_lipsync/train_lipsync.log",
+    benchmark:
+        "logs/benchmarks/train_lipsync/train_lipsync.tsv"
+    threads: 2
+    conda:
+        ENV
+    resources:
+        mem_mb=8000,
+        runtime=720,
+        gpu=gpus("v3face"),
+    shell:
+        "python -m talkhead.stages.train_lipsync --metadata {input:q} --out {params.out:q} --cfg {params.cfg:q}"
+        " 2> {log:q}"
+
+
+rule train_expression:
+    input:
+        metadata="data/dataset/metadata.parquet",
+        lipsync="data/models/v3face/lipsync/best.safetensors",
+    output:
+        model="data/models/v3face/expression/best.safetensors",
+        config="data/models/v3face/expression/config.json",
+        metrics="data/models/v3face/expression/metrics.json",
+        curve="data/models/v3face/expression/metrics.csv",
+    params:
+        cfg=stage_cfg("v3face"),
+        init=folder_of("lipsync", "input"),
+        out=folder_of("model"),
+    log:
+        "logs/train_expression/train_expression.log",
+    benchmark:
+        "logs/benchmarks/train_expression/train_expression.tsv"
+    threads: 2
+    conda:
+        ENV
+    resources:
+        mem_mb=8000,
+        runtime=720,
+        gpu=gpus("v3face"),
+    shell:
+        "python -m talkhead.stages.train_expression --metadata {input.metadata:q} --init {params.init:q}"
+        " --out {params.out:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
+rule train_v3face:
+    input:
+        rules.train_expression.output,
