@@ -11,9 +11,6 @@ before each batch as context, so a batched clip encodes as a single pass would.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
 import math
 import sys
@@ -25,13 +22,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm import tqdm
 
 from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, VideoLatentsConfig, VideoVaeConfig
 from talkhead.media.decode import count_frames_cfr, iter_frames_cfr
 from talkhead.media.probe import probe
+from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint  # noqa: F401 (re-exported)
 from talkhead.models.video_vae import VideoVAE, VideoVAESpec, kl_divergence
 
 log = logging.getLogger(__name__)
@@ -56,33 +54,6 @@ def to_tensor(frames: np.ndarray, device: torch.device | str = "cpu") -> torch.T
     """(..., H, W, 3) uint8 → (..., 3, H, W) float32 in [-1, 1]."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
     return (x.movedim(-1, -3).float() / 127.5 - 1.0).contiguous()
-
-
-@contextlib.contextmanager
-def deterministic() -> Iterator[None]:
-    """Run the block with torch's deterministic algorithms (warn-only), restoring the previous setting."""
-    enabled = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
-
-
-def file_digest(paths: list[Path]) -> str:
-    """`sha256:<16 hex>` of one weights file, or of the names and hashes of several."""
-    hashes = []
-    for path in sorted(paths):
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        hashes.append((path.name, h.hexdigest()))
-    if len(hashes) == 1:
-        return f"sha256:{hashes[0][1][:16]}"
-    joined = "\n".join(f"{name}:{digest}" for name, digest in hashes).encode()
-    return f"sha256:{hashlib.sha256(joined).hexdigest()[:16]}"
 
 
 # --- training ------------------------------------------------------------------------------------------
@@ -287,15 +258,9 @@ class AutoencoderKLEncoder(LatentEncoder):
 
 def load_video_vae(model_dir: str | Path, device: str = "cpu", dtype: str = "float32") -> VideoVAEEncoder:
     """The video VAE written by train_video_vae (config.json + model.safetensors), in eval mode on `device`."""
-    model_dir = Path(model_dir)
-    config, weights = model_dir / "config.json", model_dir / "model.safetensors"
-    if not config.is_file() or not weights.is_file():
-        raise FileNotFoundError(f"{model_dir}: not a trained video VAE (needs config.json and model.safetensors)")
-    meta = json.loads(config.read_text(encoding="utf-8"))
-    if meta.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{config}: format {meta.get('format')!r} is not {MODEL_FORMAT}")
+    meta, state, weights = read_checkpoint(model_dir, "model.safetensors", MODEL_FORMAT, "a trained video VAE")
     model = VideoVAE(VideoVAESpec.from_dict(meta["spec"]))
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    model.load_state_dict(state, strict=True)
     encoder = VideoVAEEncoder(model.to(device), file_digest([weights]), device, dtype)
     log.info("video VAE %s (%s) on %s/%s", model_dir, encoder.identity, device, dtype)
     return encoder

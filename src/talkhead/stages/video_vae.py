@@ -20,7 +20,8 @@ from talkhead.stages.common import run_stage, stage_parser
 
 def video_vae_train(crop_dirs: Sequence[Path], out: Path, cfg: VideoVaeConfig, log_every: int = 10) -> dict:
     """Train on the crops in `crop_dirs` and write the model folder `out`; return the training summary."""
-    from talkhead.features.video_latents import deterministic, train_video_vae
+    from talkhead.features.video_latents import train_video_vae
+    from talkhead.models.checkpoint import deterministic
 
     try:
         spec = VideoVAESpec.from_dict(dataclasses.asdict(cfg))

@@ -30,7 +30,7 @@ from talkhead.atomic import atomic_path, write_json, write_text
 from talkhead.config import ConfigError, V3faceConfig
 from talkhead.data.dataset import WindowDataset, collate
 from talkhead.features.blendshapes import ARKIT_NAMES
-from talkhead.features.video_latents import deterministic, file_digest
+from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
 from talkhead.models.arkit_channels import BROW_CHANNELS, EXPRESSION_INDEX, LIPSYNC_INDEX
 from talkhead.models.v3face import (AUDIO_KEYS, V3FACE_SIZES, V3Face, V3FaceSpec, audio_features, audio_rows,
                                     emotion_id)
@@ -84,15 +84,9 @@ def _model_from_config(meta: dict) -> V3Face:
 
 def load_model(model_dir: str | Path, device: str = "cpu") -> V3Face:
     """The V3 Face model of a phase folder (config.json + best.safetensors), in eval mode."""
-    model_dir = Path(model_dir)
-    config, weights = model_dir / "config.json", model_dir / "best.safetensors"
-    if not config.is_file() or not weights.is_file():
-        raise FileNotFoundError(f"{model_dir}: not a V3 Face model folder (needs config.json and best.safetensors)")
-    meta = json.loads(config.read_text(encoding="utf-8"))
-    if meta.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{config}: format {meta.get('format')!r} is not {MODEL_FORMAT}")
+    meta, state, _ = read_checkpoint(model_dir, "best.safetensors", MODEL_FORMAT, "a V3 Face model")
     model = _model_from_config(meta)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    model.load_state_dict(state, strict=True)
     return model.to(device).eval()
 
 
