@@ -43,6 +43,37 @@ def _qc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _blendshapes(args: argparse.Namespace) -> int:
+    """Audio → 52 ARKit blendshapes per frame (CSV) with a trained V3 Face model or its ONNX export."""
+    from talkhead.config import V3faceExportConfig
+    from talkhead.export.crisp import crisp_offline
+    from talkhead.infer import v3face
+    from talkhead.media.probe import MediaError
+
+    if bool(args.model) == bool(args.onnx):
+        raise ConfigError("talkhead blendshapes: give exactly one of --model DIR or --onnx FILE")
+    try:
+        mel_rows, frames = v3face.audio_mel(args.audio)
+    except (MediaError, ValueError, OSError) as exc:
+        log.error("%s", exc)
+        return 1
+    if args.onnx:
+        out = v3face.predict_onnx(args.onnx, mel_rows, args.emotion)
+        if args.crisp:
+            log.warning("--crisp is ignored with --onnx: the graph applies its streaming crisp_mouth itself")
+    else:
+        out = v3face.predict_model(args.model, mel_rows, args.emotion)
+        if args.crisp:
+            d = V3faceExportConfig.from_dict({})
+            out = crisp_offline(out, d.crisp_sigma if args.crisp_sigma is None else args.crisp_sigma,
+                                d.crisp_threshold if args.crisp_threshold is None else args.crisp_threshold,
+                                d.crisp_scale if args.crisp_scale is None else args.crisp_scale)
+    out = v3face.resample(out, args.fps)
+    v3face.write_csv(args.out, out, args.fps)
+    sys.stdout.write(f"{args.out}: {len(out)} frames at {args.fps} fps ({frames / 25:.2f} s)\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="talkhead", description=__doc__)
     parser.add_argument("--version", action="version", version=f"talkhead {__version__}")
@@ -66,6 +97,19 @@ def _parser() -> argparse.ArgumentParser:
     qc.add_argument("--params", default=None, help="params file (default: ./params.yaml if present, else schema defaults)")
     qc.add_argument("--keep", action="store_true", help="keep the intermediate stage folders in OUT/.work")
     qc.set_defaults(func=_qc)
+
+    bs = sub.add_parser("blendshapes", help=_blendshapes.__doc__, description=_blendshapes.__doc__)
+    bs.add_argument("--audio", required=True, help="audio (or video) file: any format, rate and channel count")
+    bs.add_argument("--out", required=True, help="CSV file: frame, time_s and the 52 ARKit names")
+    bs.add_argument("--model", default="", help="a trained model folder, e.g. data/models/v3face/expression")
+    bs.add_argument("--onnx", default="", help="an exported graph, e.g. data/export/v3face/v3face.onnx")
+    bs.add_argument("--fps", type=int, default=25, choices=(25, 30, 60), help="output frame rate (default 25)")
+    bs.add_argument("--emotion", default="none", help="emotion label (MoDA's eight classes or none)")
+    bs.add_argument("--crisp", action="store_true", help="apply the offline crisp_mouth filter (with --model)")
+    bs.add_argument("--crisp-threshold", type=float, help="gate threshold, fraction of the peak (default 0.25)")
+    bs.add_argument("--crisp-scale", type=float, help="gain after the gate (default 1.0)")
+    bs.add_argument("--crisp-sigma", type=float, help="Gaussian pre-smoothing in frames (default 1.0)")
+    bs.set_defaults(func=_blendshapes)
     return parser
 
 

@@ -160,3 +160,33 @@ def test_hubert_rule_joins_when_a_checkpoint_is_set(workdir, tmp_path):
         assert packed["audio_hubert/hidden"].shape == (2 * frames, 2, 32)  # 2 rows per frame, both layers
     validation = json.loads((workdir / "data/dataset/report/validation.json").read_text())
     assert validation["success"], validation["failed"]
+
+
+def test_blendshapes_cli_on_the_trained_model_and_its_onnx(workdir, tmp_path):
+    """`talkhead blendshapes` on 24-bit 48 kHz stereo audio and on every real speech file, torch and ONNX."""
+    import numpy as np
+
+    from talkhead.cli import main as cli
+    from talkhead.features.blendshapes import ARKIT_NAMES
+    from tests.conftest import REAL
+
+    snakemake(workdir, "--cores", "2", "all")  # (a no-op when the end-to-end test ran first)
+    t = np.arange(int(2.0 * 48000)) / 48000
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)  # bursts of sound
+    sf.write(tmp_path / "stereo.wav", np.stack([tone, tone], 1), 48000, subtype="PCM_24")
+    audio = [tmp_path / "stereo.wav", *sorted((REAL / "audio").glob("*.wav"))]
+    model = workdir / "data/models/v3face/expression"
+    onnx = workdir / "data/export/v3face/v3face.onnx"
+    for wav in audio:
+        for args, fps in ((["--model", str(model), "--crisp"], 25), (["--onnx", str(onnx)], 30), (["--model", str(model)], 60)):
+            out = tmp_path / f"{wav.stem}_{fps}.csv"
+            assert cli(["blendshapes", "--audio", str(wav), "--out", str(out), "--fps", str(fps), *args]) == 0
+            table = pd.read_csv(out)
+            seconds = sf.info(wav).duration
+            assert list(table.columns) == ["frame", "time_s", *ARKIT_NAMES]
+            assert abs(len(table) - seconds * fps) <= fps / 25 + 1
+            assert table[list(ARKIT_NAMES)].to_numpy().min() >= 0 and table[list(ARKIT_NAMES)].to_numpy().max() <= 1
+    torch_out = pd.read_csv(tmp_path / "stereo_25.csv")["jawOpen"].to_numpy()
+    assert torch_out.std() > 0  # the mouth moves with the bursts
+    assert cli(["blendshapes", "--audio", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "x.csv"),
+                "--model", str(model)]) == 1  # a clear error, no traceback

@@ -3,7 +3,8 @@
 Reads data/models/v3face/expression (config.json, best.safetensors) and the packed dataset; writes
 data/export/v3face/: `v3face.onnx` (inputs audio, cond, prev_smoothed, prev_audio, prev_cond;
 outputs blendshapes, next_smoothed, next_audio, next_cond; dynamic batch and time), its int8
-twin `v3face.int8.onnx` when the fp32 file is larger than `quantize_above_mb`, and `export.json`.
+twin `v3face.int8.onnx` when the fp32 file is larger than `quantize_above_mb`, and `export.json`
+(calibration, sizes, and the emotion embedding table: the graph takes `cond` as a vector).
 
 The streaming filter's α, edge0 and edge1 are calibrated on the model's own predictions for the
 dataset's clips (real speech): they are chosen so that the causal, stateful filter matches the
@@ -77,6 +78,7 @@ def export_v3face(model_dir: Path, metadata: Path, out: Path, cfg: V3faceExportC
         record = {"model": str(model_dir), "model_config": meta.get("spec_name"), "audio": meta["audio"],
                   "audio_dim": audio_dim, "audio_rows": model.audio_rows, "cond_dim": cond_dim,
                   "context_frames": model.context, "latency_frames": model.lookahead,
+                  "emotion_cond": [[round(float(v), 8) for v in row] for row in model.emotion.embed.weight.tolist()],
                   "streaming_crisp": {k: round(float(fit[k]), 6) for k in ("alpha", "edge0", "edge1")} |
                   {"scale": cfg.crisp_scale, "mean_abs_error_vs_offline": round(float(fit["error"]), 6),
                    "calibration_clips": sorted(tracks)},

@@ -1,0 +1,1 @@
+"""Using trained models on new inputs (talkhead's user-facing inference)."""

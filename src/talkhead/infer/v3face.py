@@ -1,0 +1,100 @@
+"""V3 Face inference: any audio file → 52 ARKit blendshapes per frame, from the torch model or the ONNX graph.
+
+Audio of any format, sample rate and channel count that FFmpeg (PyAV) reads is decoded to 16 kHz
+mono, turned into the log-mel the model was trained on (talkhead.features.mel: 4 rows per 25 fps
+frame) and run through either
+- the trained model folder (data/models/v3face/expression): one offline pass, then optionally the
+  offline `crisp_mouth` filter (Gaussian pre-smoothing + peak-relative gate), or
+- the exported graph (data/export/v3face/v3face.onnx with its export.json): streamed in 40 ms
+  chunks as a deployment would, its streaming crisp_mouth already inside; the graph's fixed
+  latency (lookahead frames) is flushed with silence and removed, so frame k is frame k.
+The 25 fps result is resampled to the requested rate by linear interpolation in time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from talkhead.features import mel
+from talkhead.features.blendshapes import ARKIT_NAMES
+from talkhead.media.decode import decode_audio
+
+log = logging.getLogger(__name__)
+
+FPS = 25  # the model's frame rate
+SAMPLE_RATE = 16000
+CHUNK_FRAMES = 1  # ONNX streaming chunk: one 40 ms frame
+
+
+def audio_mel(path: str | Path) -> tuple[np.ndarray, int]:
+    """(log-mel (4T, 80) float32, T video frames at 25 fps) of an audio (or video) file."""
+    samples = decode_audio(path, SAMPLE_RATE)
+    if samples is None:
+        raise ValueError(f"{path}: no audio stream")
+    frames = len(samples) * FPS // SAMPLE_RATE
+    if frames < 1:
+        raise ValueError(f"{path}: shorter than one 40 ms frame ({len(samples)} samples at 16 kHz)")
+    return mel.log_mel(samples, frames), frames
+
+
+def predict_model(model_dir: str | Path, mel_rows: np.ndarray, emotion: str = "none") -> np.ndarray:
+    """(4T, 80) log-mel → (T, 52) blendshapes from a trained V3 Face folder (one offline pass)."""
+    from talkhead.models.v3face import emotion_id
+    from talkhead.train.v3face import load_model
+
+    meta = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    if meta.get("audio") != "audio_mel":
+        raise ValueError(f"{model_dir}: the model reads {meta.get('audio')}; this tool computes log-mel only")
+    model = load_model(model_dir)
+    frames = len(mel_rows) // model.audio_rows
+    with torch.inference_mode():
+        cond = model.emotion.cond(torch.tensor([emotion_id(emotion)]), frames)  # (1, T, C)
+        return model(torch.from_numpy(mel_rows)[None], cond)[0].numpy()  # (T, 52)
+
+
+def predict_onnx(onnx_path: str | Path, mel_rows: np.ndarray, emotion: str = "none") -> np.ndarray:
+    """(4T, 80) log-mel → (T, 52) streamed through the exported graph (streaming crisp_mouth inside)."""
+    import onnxruntime as ort
+
+    from talkhead.export.v3face_onnx import stream_onnx
+    from talkhead.models.v3face import emotion_id
+
+    onnx_path = Path(onnx_path)
+    record = json.loads((onnx_path.parent / "export.json").read_text(encoding="utf-8"))
+    rows, latency = int(record["audio_rows"]), int(record["latency_frames"])
+    frames = len(mel_rows) // rows
+    cond_vec = np.asarray(record["emotion_cond"][emotion_id(emotion)], np.float32)  # (C,)
+    audio = np.concatenate([mel_rows, np.zeros((rows * latency, mel_rows.shape[1]), np.float32)])  # flush
+    cond = np.repeat(cond_vec[None], frames + latency, axis=0)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    out = stream_onnx(session, audio, cond, CHUNK_FRAMES)  # (T + L, 52)
+    return out[latency:latency + frames]
+
+
+def resample(blendshapes: np.ndarray, fps: int) -> np.ndarray:
+    """(T, 52) at 25 fps → (round(T · fps / 25), 52) by linear interpolation in time."""
+    if fps == FPS:
+        return blendshapes
+    n = max(1, int(round(len(blendshapes) * fps / FPS)))
+    src = np.arange(len(blendshapes)) / FPS
+    dst = np.arange(n) / fps
+    return np.stack([np.interp(dst, src, blendshapes[:, c]) for c in range(blendshapes.shape[1])], 1)
+
+
+def write_csv(path: str | Path, blendshapes: np.ndarray, fps: int) -> None:
+    """One row per frame: frame, time_s and the 52 ARKit names as columns."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["frame", "time_s", *ARKIT_NAMES])
+        for i, row in enumerate(blendshapes):
+            writer.writerow([i, f"{i / fps:.4f}", *(f"{v:.5f}" for v in row)])
