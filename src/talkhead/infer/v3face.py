@@ -43,19 +43,24 @@ def audio_mel(path: str | Path) -> tuple[np.ndarray, int]:
     return mel.log_mel(samples, frames), frames
 
 
+def run_model(model, audio: torch.Tensor, emotion: str = "none") -> np.ndarray:
+    """One offline pass of a loaded V3Face: audio (rows·T, D) float32 features → (T, 52) blendshapes."""
+    from talkhead.models.v3face import emotion_id
+
+    frames = audio.shape[0] // model.audio_rows
+    with torch.inference_mode():
+        cond = model.emotion.cond(torch.tensor([emotion_id(emotion)]), frames)  # (1, T, C)
+        return model(audio[None], cond)[0].numpy()  # (T, 52)
+
+
 def predict_model(model_dir: str | Path, mel_rows: np.ndarray, emotion: str = "none") -> np.ndarray:
     """(4T, 80) log-mel → (T, 52) blendshapes from a trained V3 Face folder (one offline pass)."""
-    from talkhead.models.v3face import emotion_id
     from talkhead.train.v3face import load_model
 
     meta = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
     if meta.get("audio") != "audio_mel":
         raise ValueError(f"{model_dir}: the model reads {meta.get('audio')}; this tool computes log-mel only")
-    model = load_model(model_dir)
-    frames = len(mel_rows) // model.audio_rows
-    with torch.inference_mode():
-        cond = model.emotion.cond(torch.tensor([emotion_id(emotion)]), frames)  # (1, T, C)
-        return model(torch.from_numpy(mel_rows)[None], cond)[0].numpy()  # (T, 52)
+    return run_model(load_model(model_dir), torch.from_numpy(mel_rows), emotion)
 
 
 def predict_onnx(onnx_path: str | Path, mel_rows: np.ndarray, emotion: str = "none") -> np.ndarray:

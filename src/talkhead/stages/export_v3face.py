@@ -39,18 +39,16 @@ CALIBRATION_CLIPS = 32  # predicted tracks used to calibrate the streaming filte
 
 def predict_tracks(model, metadata: Path, audio: str, limit: int = CALIBRATION_CLIPS) -> dict[str, np.ndarray]:
     """clip → (T, 52) offline model predictions for up to `limit` packed clips of the dataset."""
-    from talkhead.models.v3face import AUDIO_KEYS, audio_features, emotion_id
+    from talkhead.infer.v3face import run_model
+    from talkhead.models.v3face import AUDIO_KEYS, audio_features
 
+    key = AUDIO_KEYS[audio]
     table = pd.read_parquet(metadata).sort_values("clip").head(limit)
     tracks = {}
-    with torch.inference_mode():
-        for _, row in table.iterrows():
-            key = AUDIO_KEYS[audio]
-            tensors, _ = read_features(metadata.parent / row["file"], keys=[key])
-            x = audio_features(torch.from_numpy(tensors[key].astype(np.float32))[None], audio)  # (1, rows·T, D)
-            frames = x.shape[1] // model.audio_rows
-            cond = model.emotion.cond(torch.tensor([emotion_id(str(row["emotion"]))]), frames)  # (1, T, C)
-            tracks[row["clip"]] = model(x, cond)[0].numpy()  # (T, 52)
+    for _, row in table.iterrows():
+        tensors, _ = read_features(metadata.parent / row["file"], keys=[key])
+        x = audio_features(torch.from_numpy(tensors[key].astype(np.float32))[None], audio)[0]  # (rows·T, D)
+        tracks[row["clip"]] = run_model(model, x, str(row["emotion"]))  # (T, 52)
     return tracks
 
 
