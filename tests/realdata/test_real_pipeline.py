@@ -1,6 +1,7 @@
 """The Snakemake pipeline over a manifest of every real fixture video: it completes, the gate's tables
 match expected.csv, the HTML reports are written and green, the run continues with the accepted clips
-only, and every accepted clip's jawOpen follows its loudness (lip-sync sanity of the features)."""
+only, and every accepted clip's jawOpen follows its loudness (lip-sync sanity of the features); then V3 Face
+trains on their real speech, and its streaming crisp_mouth matches the offline filter within the stated ε."""
 
 from __future__ import annotations
 
@@ -35,10 +36,11 @@ def test_pipeline_over_the_real_clips(real_media, tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["dataset"]["manifest"] = str(manifest)
     params["crop"].update(size=128, preset="ultrafast")  # the gate's measures do not depend on the crop size
+    params["v3face"].update(size="small", epochs_lipsync=15, epochs_expression=5)  # a model that moves
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     snakemake(tmp_path, "--profile", str(REPO / "workflow/profiles/default"), "--cores", "2", "features", "dataset",
-              timeout=1200)  # the data phases; models train on the demo data (tests/workflow)
+              "export", "evaluate", timeout=1500)  # the data phases, then V3 Face trained on real speech
 
     accepted = {r["clip"] for r in csv.DictReader((tmp_path / "data/qc/accepted.csv").open())}
     rejected = {r["clip"]: set(r["reasons"].split("|")) for r in csv.DictReader((tmp_path / "data/qc/rejected.csv").open())}
@@ -59,6 +61,22 @@ def test_pipeline_over_the_real_clips(real_media, tmp_path):
     assert validation["success"], validation["failed"]  # the feature report is green on real clips
     _jaw_follows_loudness(tmp_path, accepted)
     _pose_and_3dmm_are_sane(tmp_path, accepted)
+    _streaming_crisp_matches_offline(tmp_path)
+
+
+def _streaming_crisp_matches_offline(workdir):
+    """V3 Face trained on the real clips: its calibrated streaming crisp_mouth is within the stated ε of the
+    offline --crisp on their real speech, and the streamed graph scores as the offline model with crisp does."""
+    from talkhead.stages.export_v3face import STREAMING_EPSILON
+
+    export = json.loads((workdir / "data/export/v3face/export.json").read_text())
+    crisp = export["streaming_crisp"]
+    print("streaming crisp on real speech:", crisp)
+    assert len(crisp["calibration_clips"]) >= 5 and crisp["epsilon"] == STREAMING_EPSILON
+    assert crisp["mean_abs_error_vs_offline"] <= STREAMING_EPSILON
+    metrics = json.loads((workdir / "data/eval/v3face/metrics.json").read_text())
+    print("V3 Face on the real clips (train split):", {k: metrics[k] for k in ("model", "model_crisp", "onnx_fp32")})
+    assert abs(metrics["onnx_fp32"]["val_l1_lipsync"] - metrics["model_crisp"]["val_l1_lipsync"]) <= STREAMING_EPSILON
 
 
 def _best_r(jaw: np.ndarray, env: np.ndarray, max_lag: int = 3) -> tuple[float, int]:

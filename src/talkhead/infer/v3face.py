@@ -63,24 +63,34 @@ def predict_model(model_dir: str | Path, mel_rows: np.ndarray, emotion: str = "n
     return run_model(load_model(model_dir), torch.from_numpy(mel_rows), emotion)
 
 
-def predict_onnx(onnx_path: str | Path, mel_rows: np.ndarray, emotion: str = "none") -> np.ndarray:
-    """(4T, 80) log-mel → (T, 52) streamed through the exported graph (streaming crisp_mouth inside)."""
+def onnx_session(onnx_path: str | Path):
+    """A one-thread onnxruntime session of an exported graph (as a deployment runs it)."""
     import onnxruntime as ort
 
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+def predict_onnx(onnx_path: str | Path, mel_rows: np.ndarray, emotion: str = "none", chunk_frames: int = CHUNK_FRAMES,
+                 session=None, record: dict | None = None) -> np.ndarray:
+    """(rows·T, D) audio features → (T, 52) streamed through the exported graph (streaming crisp_mouth inside).
+
+    `record` is the export's export.json (read beside the graph when None); `session` may be reused
+    across calls. The result does not depend on `chunk_frames` (the graph carries its state).
+    """
     from talkhead.export.v3face_onnx import stream_onnx
     from talkhead.models.v3face import emotion_id
 
     onnx_path = Path(onnx_path)
-    record = json.loads((onnx_path.parent / "export.json").read_text(encoding="utf-8"))
+    if record is None:
+        record = json.loads((onnx_path.parent / "export.json").read_text(encoding="utf-8"))
     rows, latency = int(record["audio_rows"]), int(record["latency_frames"])
     frames = len(mel_rows) // rows
     cond_vec = np.asarray(record["emotion_cond"][emotion_id(emotion)], np.float32)  # (C,)
     audio = np.concatenate([mel_rows, np.zeros((rows * latency, mel_rows.shape[1]), np.float32)])  # flush
     cond = np.repeat(cond_vec[None], frames + latency, axis=0)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    out = stream_onnx(session, audio, cond, CHUNK_FRAMES)  # (T + L, 52)
+    out = stream_onnx(session or onnx_session(onnx_path), audio, cond, chunk_frames)  # (T + L, 52)
     return out[latency:latency + frames]
 
 

@@ -1,0 +1,1 @@
+"""Evaluation: the metrics every model is scored with (docs/evaluation.md)."""
