@@ -1,0 +1,396 @@
+"""The motion DiT on the held-out speakers: motion error, mouth-to-speech coupling, rendered LMD, sync, FID/FVD.
+
+MoDA (https://arxiv.org/abs/2507.03256) is scored as a generator, not a regressor. Every packed clip
+of the val split (the train split, recorded as such, when the dataset has none) is generated whole
+from its log-mel, its first-frame motion (the reference: the model's training convention) and its
+emotion label, three times with one seed:
+
+  guided   the model's own guidance scale (config.json, MoDA: 1.2)
+  cfg0     guidance scale 0: the velocity of the null-audio branch only (audio conditioning off)
+  silence  the guided model on digital silence (log-mel of zeros) instead of the clip's speech
+
+Scores (flat names, DVC metrics; docs/generate.md has the table):
+- `val_l1`, `val_l1_exp`, `val_l1_pose`: mean |generated − ground truth| of the guided motion in
+  normalised units (the model folder's training-split statistics), over all 70, the 63 exp and the 7
+  pose channels, frame-weighted over clips; `val_l1_cfg0`, `val_l1_silence` the same over all 70, and
+  `val_l1_static` for the reference frame held still (the face that does not move).
+- `mouth_env_r_<source>`: Pearson r between the mouth opening (exp y of the lower minus the upper
+  inner-lip keypoint, KEYPOINTS 15 and 13/14 of talkhead.features.motion, canonical units, y down so
+  open is positive) and the speech envelope (log of the mean over the frame's 4 mel rows of
+  Σ exp(mel) over the 80 bands), the best r over lags of ±MAX_LAG frames (mouth at t + lag against
+  the envelope at t, so a positive lag is a mouth that follows the sound), for guided, cfg0, silence
+  and the ground truth; a plain mean over clips (each clip counts once). Every source is correlated
+  with the clip's real envelope, so silence and cfg0 give the chance level of a mouth that hears
+  nothing.
+- `lmd_mediapipe`: the guided motion rendered on the clip's reference image by the mesh warp
+  (talkhead.render, expression relative to the portrait's own motion, no scheduled blinks), the
+  rendered frames' MediaPipe mesh (gaps filled and smoothed with σ MESH_SIGMA frames, as the
+  features phase treats the ground truth) against the clip's `face_mesh/points`;
+  `lmd_mediapipe_static` the reference image's own mesh held still. Frame-weighted over the clips
+  whose reference image has a face; the others are counted in `lmd_skipped` and named, with the
+  reason, in `lmd_skipped_reason` (and in `absent` when no clip could be rendered).
+- `sync_{c,d}_selftrained`, `av_offset_selftrained` (+ `_static`, `_ground_truth`): the self-trained
+  scorer on the rendered mesh, the still mesh and the clip's own mesh, against the clip's log-mel;
+  plain means over clips. Only with the scorer's folder.
+- `fid_inception`, `fvd_i3d`, `{sync_c,sync_d,av_offset}_syncnet`: rendered frames against the clip's
+  crop video (FID: all frames; FVD: non-overlapping i3d_min_frames windows) and the published
+  SyncNet on the rendered frames with the clip's A/V-aligned audio; only when configured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from talkhead.config import EvaluateConfig
+from talkhead.data.featurefile import read_features
+from talkhead.eval.landmarks import extract_landmarks, lmd
+from talkhead.eval.metrics import absent_metrics, val_l1
+from talkhead.eval.sync import score_selftrained
+from talkhead.features import mel as melspec
+from talkhead.features import motion as mo
+
+log = logging.getLogger(__name__)
+
+UPPER_LIP, LOWER_LIP = 14, 15  # KEYPOINTS indices of mesh 13 / 14, the inner-lip midline
+MAX_LAG = 3  # frames searched each way for the mouth-envelope correlation
+MESH_SIGMA = 0.7  # frames: the features phase's face_mesh.sigma_frames default
+SAMPLES_PER_FRAME = 16000 // 25
+GROUPS = {"exp": range(0, 63), "pose": range(63, 70)}
+SOURCES = ("guided", "cfg0", "silence")
+KEYS = ["audio_mel/mel", "motion/motion", "face_mesh/points", "reference/image"]
+
+
+def mouth_opening(motion: np.ndarray) -> np.ndarray:
+    """(T, 70) motion → (T,) exp y of the lower minus the upper inner lip (canonical units, open > 0)."""
+    m = np.asarray(motion, np.float64)
+    return m[:, 3 * LOWER_LIP + 1] - m[:, 3 * UPPER_LIP + 1]
+
+
+def speech_envelope(mel: np.ndarray) -> np.ndarray:
+    """(4T, 80) log-mel → (T,) log of the frame's mean over its 4 rows of the summed mel power."""
+    power = np.exp(np.asarray(mel, np.float64)).sum(axis=1)  # (4T,)
+    return np.log(power.reshape(-1, 4).mean(axis=1))
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r of two equally long series; NaN when either is constant or shorter than 3."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(a) < 3:
+        return float("nan")
+    a, b = a - a.mean(), b - b.mean()
+    den = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / den) if den > 1e-12 * max(len(a), 1) else float("nan")
+
+
+def best_lag_r(mouth: np.ndarray, envelope: np.ndarray, max_lag: int = MAX_LAG) -> tuple[float, int]:
+    """(best r, its lag) over lags −max_lag..max_lag: mouth[t + lag] against envelope[t] (lag > 0: mouth late)."""
+    n = min(len(mouth), len(envelope))
+    best, best_lag = float("nan"), 0
+    for lag in range(-max_lag, max_lag + 1):
+        lo, hi = max(0, -lag), min(n, n - lag)  # t with both t and t + lag inside the clip
+        r = pearson(mouth[lo + lag:hi + lag], envelope[lo:hi]) if hi > lo else float("nan")
+        if np.isfinite(r) and not (np.isfinite(best) and r <= best):
+            best, best_lag = r, lag
+    return best, best_lag
+
+
+@dataclass
+class Means:
+    """Weighted running means by metric name (weight 1 per clip for a plain mean, frames for frame-weighted)."""
+
+    sums: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, value: float, weight: float = 1.0) -> None:
+        """Accumulate one finite value; NaN is skipped."""
+        if np.isfinite(value):
+            self.sums[name] = self.sums.get(name, 0.0) + float(value) * weight
+            self.weights[name] = self.weights.get(name, 0.0) + weight
+
+    def result(self) -> dict[str, float]:
+        """{name: weighted mean, rounded to 6 decimals}."""
+        return {k: round(self.sums[k] / self.weights[k], 6) for k in sorted(self.sums)}
+
+
+@dataclass(frozen=True)
+class MotionClip:
+    """One held-out clip: log-mel (4T, 80), raw motion (T, 70), mesh (T, 478, 3), reference image, emotion."""
+
+    clip: str
+    mel: np.ndarray
+    motion: np.ndarray
+    mesh: np.ndarray
+    image: np.ndarray
+    emotion: str
+
+
+def iter_clips(metadata: Path, split: str) -> Iterator[MotionClip]:
+    """The split's packed clips in clip order, one at a time."""
+    table = pd.read_parquet(metadata)
+    for _, row in table[table["split"] == split].sort_values("clip").iterrows():
+        t, _ = read_features(metadata.parent / row["file"], keys=KEYS)
+        yield MotionClip(str(row["clip"]), t["audio_mel/mel"].astype(np.float32), t["motion/motion"].astype(np.float32),
+                         t["face_mesh/points"].astype(np.float32), t["reference/image"], str(row["emotion"]))
+
+
+@dataclass
+class Generator:
+    """The trained motion DiT with its statistics and the evaluation's guided / cfg0 settings."""
+
+    model: torch.nn.Module
+    meta: dict
+    stats: dict[str, np.ndarray]
+    settings: object  # talkhead.infer.motion.GenerateSettings
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Generator:
+        """The model folder's model, its own sampling settings and seed."""
+        from talkhead.infer.generate import settings_for
+        from talkhead.train.motion_dit import load_model
+
+        model, meta, stats = load_model(model_dir)
+        if meta["audio"] != "audio_mel":
+            raise ValueError(f"{model_dir}: evaluate_motion_dit scores log-mel models only, not {meta['audio']}")
+        return cls(model, meta, stats, settings_for(meta, None, int(meta["train"]["seed"])))
+
+    def run(self, clip: MotionClip) -> dict[str, np.ndarray]:
+        """{guided, cfg0, silence: raw (T, 70)} generated from the clip's audio, reference = motion[0]."""
+        from talkhead.infer.motion import generate_motion
+        from talkhead.models.v3face import emotion_id
+
+        frames = len(clip.motion)
+        silence = melspec.log_mel(np.zeros(frames * SAMPLES_PER_FRAME, np.float32), frames)  # (4T, 80)
+        runs = {"guided": (clip.mel, self.settings), "silence": (silence, self.settings),
+                "cfg0": (clip.mel, dataclasses.replace(self.settings, cfg_scale=0.0))}
+        return {name: generate_motion(self.model, self.meta, self.stats, torch.from_numpy(audio), clip.motion[0],
+                                      emotion_id(clip.emotion), settings)[:frames]
+                for name, (audio, settings) in runs.items()}
+
+
+def rendered(renderer, clip: MotionClip, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
+    """(frames (T, H, W, 3), their mesh (T, 478, 3), the still image's mesh (478, 3)), or why there are none."""
+    from talkhead.features.mesh import fill_and_smooth
+    from talkhead.render import MultipleFacesError, NoFaceError
+
+    try:
+        source = renderer.prepare(np.ascontiguousarray(clip.image))
+    except (NoFaceError, MultipleFacesError) as exc:
+        return f"{clip.clip}: {exc}"
+    still = extract_landmarks([clip.image])[0]  # (478, 3)
+    if not np.isfinite(still).all():
+        return f"{clip.clip}: no face mesh in the reference image"
+    frames = np.stack([f.copy() for f in renderer.render(source, motion)])  # (T, H, W, 3)
+    try:
+        mesh, _ = fill_and_smooth(extract_landmarks(frames), MESH_SIGMA)
+    except ValueError:
+        return f"{clip.clip}: no face mesh in the rendered frames"
+    return frames, mesh, still
+
+
+def _coupling(acc: Means, clip: MotionClip, gen: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Add each source's mouth-envelope r; return the (T,) tracks (envelope and mouth openings)."""
+    tracks = {"envelope": speech_envelope(clip.mel)[:len(clip.motion)],
+              "mouth_ground_truth": mouth_opening(clip.motion),
+              **{f"mouth_{name}": mouth_opening(m) for name, m in gen.items()}}
+    for name, track in tracks.items():
+        if name != "envelope":
+            acc.add(f"mouth_env_r_{name[len('mouth_'):]}", best_lag_r(track, tracks["envelope"])[0])
+    return tracks
+
+
+def _errors(acc: Means, clip: MotionClip, gen: dict[str, np.ndarray], stats: dict[str, np.ndarray]) -> None:
+    """Add the frame-weighted L1 of each source and of the held reference in normalised units (groups: guided)."""
+    target = mo.normalise(clip.motion, stats)
+    frames = len(clip.motion)
+    still = np.repeat(clip.motion[:1], frames, axis=0)  # (T, 70) the reference held: a face that does not move
+    for name, pred in (gen | {"static": still}).items():
+        scores = val_l1(mo.normalise(pred, stats), target, GROUPS if name == "guided" else None)
+        for key, value in scores.items():
+            acc.add(key if name == "guided" else f"{key}_{name}", value, frames)
+
+
+def _rendered_scores(acc: Means, clip: MotionClip, render: tuple, scorer, max_offset: int) -> None:
+    """Add LMD (guided, static) and, with a scorer, self-trained sync of the rendered, still and real meshes."""
+    _, mesh, still = render
+    frames = len(clip.motion)
+    static = np.repeat(still[None], frames, axis=0)  # (T, 478, 3)
+    acc.add("lmd_mediapipe", lmd(mesh, clip.mesh), frames)
+    acc.add("lmd_mediapipe_static", lmd(static, clip.mesh), frames)
+    if scorer is not None:
+        for suffix, m in (("", mesh), ("_static", static)):
+            for key, value in score_selftrained(scorer, m, clip.mel, max_offset).metrics("selftrained").items():
+                acc.add(key + suffix, value)
+
+
+class VideoScores:
+    """FID / FVD against the crop videos and the published SyncNet on rendered frames, where configured."""
+
+    def __init__(self, cfg: EvaluateConfig, absent: dict[str, str], crop_root: Path | None,
+                 quality_root: Path | None) -> None:
+        from talkhead.eval.feature_nets import load_feature_net
+
+        self.cfg, self.crop_root, self.quality_root = cfg, crop_root, quality_root
+        self.absent: dict[str, str] = {}
+        self.nets, self.feats, self.sync = {}, {}, Means()
+        for name, (path, kind, rng, least) in {
+                "fid_inception": (cfg.inception_path, "inception", cfg.inception_input_range, None),
+                "fvd_i3d": (cfg.i3d_path, "i3d", cfg.i3d_input_range, cfg.i3d_min_frames)}.items():
+            if name in absent:
+                continue
+            if crop_root is None:
+                self.absent[name] = "needs the real crop videos (--crop-root data/crop)"
+                continue
+            self.nets[name] = load_feature_net(path, kind, rng, least)
+            self.feats[name] = ([], [])  # real, generated (N, D) per clip
+        self.syncnet = None
+        if "sync_c_syncnet" not in absent:
+            if quality_root is None:
+                self.absent |= {f"{m}_syncnet": "needs the clips' audio (--quality-root data/quality)"
+                                for m in ("sync_c", "sync_d", "av_offset")}
+            else:
+                from talkhead.models.syncnet import load_syncnet
+
+                self.syncnet = load_syncnet(cfg.syncnet_path)
+
+    def _real(self, clip: str, frames: int) -> np.ndarray:
+        """(T, H, W, 3) uint8 frames of the clip's crop video."""
+        from talkhead.media.decode import iter_frames_cfr
+
+        path = self.crop_root / clip / "crop.mp4"
+        return np.stack([f.copy() for f in iter_frames_cfr(path, 25, frames=frames)])
+
+    def add(self, clip: str, fake: np.ndarray) -> None:
+        """Score one clip's rendered frames (T, H, W, 3) uint8."""
+        import cv2
+
+        from talkhead.eval.feature_nets import embed
+
+        if self.nets:
+            real = self._real(clip, len(fake))  # (T, H, W, 3)
+            if real.shape[1:3] != fake.shape[1:3]:
+                size = (real.shape[2], real.shape[1])
+                fake = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in fake])
+            for name, net in self.nets.items():
+                for side, x in zip(self.feats[name], (real, fake)):
+                    x = torch.from_numpy(x).permute(0, 3, 1, 2)  # (T, 3, H, W)
+                    if name == "fvd_i3d":
+                        n = len(x) // net.spec.min_frames  # non-overlapping windows
+                        x = x[:n * net.spec.min_frames].reshape(n, -1, *x.shape[1:]).transpose(1, 2)  # (N, 3, L, H, W)
+                    if len(x):
+                        side.append(embed(net, x, 8))
+        if self.syncnet is not None:
+            import soundfile as sf
+
+            from talkhead.eval.sync import score_syncnet
+
+            samples, rate = sf.read(self.quality_root / clip / "audio.wav", dtype="int16")
+            if rate != 16000:
+                raise ValueError(f"{self.quality_root / clip / 'audio.wav'}: {rate} Hz, SyncNet reads 16 kHz")
+            result = score_syncnet(self.syncnet, fake, samples, self.cfg.sync_max_offset)
+            for key, value in result.metrics("syncnet").items():
+                self.sync.add(key, value)
+
+    def result(self) -> dict[str, float]:
+        """The Fréchet distances (≥ 2 samples per side) and the mean SyncNet scores; failures go to `absent`."""
+        from talkhead.eval.frechet import frechet_from_features
+
+        out = self.sync.result()
+        for name, (real, fake) in self.feats.items():
+            if sum(map(len, real)) < 2 or sum(map(len, fake)) < 2:
+                self.absent[name] = "fewer than 2 real or generated samples from the rendered clips"
+            else:
+                out[name] = round(frechet_from_features(np.concatenate(real), np.concatenate(fake)), 6)
+                out[f"{name}_samples"] = int(sum(map(len, fake)))
+        return out
+
+
+def _header(split: str, clips: list[str], frames: int, gen: Generator) -> dict:
+    """The metrics' description of what was scored."""
+    return {"split": split, "split_note": "val" if split == "val" else "no val clips: scored on train",
+            "clips": len(clips), "frames": frames, "cfg_scale": float(gen.settings.cfg_scale),
+            "seed": int(gen.settings.seed), "sample_steps": int(gen.settings.steps), "max_lag_frames": MAX_LAG,
+            "plotted_clip": clips[0]}
+
+
+def score(model_dir: Path, metadata: Path, cfg: EvaluateConfig, syncnet_dir: Path | None = None,
+          crop_root: Path | None = None, quality_root: Path | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """(metrics, the first clip's tracks {frame-wise envelope and mouth openings}) of the motion DiT."""
+    from talkhead.eval.v3face import eval_split
+    from talkhead.render import make_renderer
+
+    gen = Generator.load(model_dir)
+    absent = absent_metrics({"inception_path": cfg.inception_path, "i3d_path": cfg.i3d_path,
+                             "syncnet_path": cfg.syncnet_path,
+                             "selftrained_syncnet": str(syncnet_dir) if syncnet_dir else ""})
+    if syncnet_dir is None:
+        absent |= {k: "no self-trained scorer folder given (--syncnet data/models/syncnet)"
+                   for k, v in absent.items() if k.endswith("_selftrained")}
+    scorer = None
+    if "sync_c_selftrained" not in absent:
+        from talkhead.eval.sync import load_selftrained
+
+        scorer = load_selftrained(syncnet_dir)
+    video = VideoScores(cfg, absent, crop_root, quality_root)
+    renderer = make_renderer("mesh_warp", blink="motion")
+    split = eval_split(metadata)
+    acc, clips, skipped, first, frames = Means(), [], [], {}, 0
+    try:
+        for clip in iter_clips(metadata, split):
+            out = gen.run(clip)
+            tracks = _coupling(acc, clip, out)
+            _errors(acc, clip, out, gen.stats)
+            if scorer is not None:
+                for key, value in score_selftrained(scorer, clip.mesh, clip.mel, cfg.sync_max_offset).metrics(
+                        "selftrained").items():
+                    acc.add(key + "_ground_truth", value)
+            render = rendered(renderer, clip, out["guided"])
+            if isinstance(render, str):
+                log.warning("evaluate_motion_dit: no render scores for %s", render)
+                skipped.append(render)
+            else:
+                _rendered_scores(acc, clip, render, scorer, cfg.sync_max_offset)
+                video.add(clip.clip, render[0])
+            first = first or tracks
+            clips.append(clip.clip)
+            frames += len(clip.motion)
+    finally:
+        renderer.close()
+    if not clips:
+        raise ValueError(f"{metadata}: no {split} clip to evaluate")
+    metrics = _header(split, clips, frames, gen) | acc.result() | video.result()
+    metrics["lmd_clips"], metrics["lmd_skipped"] = len(clips) - len(skipped), len(skipped)
+    _absent_reasons(metrics, absent, skipped, video.absent)
+    return metrics, first
+
+
+def _absent_reasons(metrics: dict, absent: dict[str, str], skipped: list[str], video_absent: dict[str, str]) -> None:
+    """metrics['absent']: why each unavailable metric is missing; clips without a render are named."""
+    reasons = dict(absent) | video_absent
+    if skipped:
+        metrics["lmd_skipped_reason"] = "; ".join(skipped)
+    rendered_names = ("lmd_mediapipe", "lmd_mediapipe_static", "sync_c_selftrained", "sync_d_selftrained",
+                      "av_offset_selftrained", "fid_inception", "fvd_i3d", "sync_c_syncnet", "sync_d_syncnet",
+                      "av_offset_syncnet")
+    for name in rendered_names:
+        if name not in metrics and name not in reasons:
+            reasons[name] = "no clip could be rendered: " + "; ".join(skipped)
+    for name in (f"mouth_env_r_{s}" for s in ("ground_truth", *SOURCES)):
+        if name not in metrics:
+            reasons[name] = "the mouth opening or the speech envelope is constant in every clip"
+    metrics["absent"] = {k: v for k, v in sorted(reasons.items()) if k not in metrics}
+
+
+def describe(metrics: dict) -> str:
+    """One summary line of the main numbers."""
+    keys = ("val_l1", "mouth_env_r_guided", "mouth_env_r_cfg0", "mouth_env_r_silence", "mouth_env_r_ground_truth",
+            "lmd_mediapipe", "lmd_mediapipe_static", "sync_c_selftrained")
+    return json.dumps({k: metrics[k] for k in keys if k in metrics})
