@@ -74,6 +74,29 @@ def _blendshapes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    """A portrait speaks: an image + speech (audio file or --text) → an mp4 with the audio, at 25 fps."""
+    from talkhead.infer.generate import GenerateRequest, generate_video, summary_line
+    from talkhead.media.probe import MediaError
+    from talkhead.render import MultipleFacesError, NoFaceError
+
+    if bool(args.audio) == bool(args.text):
+        raise ConfigError("talkhead generate: give exactly one of --audio FILE or --text \"...\"")
+    if not Path(args.image).is_file():
+        log.error("%s: no such image file", args.image)
+        return 1
+    request = GenerateRequest(Path(args.image), Path(args.out), Path(args.audio) if args.audio else None,
+                              args.text or None, Path(args.model), args.voice, args.emotion, args.cfg_scale, args.seed,
+                              args.renderer)
+    try:
+        summary = generate_video(request)
+    except (NoFaceError, MultipleFacesError, MediaError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        log.error("%s", exc)
+        return 1
+    sys.stdout.write(f"{args.out}: {summary_line(summary)}\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="talkhead", description=__doc__)
     parser.add_argument("--version", action="version", version=f"talkhead {__version__}")
@@ -110,6 +133,20 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--crisp-scale", type=float, help="gain after the gate (default 1.0)")
     bs.add_argument("--crisp-sigma", type=float, help="Gaussian pre-smoothing in frames (default 1.0)")
     bs.set_defaults(func=_blendshapes)
+
+    gen = sub.add_parser("generate", help=_generate.__doc__, description=_generate.__doc__)
+    gen.add_argument("--image", required=True, help="portrait with one face: any common format, any size")
+    speech = gen.add_mutually_exclusive_group(required=True)
+    speech.add_argument("--audio", default="", help="speech: any audio (or video) file FFmpeg reads")
+    speech.add_argument("--text", default="", help="text to speak offline (espeak-ng) and drive the face with")
+    gen.add_argument("--out", required=True, help="output .mp4 (H.264 + AAC, 25 fps)")
+    gen.add_argument("--model", default="data/models/motion_dit", help="trained motion DiT folder")
+    gen.add_argument("--emotion", default="none", help="emotion label (MoDA's eight classes or none)")
+    gen.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's, 1.2)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed of the sampler")
+    gen.add_argument("--voice", default="en-us", help="espeak-ng voice for --text")
+    gen.add_argument("--renderer", default="mesh_warp", help="renderer name (talkhead.render.RENDERERS)")
+    gen.set_defaults(func=_generate)
     return parser
 
 
