@@ -54,6 +54,24 @@ FACE3DMM_BASIS = ["data/models/face3dmm_basis"] if config["face3dmm"]["backend"]
 VIDEO_VAE = ["data/models/video_vae"] if config["video_latents"]["backend"] == "video_vae" else []
 
 
+# Cluster job groups: per-clip rules carry `group: clip_group(<name>)`, one group id per batch of
+# CLIPS_PER_JOB manifest clips (ignored on one machine). Rule-level ids, not the profile's `groups:`,
+# because Snakemake 9.27 re-merges already merged group components on every DAG update (docs/cluster.md).
+CLIPS_PER_JOB = 50
+CLIP_BATCH = {c: i // CLIPS_PER_JOB for i, c in enumerate(CLIPS)}
+
+
+def clip_group(name):
+    """A group function: `<name>_<batch>`, registered under `name` so the profile's group-components apply."""
+
+    def group(wildcards):
+        gid = f"{name}_{CLIP_BATCH[wildcards.clip]}"
+        workflow.parent_groupids[gid] = name
+        return gid
+
+    return group
+
+
 def gpus(section):
     """1 when a section's `device` is CUDA (the SLURM executor then asks for a GPU), else 0."""
     return int(str(config[section]["device"]).startswith("cuda"))

@@ -2,6 +2,8 @@
 
 
 rule crop_clip:
+    group:
+        clip_group("clip_preprocess"),
     input:
         faces="data/faces/{clip}",
         normalize="data/normalize/{clip}",

@@ -4,6 +4,8 @@
 
 
 rule pack_clip:
+    group:
+        clip_group("clip_pack"),
     input:
         features=feature_files,
         crop="data/crop/{clip}",

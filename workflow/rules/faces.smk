@@ -2,6 +2,8 @@
 
 
 rule faces_clip:
+    group:
+        clip_group("clip_preprocess"),
     input:
         normalize="data/normalize/{clip}",
         source="data/ingest/{clip}",  # normalize/{clip}/video.json points into it

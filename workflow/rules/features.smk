@@ -14,6 +14,8 @@
 
 
 rule audio_mel_clip:
+    group:
+        clip_group("clip_pack"),
     input:
         "data/quality/{clip}",
     output:
@@ -35,6 +37,8 @@ rule audio_mel_clip:
 
 
 rule face_mesh_clip:
+    group:
+        clip_group("clip_mesh"),
     input:
         crop="data/crop/{clip}",
         quality="data/quality/{clip}",
@@ -58,6 +62,8 @@ rule face_mesh_clip:
 
 
 rule head_pose_clip:
+    group:
+        clip_group("clip_mesh"),
     input:
         "data/features/{clip}/face_mesh.safetensors",
     output:
@@ -77,6 +83,8 @@ rule head_pose_clip:
 
 
 rule motion_clip:
+    group:
+        clip_group("clip_mesh"),
     input:
         mesh="data/features/{clip}/face_mesh.safetensors",
         pose="data/features/{clip}/head_pose.safetensors",
@@ -139,6 +147,8 @@ rule face3dmm_basis:
 
 
 rule face3dmm_clip:
+    group:
+        clip_group("clip_pack"),
     input:
         mesh="data/features/{clip}/face_mesh.safetensors",
         basis=FACE3DMM_BASIS,
@@ -184,6 +194,8 @@ rule video_vae:
 
 
 rule video_latents_clip:
+    group:
+        clip_group("clip_gpu"),
     input:
         crop="data/crop/{clip}",
         quality="data/quality/{clip}",
@@ -209,6 +221,8 @@ rule video_latents_clip:
 
 
 rule audio_hubert_clip:
+    group:
+        clip_group("clip_gpu"),
     input:
         "data/quality/{clip}",
     output:
@@ -253,6 +267,8 @@ rule blendshape_calibration:
 
 
 rule blendshapes_clip:
+    group:
+        clip_group("clip_pack"),
     input:
         mesh="data/features/{clip}/face_mesh.safetensors",
         calibration=clip_calibration,

@@ -2,6 +2,8 @@
 
 
 rule ingest_clip:
+    group:
+        clip_group("clip_preprocess"),
     input:
         local_source,
     output:

@@ -2,6 +2,8 @@
 
 
 rule normalize_clip:
+    group:
+        clip_group("clip_preprocess"),
     input:
         "data/ingest/{clip}",
     output:

@@ -2,6 +2,8 @@
 
 
 rule quality_clip:
+    group:
+        clip_group("clip_preprocess"),
     input:
         normalize="data/normalize/{clip}",
         faces="data/faces/{clip}",

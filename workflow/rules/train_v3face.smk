@@ -3,6 +3,11 @@
 #   data/models/v3face/expression/  phase 2: expression branch, lipsync frozen (bit-identical lipsync outputs)
 # Each folder: config.json, best.safetensors, metrics.csv (a DVC plot), metrics.json (DVC metrics); the
 # undeclared last.safetensors/state.* beside them let an interrupted run resume where it stopped.
+# v3face.nproc = N > 1 trains with N processes on one node: torchrun + DDP, 2 threads and (on CUDA) one GPU each.
+
+
+V3FACE_NPROC = int(config["v3face"]["nproc"])
+V3FACE_LAUNCH = "python" if V3FACE_NPROC == 1 else f"torchrun --standalone --nproc-per-node {V3FACE_NPROC}"
 
 
 rule train_lipsync:
@@ -16,19 +21,20 @@ rule train_lipsync:
     params:
         cfg=stage_cfg("v3face"),
         out=folder_of("model"),
+        launch=V3FACE_LAUNCH,
     log:
         "logs/train_lipsync/train_lipsync.log",
     benchmark:
         "logs/benchmarks/train_lipsync/train_lipsync.tsv"
-    threads: 2
+    threads: 2 * V3FACE_NPROC
     conda:
         ENV
     resources:
         mem_mb=8000,
         runtime=720,
-        gpu=gpus("v3face"),
+        gpu=gpus("v3face") * V3FACE_NPROC,
     shell:
-        "python -m talkhead.stages.train_lipsync --metadata {input:q} --out {params.out:q} --cfg {params.cfg:q}"
+        "{params.launch} -m talkhead.stages.train_lipsync --metadata {input:q} --out {params.out:q} --cfg {params.cfg:q}"
         " 2> {log:q}"
 
 
@@ -45,19 +51,20 @@ rule train_expression:
         cfg=stage_cfg("v3face"),
         init=folder_of("lipsync", "input"),
         out=folder_of("model"),
+        launch=V3FACE_LAUNCH,
     log:
         "logs/train_expression/train_expression.log",
     benchmark:
         "logs/benchmarks/train_expression/train_expression.tsv"
-    threads: 2
+    threads: 2 * V3FACE_NPROC
     conda:
         ENV
     resources:
         mem_mb=8000,
         runtime=720,
-        gpu=gpus("v3face"),
+        gpu=gpus("v3face") * V3FACE_NPROC,
     shell:
-        "python -m talkhead.stages.train_expression --metadata {input.metadata:q} --init {params.init:q}"
+        "{params.launch} -m talkhead.stages.train_expression --metadata {input.metadata:q} --init {params.init:q}"
         " --out {params.out:q} --cfg {params.cfg:q} 2> {log:q}"
 
 

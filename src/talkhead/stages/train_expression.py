@@ -17,10 +17,14 @@ from talkhead.stages.train_lipsync import summary_line
 
 
 def _main(args: argparse.Namespace) -> str:
+    from talkhead.train import distributed
     from talkhead.train.v3face import train_phase
 
-    s = train_phase(Path(args.metadata), "expression", V3faceConfig.from_json(args.cfg), Path(args.out),
-                    Path(args.init))
+    try:  # under torchrun: leave the process group however the phase ends
+        s = train_phase(Path(args.metadata), "expression", V3faceConfig.from_json(args.cfg), Path(args.out),
+                        Path(args.init))
+    finally:
+        distributed.shutdown()
     return summary_line(s, args.out)
 
 

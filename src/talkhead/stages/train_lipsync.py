@@ -24,9 +24,13 @@ def summary_line(s: dict, out: str) -> str:
 
 
 def _main(args: argparse.Namespace) -> str:
+    from talkhead.train import distributed
     from talkhead.train.v3face import train_phase
 
-    s = train_phase(Path(args.metadata), "lipsync", V3faceConfig.from_json(args.cfg), Path(args.out), None)
+    try:  # under torchrun: leave the process group however the phase ends
+        s = train_phase(Path(args.metadata), "lipsync", V3faceConfig.from_json(args.cfg), Path(args.out), None)
+    finally:
+        distributed.shutdown()
     return summary_line(s, args.out)
 
 

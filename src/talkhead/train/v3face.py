@@ -6,6 +6,10 @@ settings, clips), best.safetensors (weights of the best validation epoch), last.
 state.safetensors (weights and AdamW moments after the last epoch), state.json (epoch, best, RNG
 state, optimizer scalars, history), metrics.csv (one row per epoch: a DVC plot) and metrics.json
 (latest + best: a DVC metrics file). Window draws depend only on (seed, phase, epoch, step).
+
+Under torchrun (talkhead.train.distributed) every process draws the same global batch and trains on
+its disjoint share with DDP averaging the gradients, so N processes take the steps one process takes
+with the same batch_size (to float rounding); rank 0 alone writes the folder.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pandas as pd
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from torch import nn
 from tqdm import tqdm
 
 from talkhead.atomic import atomic_path, write_json, write_text
@@ -34,6 +39,8 @@ from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoi
 from talkhead.models.arkit_channels import BROW_CHANNELS, EXPRESSION_INDEX, LIPSYNC_INDEX
 from talkhead.models.v3face import (AUDIO_KEYS, V3FACE_SIZES, V3Face, V3FaceSpec, audio_features, audio_rows,
                                     emotion_id)
+from talkhead.train import distributed
+from talkhead.train.distributed import World
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +131,7 @@ class _Data:
 def _fingerprint(cfg: V3faceConfig, phase: str) -> dict:
     """What must match for a folder to be resumed: the training cfg except the epoch counts."""
     d = dataclasses.asdict(cfg)
-    d.pop("epochs_lipsync"), d.pop("epochs_expression")
+    d.pop("epochs_lipsync"), d.pop("epochs_expression"), d.pop("nproc")  # nproc: how, not what, is trained
     return {"phase": phase, **d}
 
 
@@ -196,6 +203,18 @@ def _resume(out_dir: Path, fingerprint: dict, model: V3Face, opt: torch.optim.Op
     return state
 
 
+class _Step(nn.Module):
+    """The training forward as one module (emotion conditioning included), the unit DDP wraps."""
+
+    def __init__(self, model: V3Face) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, audio: torch.Tensor, labels: torch.Tensor, frames: int) -> torch.Tensor:
+        """audio (B, rows·W, D), labels (B,) → blendshapes (B, W, 52)."""
+        return self.model(audio, self.model.emotion.cond(labels, frames))
+
+
 @torch.no_grad()
 def _validate(model: V3Face, data: _Data, device: torch.device) -> tuple[float, float]:
     """Mean L1 on the lipsync and on the expression channels over the fixed validation windows."""
@@ -210,9 +229,9 @@ def _validate(model: V3Face, data: _Data, device: torch.device) -> tuple[float, 
     return float(sums[0] / count), float(sums[1] / count)
 
 
-def _train_epoch(model: V3Face, opt: torch.optim.Optimizer, data: _Data, phase: str, epoch: int, epochs: int,
-                 device: torch.device) -> float:
-    """cfg.steps_per_epoch AdamW steps on freshly drawn windows; the mean training loss."""
+def _train_epoch(step_fn: nn.Module, opt: torch.optim.Optimizer, data: _Data, phase: str, epoch: int, epochs: int,
+                 device: torch.device, world: World) -> float:
+    """cfg.steps_per_epoch AdamW steps on freshly drawn windows (this rank's share of each); the mean loss."""
     cfg = data.cfg
     rng = np.random.default_rng([cfg.seed, PHASE_SEED[phase], epoch])
     channels = torch.tensor(PHASES[phase], device=device)
@@ -220,23 +239,24 @@ def _train_epoch(model: V3Face, opt: torch.optim.Optimizer, data: _Data, phase: 
                                   for i in PHASES[phase]], device=device)
     vel_w = velocity_ramp(cfg, epoch)
     autocast = torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda")
-    model.train()
+    step_fn.train()
     total = 0.0
     bar = tqdm(range(cfg.steps_per_epoch), desc=f"{phase} {epoch + 1}/{epochs}", unit="step",
-               disable=not sys.stderr.isatty())
+               disable=not (sys.stderr.isatty() and world.main))
     for step in bar:
         first = (epoch * cfg.steps_per_epoch + step) * cfg.batch_size  # a fresh draw per window
         picks = [(int(i), first + j) for j, i in enumerate(rng.integers(len(data.train), size=cfg.batch_size))]
+        picks = distributed.shard(picks, world)  # every rank drew the same global batch; this rank's share
         audio, labels, target = (t.to(device) for t in data.batch(data.train, picks))
         with autocast:
-            pred = model(audio, model.emotion.cond(labels, target.shape[1])).float()  # (B, W, 52)
+            pred = step_fn(audio, labels, target.shape[1]).float()  # (B / world, W, 52)
         loss = phase_loss(pred, target, channels, vel_channel_w, vel_w, cfg.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         total += loss.item()
         bar.set_postfix(loss=f"{loss.item():.4f}")
-    return total / cfg.steps_per_epoch
+    return distributed.mean_over_ranks(total) / cfg.steps_per_epoch  # equal shares: the global batch's mean
 
 
 def _write_epoch(out_dir: Path, model: V3Face, opt: torch.optim.Optimizer, state: dict, improved: bool,
@@ -281,8 +301,13 @@ def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, in
         raise ConfigError(f"unknown V3 Face phase {phase!r} (lipsync or expression)")
     t0 = time.monotonic()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    device = torch.device(cfg.device)
+    world, device = distributed.init(cfg.device)
+    if world.size != cfg.nproc:
+        log.warning("v3face.nproc is %d but %d process(es) run; training with %d", cfg.nproc, world.size, world.size)
+    if cfg.batch_size % world.size:
+        raise ConfigError(f"v3face.batch_size {cfg.batch_size} does not split over {world.size} processes")
+    if world.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     epochs = cfg.epochs_lipsync if phase == "lipsync" else cfg.epochs_expression
     with torch.random.fork_rng(devices=[]), deterministic():
         torch.manual_seed(cfg.seed + PHASE_SEED[phase])  # the process's RNG state is not fixed at start-up
@@ -293,13 +318,16 @@ def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, in
             p for m in model.lipsync_modules() for p in m.parameters()]
         opt = torch.optim.AdamW(params, lr=cfg.lr)
         fingerprint = _fingerprint(cfg, phase) | {"init": arch["init"], "data": _data_digest(Path(metadata))}
-        write_json(out_dir / "config.json", arch | {"phase": phase, "train": dataclasses.asdict(cfg),
-                                                    "clips": data.clips(), "val_split": data.val_split})
+        if world.main:
+            write_json(out_dir / "config.json", arch | {"phase": phase, "train": dataclasses.asdict(cfg),
+                                                        "clips": data.clips(), "val_split": data.val_split})
         state = _resume(out_dir, fingerprint, model, opt) or {
             "epoch": -1, "best": None, "best_epoch": None, "history": [], "fingerprint": fingerprint}
+        distributed.barrier()  # every rank has read the folder before rank 0 writes the next epoch into it
+        step_fn = distributed.wrap_model(_Step(model), "ddp", world, device)
         resumed = state["epoch"] + 1
         for epoch in range(resumed, epochs):
-            train_loss = _train_epoch(model, opt, data, phase, epoch, epochs, device)
+            train_loss = _train_epoch(step_fn, opt, data, phase, epoch, epochs, device, world)
             val_lip, val_expr = _validate(model, data, device)
             score = val_lip if phase == "lipsync" else val_expr
             improved = state["best"] is None or round(score, 8) < state["best"]
@@ -308,11 +336,13 @@ def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, in
             state = {**state, "epoch": epoch, "history": [*state["history"], row]}
             if improved:
                 state |= {"best": round(score, 8), "best_epoch": epoch + 1}
-            _write_epoch(out_dir, model, opt, state, improved, data.val_split, phase)
+            if world.main:
+                _write_epoch(out_dir, model, opt, state, improved, data.val_split, phase)
             log.info("%s epoch %d/%d: train %.4f, val L1 lipsync %.4f, expression %.4f%s", phase, epoch + 1, epochs,
                      train_loss, val_lip, val_expr, " (best)" if improved else "")
-        if resumed:
+        if resumed and world.main:
             _restore_outputs(out_dir, state, data.val_split, phase)
+        distributed.barrier()  # the folder is complete when any rank returns
     hist = state["history"]
     return {"phase": phase, "epochs": epochs, "resumed_after": resumed, "clips": len(data.train),
             "first_val": hist[0][f"val_l1_{phase}"] if hist else None, "best_val": state["best"],

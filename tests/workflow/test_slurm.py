@@ -1,0 +1,109 @@
+"""The pipeline on a real one-node SLURM through workflow/profiles/slurm: same bytes as a local run.
+
+The session fixture installs Debian's slurm-wlm + munge if needed (root only; otherwise the tests
+skip and say why), starts munged/slurmctld/slurmd from a temp slurm.conf and stops exactly those
+daemons at the end. The run goes up to the `dataset` target (ingest → qc checkpoint → features →
+packed dataset) with the profile's job groups; V3 Face training is left out (minutes on 2 cores, and
+it runs the same command under SLURM as locally).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .helpers import REPO, snakemake, write_params
+from .slurm_cluster import ClusterUnavailable, SlurmCluster, start_cluster
+
+pytestmark = pytest.mark.workflow
+
+TARGET = "dataset"
+PROFILE = REPO / "workflow" / "profiles" / "slurm"
+# No accounting database here: `squeue` reports job states (sacct would never see the jobs end).
+SLURM_ARGS = ("--slurm-no-account", "--slurm-status-command", "squeue",
+              "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs")
+# Deterministic outputs compared byte for byte (GE reports and logs carry times; qc/report is HTML).
+COMPARED = ("data/qc/accepted.csv", "data/qc/rejected.csv", "data/qc/measures.csv", "data/qc/segments.csv",
+            "data/features", "data/models/face3dmm_basis", "data/models/video_vae",
+            "data/dataset/clips", "data/dataset/metadata.parquet", "data/dataset/motion_stats.safetensors")
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory) -> Iterator[SlurmCluster]:
+    """A running one-node SLURM for the session, or a skip that prints why."""
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("slurm"))
+    except ClusterUnavailable as exc:
+        print(f"SKIP test_slurm: {exc}", file=sys.stderr)
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+def _digests(workdir: Path) -> dict[str, str]:
+    """sha256 of every compared file, by path relative to `workdir`."""
+    out = {}
+    for name in COMPARED:
+        path = workdir / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        out |= {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory, demo_dataset) -> Path:
+    """The reference: the same target on this machine with the one-machine profile."""
+    wd = tmp_path_factory.mktemp("local")
+    write_params(wd, demo_dataset)
+    snakemake(wd, "--profile", str(REPO / "workflow/profiles/default"), "--cores", "2", TARGET, timeout=900)
+    return wd
+
+
+def test_slurm_profile_has_batches_and_resources_that_grow_with_the_attempt():
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    assert profile["executor"] == "slurm" and profile["retries"] >= 1
+    assert "groups" not in profile  # rule-level batch groups (common.smk clip_group), see docs/cluster.md
+    assert set(profile["group-components"]) == {"clip_preprocess", "clip_mesh", "clip_pack", "clip_gpu"}
+    assert all(n >= 50 for n in profile["group-components"].values())
+    rules = "".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    per_clip = re.findall(r"^rule (\w+_clip):\n(.*)$", rules, flags=re.M)
+    assert per_clip and all("group:" in first for _, first in per_clip), per_clip  # every per-clip rule is batched
+    for rule, res in profile["set-resources"].items():
+        assert "gres" not in res, rule  # GPU rules ask with `gpu` in the rule itself, never also gres
+        assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"]), rule
+
+
+def test_dry_run_groups_per_clip_jobs_and_grows_resources_with_attempt(tmp_path, demo_dataset, slurm, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", str(slurm.conf))
+    write_params(tmp_path, demo_dataset)
+    out = snakemake(tmp_path, "--profile", str(PROFILE), *SLURM_ARGS, "-n", TARGET)
+    text = out.stdout + out.stderr
+    assert text.count("Group job clip_preprocess_0") == 1  # the 3 demo clips: one scheduler job
+    assert "mem_mb=3000" in text  # faces_clip's "3000 * attempt" on attempt 1
+
+
+@pytest.mark.timeout(1800)  # on 2 busy cores: ~1 min locally, ~5 min through SLURM (the executor polls)
+def test_pipeline_on_slurm_matches_local_run(tmp_path, demo_dataset, slurm, local_run, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", str(slurm.conf))
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    write_params(wd, demo_dataset)
+    try:
+        # --cores: one group job may hold at most the test node's 2 CPUs.
+        snakemake(wd, "--profile", str(PROFILE), *SLURM_ARGS, "--cores", str(slurm.cpus), "--latency-wait", "5",
+                  TARGET, timeout=1200)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{slurm.log_tails()}\nsinfo: {slurm.sinfo()}") from None
+    logs = {p.parent.name for p in (wd / ".snakemake" / "slurm_logs").rglob("*.log")}
+    for batch in ("clip_preprocess", "clip_mesh", "clip_pack", "clip_gpu"):  # each batch ran as one SLURM job
+        assert sum(name.startswith(f"group_{batch}") for name in logs) == 1, sorted(logs)
+    reference, ours = _digests(local_run), _digests(wd)
+    assert any(k.endswith("metadata.parquet") for k in reference) and any("/features/" in k for k in reference)
+    assert ours.keys() == reference.keys(), sorted(set(ours) ^ set(reference))
+    assert [k for k in reference if ours[k] != reference[k]] == []

@@ -1,0 +1,74 @@
+# Phase evaluate: trained models scored on the speaker-disjoint val split (docs/evaluation.md).
+#   data/eval/v3face/   metrics.json (DVC metrics: val L1 per channel group for the model, the training-mean
+#                       pose and silent-audio baselines, crisp, the streamed fp32/int8 graphs), tracks.csv
+#                       (a DVC plot), plots/tracks.png
+#   data/eval/motion_dit/   metrics.json (DVC metrics: val L1 of the generated motion, mouth-envelope correlation
+#                           of the guided / cfg-0 / silent-audio / ground-truth motion, rendered LMD beside the
+#                           still face, self-trained sync, FID/FVD and SyncNet where configured; docs/generate.md),
+#                           tracks.csv (a DVC plot), plots/mouth.png
+
+
+rule evaluate_v3face:
+    input:
+        model="data/models/v3face/expression/best.safetensors",
+        metadata="data/dataset/metadata.parquet",
+        export="data/export/v3face",
+    output:
+        metrics="data/eval/v3face/metrics.json",
+        tracks="data/eval/v3face/tracks.csv",
+        plot="data/eval/v3face/plots/tracks.png",
+    params:
+        cfg=stage_cfg("evaluate"),
+        model=folder_of("model", "input"),
+        out=folder_of("metrics"),
+    log:
+        "logs/evaluate_v3face/evaluate_v3face.log",
+    benchmark:
+        "logs/benchmarks/evaluate_v3face/evaluate_v3face.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "python -m talkhead.stages.evaluate_v3face --model {params.model:q} --metadata {input.metadata:q}"
+        " --export {input.export:q} --out {params.out:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
+rule evaluate_motion_dit:
+    input:
+        model="data/models/motion_dit/best.safetensors",
+        metadata="data/dataset/metadata.parquet",
+        syncnet="data/models/syncnet/model.safetensors",
+        crops=accepted_clips("crop"),
+        audio=accepted_clips("quality"),
+    output:
+        metrics="data/eval/motion_dit/metrics.json",
+        tracks="data/eval/motion_dit/tracks.csv",
+        plot="data/eval/motion_dit/plots/mouth.png",
+    params:
+        cfg=stage_cfg("evaluate"),
+        model=folder_of("model", "input"),
+        syncnet=folder_of("syncnet", "input"),
+        out=folder_of("metrics"),
+    log:
+        "logs/evaluate_motion_dit/evaluate_motion_dit.log",
+    benchmark:
+        "logs/benchmarks/evaluate_motion_dit/evaluate_motion_dit.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "python -m talkhead.stages.evaluate_motion_dit --model {params.model:q} --metadata {input.metadata:q}"
+        " --syncnet {params.syncnet:q} --crop-root data/crop --quality-root data/quality --out {params.out:q}"
+        " --cfg {params.cfg:q} 2> {log:q}"
+
+
+rule evaluate:
+    input:
+        rules.evaluate_v3face.output,
+        rules.evaluate_motion_dit.output,
