@@ -41,7 +41,12 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/dataset/            clips/<clip>.safetensors (every modality packed), metadata.parquet (splits),"
 	@echo "                           motion_stats.safetensors, report/index.html (feature validation)"
 	@echo "  data/models/v3face/      V3 Face: lipsync/ and expression/ (weights, metrics.json, metrics.csv)"
+	@echo "  data/models/syncnet/     the self-trained lip-sync scorer (sync_c_selftrained)"
+	@echo "  data/models/motion_dit/  the MoDA-style motion DiT: try"
+	@echo "                           talkhead generate --image face.jpg --text \"Hello\" --out talk.mp4"
 	@echo "  data/export/v3face/      v3face.onnx (streaming, with crisp_mouth), export.json"
+	@echo "  data/eval/v3face/        metrics.json (val L1 vs the mean-pose and silent-audio baselines), plots/tracks.png"
+	@echo "  data/eval/motion_dit/    metrics.json (motion L1, mouth-speech r, LMD, Sync-C vs baselines), plots/mouth.png"
 	@echo "  logs/                    one log per rule and clip"
 
 test: $(STAMP)
@@ -59,4 +64,4 @@ lock: $(STAMP)
 	@echo "review requirements/lock.new, then move it over requirements/lock.txt"
 
 clean:
-	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/qc data/features data/models data/dataset data/export logs .snakemake
+	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/qc data/features data/models data/dataset data/export data/eval logs .snakemake

@@ -14,7 +14,11 @@
 #   data/features/{clip}/    <modality>.safetensors, one per extractor (docs/features.md)
 #   data/dataset/clips/{clip}.safetensors   every modality packed; data/dataset/metadata.parquet (splits)
 #   data/models/v3face/{lipsync,expression}/   V3 Face, two training phases (config, weights, metrics)
+#   data/models/syncnet/     the self-trained lip-sync scorer (sync_c_selftrained)
+#   data/models/motion_dit/  the MoDA-style motion DiT (audio → 70-d motion; talkhead generate)
 #   data/export/v3face/      v3face.onnx (+ int8), export.json
+#   data/eval/v3face/        metrics.json (val L1 vs baselines, DVC metrics), tracks.csv, plots/
+#   data/eval/motion_dit/    metrics.json (val L1, mouth-speech r, LMD, Sync-C/D vs baselines), tracks.csv, plots/
 #   logs/<rule>/{clip}.log   logs/benchmarks/<rule>/{clip}.tsv
 
 configfile: "params.yaml"
@@ -29,7 +33,10 @@ include: "workflow/rules/quality.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train_v3face.smk"
+include: "workflow/rules/train_syncnet.smk"
+include: "workflow/rules/train_motion_dit.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
@@ -40,5 +47,8 @@ rule all:
         *[accepted_files(f"data/features/{{clip}}/{m}.safetensors") for m in MODALITIES],
         "data/dataset/metadata.parquet",
         rules.train_v3face.input,
+        rules.train_syncnet.input,
+        rules.train_motion_dit.input,
         rules.export.input,
+        rules.evaluate.input,
     default_target: True

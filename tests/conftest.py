@@ -34,3 +34,14 @@ def demo_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     cfg = DemoConfig.from_dict({"speakers": 1, "clips_per_speaker": 1, "seconds": 2.0, "size": 128, "negatives": True})
     return write_demo_dataset(out, cfg)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module: tiny models train fastest so (and a busy 2-core box thrashes with more)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

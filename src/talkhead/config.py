@@ -317,6 +317,7 @@ class V3faceConfig(SectionConfig):
     brow_velocity_weight: float
     seed: int
     device: str
+    nproc: int  # processes under torchrun; each draws batch_size / nproc of every global batch
 
 
 @dataclass(frozen=True)
@@ -334,11 +335,75 @@ class V3faceExportConfig(SectionConfig):
     quantize_above_mb: float
 
 
+@dataclass(frozen=True)
+class EvaluateConfig(SectionConfig):
+    """What the evaluate phase scores and plots."""
+
+    section: ClassVar[str] = "evaluate"
+    plot_channels: list[str]
+    onnx_int8: bool
+    onnx_chunk_frames: int
+    inception_path: str
+    inception_input_range: str
+    i3d_path: str
+    i3d_input_range: str
+    i3d_min_frames: int
+    syncnet_path: str
+    sync_max_offset: int
+
+
+@dataclass(frozen=True)
+class SyncnetConfig(SectionConfig):
+    """The self-trained SyncNet-style scorer and its training."""
+
+    section: ClassVar[str] = "syncnet"
+    steps: int
+    batch: int
+    window: int
+    max_shift: int
+    lr: float
+    temperature: float
+    seed: int
+    check_shift: int
+    hidden: int
+    dim: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class MotionDitConfig(SectionConfig):
+    """The MoDA-style motion generator: model size, flow matching, CFG, training and post-processing."""
+
+    section: ClassVar[str] = "motion_dit"
+    size: str
+    audio: str
+    n_pred: int
+    n_prev: int
+    batch_size: int
+    lr: float
+    epochs: int
+    steps_per_epoch: int
+    time_sampling: str
+    time_shift: float
+    audio_drop: float
+    emotion_drop: float
+    prev_drop: float
+    sample_steps: int
+    cfg_scale: float
+    kalman_process: float
+    kalman_measurement: float
+    lip_alpha: float
+    lip_beta: float
+    seed: int
+    device: str
+
+
 SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
                                  CropConfig, QualityConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
                                  BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig,
-                                 V3faceConfig, V3faceExportConfig)
+                                 V3faceConfig, V3faceExportConfig, EvaluateConfig, SyncnetConfig,
+                                 MotionDitConfig)
 }
 
 

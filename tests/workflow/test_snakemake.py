@@ -115,6 +115,14 @@ def test_end_to_end_on_demo_data(workdir):
         assert metrics["phase"] == phase and metrics["epoch"] == 2
     export = json.loads((workdir / "data/export/v3face/export.json").read_text())
     assert export["onnx"]["max_abs_diff_vs_torch"] <= 1e-4 and (workdir / "data/export/v3face/v3face.onnx").is_file()
+    scores = json.loads((workdir / "data/eval/v3face/metrics.json").read_text())  # evaluated, beside its baselines
+    assert scores["split"] == "train" and scores["clips"] == len(accepted)  # one demo speaker: no val split
+    assert {"model", "baseline_mean_pose", "baseline_silence", "model_crisp", "onnx_fp32", "onnx_int8"} <= set(scores)
+    assert (workdir / "data/eval/v3face/plots/tracks.png").is_file()
+    motion_scores = json.loads((workdir / "data/eval/motion_dit/metrics.json").read_text())
+    assert {"val_l1", "mouth_env_r_guided", "mouth_env_r_cfg0", "lmd_mediapipe", "lmd_mediapipe_static",
+            "sync_c_selftrained"} <= set(motion_scores), sorted(motion_scores)
+    assert {"fid_inception", "fvd_i3d", "sync_c_syncnet"} <= set(motion_scores["absent"])  # no networks configured
     # The Snakemake report carries the Data Docs (a directory output: the report must be a .zip).
     snakemake(workdir, "--report", "report.zip")
     with zipfile.ZipFile(workdir / "report.zip") as archive:
@@ -138,8 +146,9 @@ def test_re_extraction_is_bit_identical(workdir):
               "--", "all")
     after = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     assert after.keys() == before.keys()
-    trained = workdir / "data/models/v3face"  # V3 Face resumes a finished run on the same data: not retrained
-    assert all(p.stat().st_mtime_ns > stamps[p] for p in before if trained not in p.parents), "all written again"
+    resumed = [workdir / "data/models/v3face", workdir / "data/models/motion_dit"]  # a finished run on the same
+    rewritten = [p for p in before if not any(r in p.parents for r in resumed)]   # data resumes: not retrained
+    assert [p for p in rewritten if p.stat().st_mtime_ns <= stamps[p]] == [], "all written again"
     assert [p.name for p in before if before[p] != after[p]] == []
 
 
@@ -190,3 +199,71 @@ def test_blendshapes_cli_on_the_trained_model_and_its_onnx(workdir, tmp_path):
     assert torch_out.std() > 0  # the mouth moves with the bursts
     assert cli(["blendshapes", "--audio", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "x.csv"),
                 "--model", str(model)]) == 1  # a clear error, no traceback
+
+
+ONE_FACE = ["face_recognition__obama.jpg", "SadTalker__source_image_happy.png", "SadTalker__source_image_sad1.png",
+            "SadTalker__source_image_people_0.png", "hallo__reference_images_3.jpg", "hallo__reference_images_6.jpg",
+            "AniPortrait__ref_images_Aragaki.png", "LivePortrait__insightface_Tom_Hanks_54745.png"]
+
+
+def _plays_with_its_audio(mp4: Path, audio_s: float) -> None:
+    """An H.264/AAC mp4 at 25 fps whose video ends within one frame of the audio."""
+    from talkhead.media.probe import probe
+
+    info = probe(mp4)
+    assert info["video"]["codec"] == "h264" and info["video"]["fps"] == 25.0, info
+    assert info["audio"] is not None and info["audio"]["codec"] == "aac", info
+    assert abs(info["video"]["frames"] / 25 - audio_s) <= 1 / 25, (info, audio_s)
+
+
+def test_generate_speaks_portraits(workdir, tmp_path):
+    """`talkhead generate` with the demo-trained motion model: the demo portrait from an audio file and from
+    --text, every one-face real portrait from real speech; a portrait without a face is a clear error."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data as skdata
+
+    from talkhead.cli import main as cli
+    from talkhead.infer.generate import GenerateRequest, generate_video
+    from talkhead.render import NoFaceError
+    from tests.conftest import REAL
+
+    snakemake(workdir, "--cores", "2", "all")  # (a no-op when the end-to-end test ran first)
+    model = workdir / "data/models/motion_dit"
+    Image.fromarray(skdata.astronaut()).save(tmp_path / "astronaut.png")
+    Image.fromarray(skdata.chelsea()).save(tmp_path / "cat.jpg")
+    wav = tmp_path / "speech.wav"
+    speech = sorted((REAL / "audio").glob("*.wav"))
+    if speech:  # 2 s of real speech, resampled by the tool itself from the file's own rate
+        samples, rate = sf.read(speech[0], dtype="float32")
+        sf.write(wav, samples[int(0.5 * rate):int(2.5 * rate)], rate)
+    else:
+        t = np.arange(32000) / 16000
+        sf.write(wav, 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0), 16000)
+    audio_s = sf.info(wav).duration
+    out = tmp_path / "astronaut.mp4"
+    assert cli(["generate", "--image", str(tmp_path / "astronaut.png"), "--audio", str(wav), "--out", str(out),
+                "--model", str(model), "--emotion", "happiness", "--cfg-scale", "1.5", "--seed", "3"]) == 0
+    _plays_with_its_audio(out, audio_s)
+    said = tmp_path / "said.mp4"
+    assert cli(["generate", "--image", str(tmp_path / "astronaut.png"), "--text", "Hello, my name is Roman.",
+                "--out", str(said), "--model", str(model)]) == 0
+    from talkhead.media.probe import probe
+
+    _plays_with_its_audio(said, probe(said)["audio"]["duration_s"])
+    assert probe(said)["audio"]["duration_s"] > 1.0  # the words were spoken
+    assert cli(["generate", "--image", str(tmp_path / "cat.jpg"), "--audio", str(wav), "--out",
+                str(tmp_path / "cat.mp4"), "--model", str(model)]) == 1
+    with pytest.raises(NoFaceError, match="no face found in"):
+        generate_video(GenerateRequest(tmp_path / "cat.jpg", tmp_path / "cat.mp4", audio=wav, model=model))
+    assert cli(["generate", "--image", str(tmp_path / "astronaut.png"), "--audio", str(wav), "--out",
+                str(tmp_path / "x.mp4"), "--model", str(tmp_path / "no_model")]) == 1
+    for name in ONE_FACE if (REAL / "images").is_dir() else []:
+        out = tmp_path / f"{Path(name).stem}.mp4"
+        assert cli(["generate", "--image", str(REAL / "images" / name), "--audio", str(wav), "--out", str(out),
+                    "--model", str(model)]) == 0, name
+        _plays_with_its_audio(out, audio_s)
+    for name in ("face_recognition__two_people.jpg", "LivePortrait__insightface_t1.jpg", "LivePortrait__source_s25.jpg"):
+        if (REAL / "images" / name).is_file():
+            assert cli(["generate", "--image", str(REAL / "images" / name), "--audio", str(wav), "--out",
+                        str(tmp_path / "refused.mp4"), "--model", str(model)]) == 1, name

@@ -17,6 +17,8 @@ from talkhead.stages import train_expression, train_lipsync
 from talkhead.stages.dataset import metadata_table
 from talkhead.train.v3face import load_model, train_phase
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 FRAMES = 120
 CFG = {"size": "tiny", "window": 16, "batch_size": 8, "steps_per_epoch": 8, "lr": 0.02, "epochs_lipsync": 3,
        "epochs_expression": 2, "velocity_warmup_epochs": 2, "cond_dim": 4, "lookahead": 1}
@@ -56,15 +58,6 @@ def _dataset(root, with_val: bool = True):
 
 def _cfg(**over) -> V3faceConfig:
     return V3faceConfig.from_dict({**CFG, **over})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train fastest on one thread (and a busy 2-core box thrashes with more)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
