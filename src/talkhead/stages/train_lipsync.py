@@ -15,11 +15,11 @@ from talkhead.config import V3faceConfig
 from talkhead.stages.common import run_stage, stage_parser
 
 
-def summary_line(s: dict, out: str) -> str:
-    """The one-line summary of a finished phase."""
+def summary_line(s: dict, out: str, name: str = "") -> str:
+    """The one-line summary of a finished training phase (`name` defaults to "v3face <phase>")."""
     best = "n/a" if s["best_val"] is None else f"{s['best_val']:.4f} (epoch {s['best_epoch']})"
     first = "n/a" if s["first_val"] is None else f"{s['first_val']:.4f}"
-    return (f"v3face {s['phase']}: {s['clips']} train clips, {s['epochs']} epochs "
+    return (f"{name or 'v3face ' + s['phase']}: {s['clips']} train clips, {s['epochs']} epochs "
             f"(resumed after {s['resumed_after']}), val L1 {first} → best {best} in {s['seconds']:.0f} s → {out}")
 
 

@@ -14,21 +14,14 @@ from pathlib import Path
 
 from talkhead.config import MotionDitConfig
 from talkhead.stages.common import run_stage, stage_parser
-
-
-def summary_line(s: dict, out: str) -> str:
-    """The one-line summary of a finished training run."""
-    best = "n/a" if s["best_val"] is None else f"{s['best_val']:.4f} (epoch {s['best_epoch']})"
-    first = "n/a" if s["first_val"] is None else f"{s['first_val']:.4f}"
-    return (f"motion_dit: {s['clips']} train clips, {s['epochs']} epochs (resumed after {s['resumed_after']}), "
-            f"val L1 {first} → best {best} in {s['seconds']:.0f} s → {out}")
+from talkhead.stages.train_lipsync import summary_line
 
 
 def _main(args: argparse.Namespace) -> str:
     from talkhead.train.motion_dit import train
 
     s = train(Path(args.metadata), Path(args.stats), MotionDitConfig.from_json(args.cfg), Path(args.out))
-    return summary_line(s, args.out)
+    return summary_line(s, args.out, "motion_dit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,9 +41,8 @@ from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoi
 from talkhead.models.motion_dit import (MOTION_DIT_SIZES, NULL_EMOTION, MotionCond, MotionDiT, MotionDiTSpec,
                                         sample)
 from talkhead.models.v3face import AUDIO_KEYS, emotion_id
-# Generic helpers that are private to the V3 Face loop; they belong in a shared module (see the report).
-from talkhead.train.v3face import (RESUME_BEST, _data_digest, _optimizer_tensors, _resume, _rounded,
-                                   _save_tensors)
+# The resumable-run helpers of the V3 Face loop (checkpoint files, optimizer state, data digest).
+from talkhead.train.v3face import (RESUME_BEST, _data_digest, _resume, _rounded, write_epoch_files)
 
 log = logging.getLogger(__name__)
 
@@ -194,20 +193,6 @@ def _write_metrics(out_dir: Path, state: dict, val_split: str) -> None:
                                           "val_split": val_split})
 
 
-def _write_epoch(out_dir: Path, model: MotionDiT, opt: torch.optim.Optimizer, state: dict, improved: bool,
-                 val_split: str) -> None:
-    """Write the epoch's files; state.json last, so that it names only files already written."""
-    weights = dict(model.state_dict())
-    if improved:  # the resume copy survives a workflow manager deleting the declared outputs of a failed job
-        _save_tensors(out_dir / RESUME_BEST, weights)
-        shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
-    _save_tensors(out_dir / "last.safetensors", weights, {"epoch": str(state["epoch"])})
-    tensors, groups = _optimizer_tensors(opt)
-    _save_tensors(out_dir / "state.safetensors", tensors, {"epoch": str(state["epoch"])})
-    _write_metrics(out_dir, state, val_split)
-    write_json(out_dir / "state.json", {**state, "optimizer": groups, "torch_rng": torch.get_rng_state().tolist()})
-
-
 def _build(cfg: MotionDitConfig, data: _Data, stats_digest: str) -> tuple[MotionDiT, dict]:
     """The seeded initial model and its config.json header."""
     if cfg.size not in MOTION_DIT_SIZES:
@@ -258,7 +243,7 @@ def train(metadata: Path, stats_path: Path, cfg: MotionDitConfig, out_dir: Path)
             state = {**state, "epoch": epoch, "history": [*state["history"], row]}
             if improved:
                 state |= {"best": round(val, 8), "best_epoch": epoch + 1}
-            _write_epoch(out_dir, model, opt, state, improved, data.val_split)
+            write_epoch_files(out_dir, model, opt, state, improved, lambda: _write_metrics(out_dir, state, data.val_split))
             log.info("motion_dit epoch %d/%d: train %.4f, val L1 %.4f (exp %.4f, pose %.4f)%s", epoch + 1,
                      cfg.epochs, train_loss, val, val_exp, val_pose, " (best)" if improved else "")
         if resumed and state["history"]:  # restore what a workflow manager may have deleted

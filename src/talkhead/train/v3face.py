@@ -21,6 +21,7 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -259,9 +260,10 @@ def _train_epoch(step_fn: nn.Module, opt: torch.optim.Optimizer, data: _Data, ph
     return distributed.mean_over_ranks(total) / cfg.steps_per_epoch  # equal shares: the global batch's mean
 
 
-def _write_epoch(out_dir: Path, model: V3Face, opt: torch.optim.Optimizer, state: dict, improved: bool,
-                 val_split: str, phase: str) -> None:
-    """Write the epoch's files; state.json last, so that it names only files already written."""
+def write_epoch_files(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict, improved: bool,
+                      write_metrics: Callable[[], None]) -> None:
+    """Write an epoch's files (best/last weights, optimizer, metrics via `write_metrics`); state.json last, so
+    that it names only files already written. Shared by every resumable trainer."""
     weights = {k: v for k, v in model.state_dict().items()}
     if improved:  # the resume copy survives a workflow manager deleting the declared outputs of a failed job
         _save_tensors(out_dir / RESUME_BEST, weights)
@@ -269,7 +271,7 @@ def _write_epoch(out_dir: Path, model: V3Face, opt: torch.optim.Optimizer, state
     _save_tensors(out_dir / "last.safetensors", weights, {"epoch": str(state["epoch"])})
     tensors, groups = _optimizer_tensors(opt)
     _save_tensors(out_dir / "state.safetensors", tensors, {"epoch": str(state["epoch"])})
-    _write_metrics(out_dir, state, val_split, phase)
+    write_metrics()
     write_json(out_dir / "state.json", {**state, "optimizer": groups, "torch_rng": torch.get_rng_state().tolist()})
 
 
@@ -337,7 +339,8 @@ def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, in
             if improved:
                 state |= {"best": round(score, 8), "best_epoch": epoch + 1}
             if world.main:
-                _write_epoch(out_dir, model, opt, state, improved, data.val_split, phase)
+                write_epoch_files(out_dir, model, opt, state, improved,
+                                  lambda: _write_metrics(out_dir, state, data.val_split, phase))
             log.info("%s epoch %d/%d: train %.4f, val L1 lipsync %.4f, expression %.4f%s", phase, epoch + 1, epochs,
                      train_loss, val_lip, val_expr, " (best)" if improved else "")
         if resumed and world.main:
