@@ -41,8 +41,7 @@ from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoi
 from talkhead.models.motion_dit import (MOTION_DIT_SIZES, NULL_EMOTION, MotionCond, MotionDiT, MotionDiTSpec,
                                         sample)
 from talkhead.models.v3face import AUDIO_KEYS, emotion_id
-# The resumable-run helpers of the V3 Face loop (checkpoint files, optimizer state, data digest).
-from talkhead.train.v3face import (RESUME_BEST, _data_digest, _resume, _rounded, write_epoch_files)
+from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, rounded, write_epoch_files
 
 log = logging.getLogger(__name__)
 
@@ -230,15 +229,15 @@ def train(metadata: Path, stats_path: Path, cfg: MotionDitConfig, out_dir: Path)
         shutil.copyfile(stats_path, out_dir / STATS_FILE)
         write_json(out_dir / "config.json", arch | {"train": dataclasses.asdict(cfg), "clips": data.clips(),
                                                     "val_split": data.val_split})
-        fingerprint = _fingerprint(cfg, _data_digest(metadata), stats_digest)
-        state = _resume(out_dir, fingerprint, model, opt) or {
+        fingerprint = _fingerprint(cfg, data_digest(metadata), stats_digest)
+        state = resume_run(out_dir, fingerprint, model, opt) or {
             "epoch": -1, "best": None, "best_epoch": None, "history": [], "fingerprint": fingerprint}
         resumed = state["epoch"] + 1
         for epoch in range(resumed, cfg.epochs):
             train_loss = _train_epoch(model, opt, data, epoch, device)
             val, val_exp, val_pose = _validate(model, data, device)
             improved = state["best"] is None or round(val, 8) < state["best"]
-            row = _rounded({"epoch": epoch + 1, "train_loss": train_loss, "val_l1": val, "val_l1_exp": val_exp,
+            row = rounded({"epoch": epoch + 1, "train_loss": train_loss, "val_l1": val, "val_l1_exp": val_exp,
                             "val_l1_pose": val_pose})
             state = {**state, "epoch": epoch, "history": [*state["history"], row]}
             if improved:

@@ -15,33 +15,29 @@ with the same batch_size (to float rounding); rank 0 alone writes the folder.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from talkhead.atomic import atomic_path, write_json, write_text
+from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, V3faceConfig
 from talkhead.data.dataset import WindowDataset, collate
 from talkhead.features.blendshapes import ARKIT_NAMES
-from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
 from talkhead.models.arkit_channels import BROW_CHANNELS, EXPRESSION_INDEX, LIPSYNC_INDEX
+from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
 from talkhead.models.v3face import (AUDIO_KEYS, V3FACE_SIZES, V3Face, V3FaceSpec, audio_features, audio_rows,
                                     emotion_id)
 from talkhead.train import distributed
 from talkhead.train.distributed import World
+from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, rounded, write_epoch_files
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +45,6 @@ MODEL_FORMAT = "talkhead-v3face-1"
 PHASES: dict[str, tuple[int, ...]] = {"lipsync": LIPSYNC_INDEX, "expression": EXPRESSION_INDEX}
 PHASE_SEED = {"lipsync": 1, "expression": 2}  # keeps the two phases' window draws apart
 VAL_DRAWS = 4  # fixed validation windows per val clip
-RESUME_BEST = "resume_best.safetensors"  # the best weights, kept where a workflow manager does not delete them
 CSV_HEADER = "epoch,train_loss,val_l1_lipsync,val_l1_expression,velocity_weight\n"
 
 
@@ -68,20 +63,6 @@ def phase_loss(pred: torch.Tensor, target: torch.Tensor, channels: torch.Tensor,
     rec = f(p - t).mean()
     vel = (f(p.diff(dim=1) - t.diff(dim=1)) * vel_channel_w).mean()  # (B, T-1, C) weighted
     return rec + vel_w * vel
-
-
-def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Tensors (sorted keys, CPU, contiguous) as safetensors, atomically.
-
-    The header's metadata map is serialised in hash order, so it holds one key only (for
-    byte-identical files): {"format": "pt"} by default.
-    """
-    state = {k: v.detach().cpu().contiguous() for k, v in sorted(tensors.items())}
-    metadata = metadata or {"format": "pt"}
-    if len(metadata) != 1:
-        raise ValueError(f"one metadata key only (byte-stable headers), got {sorted(metadata)}")
-    with atomic_path(path, suffix=".safetensors") as tmp:
-        save_file(state, str(tmp), metadata=metadata)
 
 
 def _model_from_config(meta: dict) -> V3Face:
@@ -136,15 +117,6 @@ def _fingerprint(cfg: V3faceConfig, phase: str) -> dict:
     return {"phase": phase, **d}
 
 
-def _data_digest(metadata: Path) -> str:
-    """sha256 (16 hex) of the metadata table and each packed clip's name and size: a run resumes only on the same data."""
-    h = hashlib.sha256(metadata.read_bytes())
-    for row in pd.read_parquet(metadata, columns=["file"])["file"]:
-        path = metadata.parent / row
-        h.update(f"{row}:{path.stat().st_size if path.is_file() else -1}".encode())
-    return h.hexdigest()[:16]
-
-
 def _build_model(phase: str, cfg: V3faceConfig, data: _Data, init: Path | None) -> tuple[V3Face, dict]:
     """The phase's starting model (seeded init, or phase 1's best frozen) and its config.json header."""
     if cfg.size not in V3FACE_SIZES:
@@ -165,43 +137,6 @@ def _build_model(phase: str, cfg: V3faceConfig, data: _Data, init: Path | None) 
     model = load_model(init)
     model.freeze_lipsync()
     return model, arch | {"init": file_digest([Path(init) / "best.safetensors"])}
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
-    """AdamW state as (flat tensors '<param>.<name>', JSON-able param groups)."""
-    sd = opt.state_dict()
-    tensors = {f"{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
-    groups = [{k: list(v) if isinstance(v, tuple) else v for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, groups
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, path: Path, groups: list[dict]) -> None:
-    """Restore AdamW from state.safetensors and the param groups of state.json."""
-    flat = load_file(str(path))
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in flat.items():
-        i, name = key.split(".", 1)
-        state.setdefault(int(i), {})[name] = value
-    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in groups]
-    opt.load_state_dict({"state": state, "param_groups": groups})
-
-
-def _resume(out_dir: Path, fingerprint: dict, model: V3Face, opt: torch.optim.Optimizer) -> dict | None:
-    """The state.json of a matching interrupted run, with model and optimizer restored; None to start fresh."""
-    path, last = out_dir / "state.json", out_dir / "last.safetensors"
-    if not path.is_file() or not last.is_file() or not (out_dir / RESUME_BEST).is_file():
-        return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    with safe_open(str(last), "pt") as fh:
-        last_epoch = (fh.metadata() or {}).get("epoch")
-    if state.get("fingerprint") != fingerprint or last_epoch != str(state["epoch"]):
-        log.warning("%s: state of a different (or torn) run; starting the phase afresh", out_dir)
-        return None
-    model.load_state_dict(load_file(str(last)), strict=True)
-    _load_optimizer(opt, out_dir / "state.safetensors", state["optimizer"])
-    torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
-    log.info("%s: resuming after epoch %d", out_dir, state["epoch"] + 1)
-    return state
 
 
 class _Step(nn.Module):
@@ -260,21 +195,6 @@ def _train_epoch(step_fn: nn.Module, opt: torch.optim.Optimizer, data: _Data, ph
     return distributed.mean_over_ranks(total) / cfg.steps_per_epoch  # equal shares: the global batch's mean
 
 
-def write_epoch_files(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict, improved: bool,
-                      write_metrics: Callable[[], None]) -> None:
-    """Write an epoch's files (best/last weights, optimizer, metrics via `write_metrics`); state.json last, so
-    that it names only files already written. Shared by every resumable trainer."""
-    weights = {k: v for k, v in model.state_dict().items()}
-    if improved:  # the resume copy survives a workflow manager deleting the declared outputs of a failed job
-        _save_tensors(out_dir / RESUME_BEST, weights)
-        shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
-    _save_tensors(out_dir / "last.safetensors", weights, {"epoch": str(state["epoch"])})
-    tensors, groups = _optimizer_tensors(opt)
-    _save_tensors(out_dir / "state.safetensors", tensors, {"epoch": str(state["epoch"])})
-    write_metrics()
-    write_json(out_dir / "state.json", {**state, "optimizer": groups, "torch_rng": torch.get_rng_state().tolist()})
-
-
 def _write_metrics(out_dir: Path, state: dict, val_split: str, phase: str) -> None:
     """metrics.csv (every epoch so far) and metrics.json (the latest and the best) from the run's state."""
     rows = state["history"]
@@ -290,11 +210,6 @@ def _restore_outputs(out_dir: Path, state: dict, val_split: str, phase: str) -> 
     if state["history"]:
         shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
         _write_metrics(out_dir, state, val_split, phase)
-
-
-def _rounded(values: dict) -> dict:
-    """Floats rounded to 8 digits (what the metrics files store)."""
-    return {k: round(v, 8) if isinstance(v, float) else v for k, v in values.items()}
 
 
 def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, init: Path | None = None) -> dict:
@@ -319,11 +234,11 @@ def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, in
         params = model.expression_parameters() if phase == "expression" else [
             p for m in model.lipsync_modules() for p in m.parameters()]
         opt = torch.optim.AdamW(params, lr=cfg.lr)
-        fingerprint = _fingerprint(cfg, phase) | {"init": arch["init"], "data": _data_digest(Path(metadata))}
+        fingerprint = _fingerprint(cfg, phase) | {"init": arch["init"], "data": data_digest(Path(metadata))}
         if world.main:
             write_json(out_dir / "config.json", arch | {"phase": phase, "train": dataclasses.asdict(cfg),
                                                         "clips": data.clips(), "val_split": data.val_split})
-        state = _resume(out_dir, fingerprint, model, opt) or {
+        state = resume_run(out_dir, fingerprint, model, opt) or {
             "epoch": -1, "best": None, "best_epoch": None, "history": [], "fingerprint": fingerprint}
         distributed.barrier()  # every rank has read the folder before rank 0 writes the next epoch into it
         step_fn = distributed.wrap_model(_Step(model), "ddp", world, device)
@@ -333,7 +248,7 @@ def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, in
             val_lip, val_expr = _validate(model, data, device)
             score = val_lip if phase == "lipsync" else val_expr
             improved = state["best"] is None or round(score, 8) < state["best"]
-            row = _rounded({"epoch": epoch + 1, "train_loss": train_loss, "val_l1_lipsync": val_lip,
+            row = rounded({"epoch": epoch + 1, "train_loss": train_loss, "val_l1_lipsync": val_lip,
                             "val_l1_expression": val_expr, "velocity_weight": velocity_ramp(cfg, epoch)})
             state = {**state, "epoch": epoch, "history": [*state["history"], row]}
             if improved:
