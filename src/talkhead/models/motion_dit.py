@@ -170,7 +170,12 @@ class MotionDiT(nn.Module):
         self.ref_in = nn.Linear(MOTION_DIM, h)
         if audio_layers:  # HuBERT: a learned softmax mix of the layers (uniform at init)
             self.layer_weights = nn.Parameter(torch.zeros(audio_layers))
-        self.audio_norm = nn.LayerNorm(audio_rows * audio_dim, elementwise_affine=False)
+        # Fixed standardisation of the audio features with the training split's per-dimension statistics
+        # (set_audio_stats), not a per-frame LayerNorm, which would divide out the frame's loudness: the very
+        # thing a mouth follows. (D,) for log-mel, (L, D) for multi-layer HuBERT; identity until set.
+        stats_shape = (audio_layers, audio_dim) if audio_layers else (audio_dim,)
+        self.register_buffer("audio_mean", torch.zeros(stats_shape))
+        self.register_buffer("audio_std", torch.ones(stats_shape))
         self.audio_in = nn.Sequential(nn.Linear(audio_rows * audio_dim, h), nn.GELU(approximate="tanh"),
                                       nn.Linear(h, h))
         self.audio_null = nn.Parameter(torch.randn(h) * 0.02)  # the "no audio" token of classifier-free guidance
@@ -187,15 +192,23 @@ class MotionDiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
+    def set_audio_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-dimension mean and std ((D,) or (L, D)) of the training audio features; std is floored at 1e-3."""
+        if mean.shape != self.audio_mean.shape or std.shape != self.audio_std.shape:
+            raise ValueError(f"audio stats {tuple(mean.shape)}/{tuple(std.shape)}, model expects "
+                             f"{tuple(self.audio_mean.shape)}")
+        self.audio_mean.copy_(mean)
+        self.audio_std.copy_(std.clamp_min(1e-3))
+
     def embed_audio(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
         """(B, rows·N, D) or (B, rows·N, L, D) features → (B, N, H), one token per video frame."""
-        audio = audio.float()
+        audio = (audio.float() - self.audio_mean) / self.audio_std
         if self.audio_layers:
             audio = torch.einsum("bnld,l->bnd", audio, self.layer_weights.softmax(0))  # (B, rows·N, D)
         if audio.shape[1] != self.audio_rows * frames:
             raise ValueError(f"audio has {audio.shape[1]} rows for {frames} frames × {self.audio_rows}")
         x = audio.reshape(audio.shape[0], frames, self.audio_rows * audio.shape[-1])  # (B, N, rows·D)
-        return self.audio_in(self.audio_norm(x))
+        return self.audio_in(x)
 
     def stream_sizes(self, n: int, p: int) -> list[list[int]]:
         """Per block, the token counts of its streams; tokens are ordered [motion N | audio N | ref 1 | prev P]."""

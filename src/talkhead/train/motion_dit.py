@@ -45,7 +45,8 @@ from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, round
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "talkhead-motion-dit-2"  # 2: motion as the residual to the reference
+MODEL_FORMAT = "talkhead-motion-dit-3"  # 2: motion as the residual to the reference; 3: audio standardised
+#                                           with training statistics (buffers) instead of a per-frame LayerNorm
 STATS_FILE = "motion_stats.safetensors"
 VAL_DRAWS = 2  # fixed validation windows per val clip
 EXP, POSE = slice(0, 63), slice(63, 70)  # exp keypoints | scale, t, pitch/yaw/roll
@@ -115,6 +116,16 @@ class _Data:
         emotion = torch.tensor([emotion_id(str(ds.clips.iloc[i]["emotion"])) for i, _ in picks])
         p = self.cfg.n_prev
         return MotionCond(audio, ref, motion[:, :p], emotion), motion[:, p:]
+
+    def audio_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-dimension mean and std ((D,) or (L, D)) of the audio features over every row of the train clips."""
+        total, sq, count = 0.0, 0.0, 0
+        for file in self.train.clips["file"]:
+            tensors, _ = read_features(self.train.root / file, keys=[self.audio_key])
+            a = torch.from_numpy(tensors[self.audio_key]).double()  # (rows, D) or (rows, L, D)
+            total, sq, count = total + a.sum(0), sq + (a * a).sum(0), count + a.shape[0]
+        mean = total / count
+        return mean.float(), (sq / count - mean * mean).clamp_min(0).sqrt().float()
 
     def clips(self) -> dict[str, list[str]]:
         """The clips of both datasets."""
@@ -203,7 +214,9 @@ def _build(cfg: MotionDitConfig, data: _Data, stats_digest: str) -> tuple[Motion
             "n_prev": cfg.n_prev, "sample_steps": cfg.sample_steps, "cfg_scale": cfg.cfg_scale,
             "time_shift": cfg.time_shift, "stats": stats_digest}
     torch.manual_seed(cfg.seed)
-    return _model_from_config(arch), arch
+    model = _model_from_config(arch)
+    model.set_audio_stats(*data.audio_stats())
+    return model, arch
 
 
 def _fingerprint(cfg: MotionDitConfig, data_digest: str, stats_digest: str) -> dict:

@@ -144,3 +144,16 @@ def test_sampling_is_deterministic_under_a_seed():
     b = sample(model, _cond(), N, 4, 1.2, 1.0, torch.Generator().manual_seed(3))
     c = sample(model, _cond(), N, 4, 1.2, 1.0, torch.Generator().manual_seed(4))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_audio_level_reaches_the_model():
+    """A uniformly louder frame (+c on every log-mel row) is a different audio token: a per-frame LayerNorm would
+    divide the loudness out, and loudness is what a mouth follows most."""
+    model = MotionDiT(MOTION_DIT_SIZES["tiny"], 80, 4)
+    model.set_audio_stats(torch.full((80,), -5.0), torch.full((80,), 2.0))
+    audio = _cond(1).audio
+    assert not torch.allclose(model.embed_audio(audio, N), model.embed_audio(audio + 1.0, N), atol=1e-3)
+    standardised = (audio - model.audio_mean) / model.audio_std
+    assert standardised.mean().abs() < 2.0 and 0.2 < standardised.std() < 2.0  # mel of ~N(-5, 1) on a ~unit scale
+    with pytest.raises(ValueError, match="audio stats"):
+        model.set_audio_stats(torch.zeros(40), torch.ones(40))

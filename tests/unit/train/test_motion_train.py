@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.numpy import load_file
 
 from talkhead.config import DatasetConfig, MotionDitConfig
 from talkhead.data.featurefile import write_features
@@ -88,6 +89,14 @@ def test_training_writes_the_folder_and_metrics(trained):
     assert config["clips"] == {"train": ["a1", "a2"], "val": ["b1"]} and config["spec_name"] == "tiny"
     assert (config["n_pred"], config["n_prev"], config["audio_layers"]) == (16, 4, 0)
     assert (folder / "motion_stats.safetensors").read_bytes() == stats.read_bytes()
+
+
+def test_audio_statistics_come_from_the_train_clips(trained):
+    metadata, _, folder = trained
+    tensors = load_file(folder / "best.safetensors")
+    mels = np.concatenate([load_file(metadata.parent / f"{c}_mel.safetensors")["mel"] for c in ("a1", "a2")])
+    np.testing.assert_allclose(tensors["audio_mean"], mels.mean(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(tensors["audio_std"], mels.std(0), rtol=1e-4, atol=1e-4)
 
 
 def test_interrupted_run_resumes_to_identical_files(trained, tmp_path):
