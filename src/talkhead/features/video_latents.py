@@ -266,7 +266,7 @@ def load_video_vae(model_dir: str | Path, device: str = "cpu", dtype: str = "flo
     return encoder
 
 
-def _vae_folder(checkpoint: str) -> Path:
+def autoencoder_kl_folder(checkpoint: str) -> Path:
     """The folder holding the AutoencoderKL config.json: `checkpoint` itself or its `vae/` subfolder."""
     if not checkpoint:
         raise ConfigError("video_latents.checkpoint is empty: set it to an AutoencoderKL save_pretrained folder")
@@ -284,7 +284,7 @@ def load_autoencoder_kl(checkpoint: str | Path, size: int, device: str = "cpu",
     """A diffusers AutoencoderKL from a local folder (or its `vae/` subfolder), offline, in eval mode."""
     if dtype not in DTYPES:
         raise ConfigError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    folder = _vae_folder(str(checkpoint))
+    folder = autoencoder_kl_folder(str(checkpoint))
     from diffusers import AutoencoderKL  # heavy and optional: only this backend needs it
 
     try:

@@ -100,12 +100,15 @@ def mean_over_ranks(value: float) -> float:
     return float(t.item()) / dist.get_world_size()
 
 
-def wrap_model(model: nn.Module, strategy: str, world: World, device: torch.device) -> nn.Module:
+def wrap_model(model: nn.Module, strategy: str, world: World, device: torch.device,
+               shard_units: tuple[type[nn.Module], ...] = ()) -> nn.Module:
     """`model` for training across the world: itself for one process, else DDP or FSDP by name.
 
     DDP keeps a full copy per rank and averages gradients in backward. FSDP shards parameters,
     gradients and optimizer state over the ranks (for models that do not fit on one device);
-    with FSDP, build the optimizer on the wrapped module's parameters.
+    with FSDP, build the optimizer on the wrapped module's parameters. `shard_units` are the block
+    classes FSDP wraps one by one (its auto-wrap policy), so a forward gathers one block's full
+    parameters at a time instead of the whole model's; without them the model is one unit.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown parallel strategy {strategy!r} (one of {STRATEGIES})")
@@ -115,8 +118,11 @@ def wrap_model(model: nn.Module, strategy: str, world: World, device: torch.devi
     if strategy == "ddp":
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
     from torch.distributed.fsdp import FullyShardedDataParallel
+    from torch.distributed.fsdp.wrap import ModuleWrapPolicy
 
-    return FullyShardedDataParallel(model, device_id=device if device.type == "cuda" else None, use_orig_params=True)
+    policy = ModuleWrapPolicy(set(shard_units)) if shard_units else None
+    return FullyShardedDataParallel(model, device_id=device if device.type == "cuda" else None, use_orig_params=True,
+                                    auto_wrap_policy=policy)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
