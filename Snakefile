@@ -16,9 +16,12 @@
 #   data/models/v3face/{lipsync,expression}/   V3 Face, two training phases (config, weights, metrics)
 #   data/models/syncnet/     the self-trained lip-sync scorer (sync_c_selftrained)
 #   data/models/motion_dit/  the MoDA-style motion DiT (audio → 70-d motion; talkhead generate)
+#   data/models/dualforce/   DualForce: video + structure DiTs, diffusion forcing (reference + audio → video)
+#   data/models/gaussians/{speaker}/  per-identity 3D-Gaussian heads (talkhead generate --model-kind gaussians)
 #   data/export/v3face/      v3face.onnx (+ int8), export.json
 #   data/eval/v3face/        metrics.json (val L1 vs baselines, DVC metrics), tracks.csv, plots/
 #   data/eval/motion_dit/    metrics.json (val L1, mouth-speech r, LMD, Sync-C/D vs baselines), tracks.csv, plots/
+#   data/eval/dualforce/     metrics.json (fidelity, LMD, sync, drift at 32…512 frames), consistency.csv, plots/, samples/
 #   logs/<rule>/{clip}.log   logs/benchmarks/<rule>/{clip}.tsv
 
 configfile: "params.yaml"
@@ -35,6 +38,8 @@ include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train_v3face.smk"
 include: "workflow/rules/train_syncnet.smk"
 include: "workflow/rules/train_motion_dit.smk"
+include: "workflow/rules/train_dualforce.smk"
+include: "workflow/rules/train_gaussians.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/evaluate.smk"
 
@@ -49,6 +54,8 @@ rule all:
         rules.train_v3face.input,
         rules.train_syncnet.input,
         rules.train_motion_dit.input,
+        rules.train_dualforce.output,
+        rules.train_gaussians.input,
         rules.export.input,
         rules.evaluate.input,
     default_target: True

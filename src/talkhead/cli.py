@@ -82,11 +82,16 @@ def _generate(args: argparse.Namespace) -> int:
 
     if bool(args.audio) == bool(args.text):
         raise ConfigError("talkhead generate: give exactly one of --audio FILE or --text \"...\"")
+    if args.model_kind == "gaussians":
+        return _generate_gaussians(args)
+    if not args.image:
+        raise ConfigError("talkhead generate: --image is required with --model-kind motion_dit")
     if not Path(args.image).is_file():
         log.error("%s: no such image file", args.image)
         return 1
     request = GenerateRequest(Path(args.image), Path(args.out), Path(args.audio) if args.audio else None,
-                              args.text or None, Path(args.model), args.voice, args.emotion, args.cfg_scale, args.seed,
+                              args.text or None, Path(args.model or "data/models/motion_dit"), args.voice,
+                              args.emotion, args.cfg_scale, args.seed,
                               args.renderer)
     try:
         summary = generate_video(request)
@@ -94,6 +99,25 @@ def _generate(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 1
     sys.stdout.write(f"{args.out}: {summary_line(summary)}\n")
+    return 0
+
+
+def _generate_gaussians(args: argparse.Namespace) -> int:
+    """`generate --model-kind gaussians`: a trained speaker's Gaussian head speaks the audio (no portrait)."""
+    from talkhead.gaussians.render import generate
+    from talkhead.infer.generate import speech
+    from talkhead.media.probe import MediaError
+
+    if not args.model:
+        raise ConfigError("talkhead generate --model-kind gaussians: give --model data/models/gaussians/<speaker>")
+    try:
+        samples, rate = speech(Path(args.audio) if args.audio else None, args.text or None, args.voice)
+        s = generate(args.model, samples, rate, args.out, args.pose_track or None, args.device)
+    except (MediaError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        log.error("%s", exc)
+        return 1
+    sys.stdout.write(f"{args.out}: {s['frames']} frames ({s['video_s']:.2f} s) at {s['size'][0]} px, speaker "
+                     f"{s['speaker']}, {s['render_fps']:.1f} frames/s end to end\n")
     return 0
 
 
@@ -135,12 +159,18 @@ def _parser() -> argparse.ArgumentParser:
     bs.set_defaults(func=_blendshapes)
 
     gen = sub.add_parser("generate", help=_generate.__doc__, description=_generate.__doc__)
-    gen.add_argument("--image", required=True, help="portrait with one face: any common format, any size")
+    gen.add_argument("--model-kind", default="motion_dit", choices=("motion_dit", "gaussians"),
+                     help="motion_dit: a portrait + the motion DiT; gaussians: a trained per-speaker Gaussian head")
+    gen.add_argument("--image", default="", help="portrait with one face (motion_dit only): any format, any size")
     speech = gen.add_mutually_exclusive_group(required=True)
     speech.add_argument("--audio", default="", help="speech: any audio (or video) file FFmpeg reads")
     speech.add_argument("--text", default="", help="text to speak offline (espeak-ng) and drive the face with")
     gen.add_argument("--out", required=True, help="output .mp4 (H.264 + AAC, 25 fps)")
-    gen.add_argument("--model", default="data/models/motion_dit", help="trained motion DiT folder")
+    gen.add_argument("--model", default="", help="trained model folder (default data/models/motion_dit; for "
+                     "gaussians a speaker's data/models/gaussians/<speaker> folder, required)")
+    gen.add_argument("--pose-track", default="", help="gaussians: a head_pose.safetensors to move the head with "
+                     "(default: the training reference clip, looped)")
+    gen.add_argument("--device", default="cpu", help="gaussians: torch device (cuda renders with gsplat)")
     gen.add_argument("--emotion", default="none", help="emotion label (MoDA's eight classes or none)")
     gen.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's, 1.2)")
     gen.add_argument("--seed", type=int, default=0, help="random seed of the sampler")

@@ -398,12 +398,76 @@ class MotionDitConfig(SectionConfig):
     device: str
 
 
+@dataclass(frozen=True)
+class GaussiansConfig(SectionConfig):
+    """The per-identity 3D-Gaussian talking head (GaussianTalker-style): data, stages, densification, network."""
+
+    section: ClassVar[str] = "gaussians"
+    speakers: list[str]
+    size: int
+    holdout: float
+    coarse_iterations: int
+    fine_iterations: int
+    lr: float
+    deform_lr: float
+    shell: int
+    densify_from: int
+    densify_until: int
+    densify_every: int
+    densify_grad: float
+    max_gaussians: int
+    mouth_weight: float
+    eval_every: int
+    eval_frames: int
+    checkpoint_every: int
+    plane_res: int
+    plane_dim: int
+    dim: int
+    audio_context: int
+    rasterizer: str
+    lmd: bool
+    seed: int
+    device: str
+
+
+@dataclass(frozen=True)
+class DualforceConfig(SectionConfig):
+    """DualForce (talkhead.models.video_df): size, bridge, diffusion forcing, losses, sampling, launch, evaluation."""
+
+    section: ClassVar[str] = "dualforce"
+    size: str
+    bridge_layers: int
+    audio: str
+    window: int
+    stride: int
+    batch_size: int
+    lr: float
+    epochs: int
+    steps_per_epoch: int
+    time_sampling: str
+    time_shift: float
+    context_prob: float
+    audio_drop: float
+    loss_video: float
+    loss_struct: float
+    loss_lip: float
+    sample_steps: int
+    sample_lag: int
+    cfg_scale: float
+    eval_lengths: list[int]
+    eval_clips: int
+    seed: int
+    device: str
+    nproc: int
+    strategy: str
+
+
 SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
                                  CropConfig, QualityConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
                                  BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig,
                                  V3faceConfig, V3faceExportConfig, EvaluateConfig, SyncnetConfig,
-                                 MotionDitConfig)
+                                 MotionDitConfig, GaussiansConfig, DualforceConfig)
 }
 
 

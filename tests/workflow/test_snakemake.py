@@ -15,6 +15,7 @@ import soundfile as sf
 from talkhead.data.dataset import WindowDataset
 from talkhead.data.featurefile import read_features
 from talkhead.media.clip_video import ClipVideo
+from talkhead.media.probe import probe
 
 from .helpers import REPO, snakemake, write_params
 
@@ -123,6 +124,22 @@ def test_end_to_end_on_demo_data(workdir):
     assert {"val_l1", "mouth_env_r_guided", "mouth_env_r_cfg0", "lmd_mediapipe", "lmd_mediapipe_static",
             "sync_c_selftrained"} <= set(motion_scores), sorted(motion_scores)
     assert {"fid_inception", "fvd_i3d", "sync_c_syncnet"} <= set(motion_scores["absent"])  # no networks configured
+    # DualForce trained with a falling loss and generated past its training window (docs/dualforce.md).
+    df = json.loads((workdir / "data/models/dualforce/metrics.json").read_text())
+    assert df["loss_decreased"] and df["best_val_loss"] < df["initial_val_loss"], df
+    df_scores = json.loads((workdir / "data/eval/dualforce/metrics.json").read_text())
+    assert df_scores["generated_frames"] == 32 > df_scores["window"]  # eval_lengths [16, 32], window 8
+    assert {"consistency_landmark_shape_drift_32", "latent_l1", "structure_l1"} <= set(df_scores)
+    assert {"fid_inception", "fvd_i3d"} <= set(df_scores["absent"])
+    sample = next((workdir / "data/eval/dualforce/samples").glob("*.mp4"))
+    info = probe(sample)  # an mp4 with its audio, as long as what was generated
+    assert info["video"]["frames"] == 32 and info["video"]["fps"] == 25 and info["audio"]["codec"] == "aac"
+    # The demo speaker's Gaussian head: held-out PSNR well above its initialisation's, LMD measured.
+    heads = json.loads((workdir / "data/models/gaussians/metrics.json").read_text())
+    assert len(heads) == 1, heads  # gaussians.speakers empty: the first train speaker only
+    head = next(iter(heads.values()))
+    assert head["psnr"] > head["psnr_init"] + 5 and head["ssim"] > head["ssim_init"], head
+    assert head["lmd_mediapipe"] > 0 and head["lmd_frames"] > 0
     # The Snakemake report carries the Data Docs (a directory output: the report must be a .zip).
     snakemake(workdir, "--report", "report.zip")
     with zipfile.ZipFile(workdir / "report.zip") as archive:
@@ -146,8 +163,8 @@ def test_re_extraction_is_bit_identical(workdir):
               "--", "all")
     after = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     assert after.keys() == before.keys()
-    resumed = [workdir / "data/models/v3face", workdir / "data/models/motion_dit"]  # a finished run on the same
-    rewritten = [p for p in before if not any(r in p.parents for r in resumed)]   # data resumes: not retrained
+    resumed = [workdir / "data/models" / m for m in ("v3face", "motion_dit", "dualforce", "gaussians")]  # a finished run
+    rewritten = [p for p in before if not any(r in p.parents for r in resumed)]  # on the same data resumes
     assert [p for p in rewritten if p.stat().st_mtime_ns <= stamps[p]] == [], "all written again"
     assert [p.name for p in before if before[p] != after[p]] == []
 

@@ -6,6 +6,9 @@
 #                           of the guided / cfg-0 / silent-audio / ground-truth motion, rendered LMD beside the
 #                           still face, self-trained sync, FID/FVD and SyncNet where configured; docs/generate.md),
 #                           tracks.csv (a DVC plot), plots/mouth.png
+#   data/eval/dualforce/    metrics.json (DVC metrics: latent / structure L1, LMD of the structure and of the decoded
+#                           frames, sync and FID/FVD where configured, drift at dualforce.eval_lengths; docs/dualforce.md),
+#                           consistency.csv (a DVC plot), plots/consistency.png, samples/<clip>.mp4
 
 
 rule evaluate_v3face:
@@ -68,7 +71,45 @@ rule evaluate_motion_dit:
         " --cfg {params.cfg:q} 2> {log:q}"
 
 
+rule evaluate_dualforce:
+    input:
+        model="data/models/dualforce/best.safetensors",
+        vae=VIDEO_VAE,  # the pipeline's video VAE; none with the autoencoder_kl backend (its checkpoint decodes)
+        metadata="data/dataset/metadata.parquet",
+        syncnet="data/models/syncnet/model.safetensors",
+        crops=accepted_clips("crop"),
+        audio=accepted_clips("quality"),
+    output:
+        metrics="data/eval/dualforce/metrics.json",
+        consistency="data/eval/dualforce/consistency.csv",
+        plot="data/eval/dualforce/plots/consistency.png",
+        samples=directory("data/eval/dualforce/samples"),
+    params:
+        cfg=stage_cfg("evaluate"),
+        dualforce=stage_cfg("dualforce"),
+        model=folder_of("model", "input"),
+        vae=lambda w, input: input.vae if VIDEO_VAE else config["video_latents"]["checkpoint"],
+        syncnet=folder_of("syncnet", "input"),
+        out=folder_of("metrics"),
+    log:
+        "logs/evaluate_dualforce/evaluate_dualforce.log",
+    benchmark:
+        "logs/benchmarks/evaluate_dualforce/evaluate_dualforce.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=gpus("dualforce"),
+    shell:
+        "python -m talkhead.stages.evaluate_dualforce --model {params.model:q} --vae {params.vae:q}"
+        " --metadata {input.metadata:q} --syncnet {params.syncnet:q} --crop-root data/crop --quality-root data/quality"
+        " --out {params.out:q} --cfg {params.cfg:q} --dualforce-cfg {params.dualforce:q} 2> {log:q}"
+
+
 rule evaluate:
     input:
         rules.evaluate_v3face.output,
         rules.evaluate_motion_dit.output,
+        rules.evaluate_dualforce.output,
