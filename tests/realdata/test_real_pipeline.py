@@ -39,8 +39,7 @@ def _gaussian_head_learns(workdir, speaker):
 
     m = json.loads((workdir / "data/models/gaussians/metrics.json").read_text())[speaker]
     print("gaussians on", speaker, {k: m[k] for k in ("psnr_init", "psnr_coarse", "psnr", "ssim_init", "ssim",
-                                                     "lmd_mediapipe", "lmd_mediapipe_static", "gaussians",
-                                                     "train_s")})
+                                                     "lmd_mediapipe", "lmd_mediapipe_static", "gaussians")})
     assert m["psnr"] > m["psnr_init"] + 5.0 and m["ssim"] > m["ssim_init"] + 0.1, m
     assert "lmd_mediapipe" in m and "lmd_mediapipe_static" in m  # reported, whatever they are
     assert (workdir / "data/models/gaussians" / speaker_key(speaker) / "head.safetensors").is_file()
@@ -50,6 +49,7 @@ def _clip_id(rel: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", rel.rsplit("/", 1)[-1][:-4])
 
 
+@pytest.mark.timeout(1800)  # the whole pipeline on 13 real clips and four models on 2 cores: beyond the default 900 s
 def test_pipeline_over_the_real_clips(real_media, tmp_path):
     rows = list(csv.DictReader((real_media / "expected.csv").open()))
     manifest = tmp_path / "manifest.csv"

@@ -128,12 +128,12 @@ def test_end_to_end_on_demo_data(workdir):
     df = json.loads((workdir / "data/models/dualforce/metrics.json").read_text())
     assert df["loss_decreased"] and df["best_val_loss"] < df["initial_val_loss"], df
     df_scores = json.loads((workdir / "data/eval/dualforce/metrics.json").read_text())
-    assert df_scores["generated_frames"] == 32 > df_scores["window"]  # eval_lengths [16, 32], window 8
+    assert df_scores["generated_frames"] == 50 > df_scores["window"]  # max(eval_lengths [16, 32], clip 50), window 8
     assert {"consistency_landmark_shape_drift_32", "latent_l1", "structure_l1"} <= set(df_scores)
     assert {"fid_inception", "fvd_i3d"} <= set(df_scores["absent"])
     sample = next((workdir / "data/eval/dualforce/samples").glob("*.mp4"))
     info = probe(sample)  # an mp4 with its audio, as long as what was generated
-    assert info["video"]["frames"] == 32 and info["video"]["fps"] == 25 and info["audio"]["codec"] == "aac"
+    assert info["video"]["frames"] == 50 and info["video"]["fps"] == 25 and info["audio"]["codec"] == "aac"
     # The demo speaker's Gaussian head: held-out PSNR well above its initialisation's, LMD measured.
     heads = json.loads((workdir / "data/models/gaussians/metrics.json").read_text())
     assert len(heads) == 1, heads  # gaussians.speakers empty: the first train speaker only
