@@ -44,9 +44,13 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/models/syncnet/     the self-trained lip-sync scorer (sync_c_selftrained)"
 	@echo "  data/models/motion_dit/  the MoDA-style motion DiT: try"
 	@echo "                           talkhead generate --image face.jpg --text \"Hello\" --out talk.mp4"
+	@echo "  data/models/dualforce/   DualForce (video + structure DiT, diffusion forcing; metrics.json with the initial loss)"
+	@echo "  data/models/gaussians/   <speaker>/ a 3D-Gaussian head (held-out PSNR/SSIM/LMD): try talkhead generate"
+	@echo "                           --model-kind gaussians --model data/models/gaussians/<speaker> --text \"Hi\" --out g.mp4"
 	@echo "  data/export/v3face/      v3face.onnx (streaming, with crisp_mouth), export.json"
 	@echo "  data/eval/v3face/        metrics.json (val L1 vs the mean-pose and silent-audio baselines), plots/tracks.png"
 	@echo "  data/eval/motion_dit/    metrics.json (motion L1, mouth-speech r, LMD, Sync-C vs baselines), plots/mouth.png"
+	@echo "  data/eval/dualforce/     metrics.json (latent/structure L1, LMD, drift at 32..512 frames), samples/*.mp4"
 	@echo "  logs/                    one log per rule and clip"
 
 test: $(STAMP)
