@@ -36,6 +36,16 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
+    def feature_stats(self, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-dimension mean and std (float32, shape of one row) of `key` over every row of every clip here."""
+        total, sq, count = 0.0, 0.0, 0
+        for file in self.clips["file"]:
+            tensors, _ = read_features(self.root / file, keys=[key])
+            a = torch.from_numpy(tensors[key]).double()  # (rows, D) or (rows, L, D)
+            total, sq, count = total + a.sum(0), sq + (a * a).sum(0), count + a.shape[0]
+        mean = total / count
+        return mean.float(), (sq / count - mean * mean).clamp_min(0).sqrt().float()
+
     def set_epoch(self, epoch: int) -> None:
         """Draw new windows (call once per epoch, as with DistributedSampler)."""
         self.epoch = int(epoch)

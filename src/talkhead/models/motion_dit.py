@@ -158,7 +158,31 @@ class MultiStreamBlock(nn.Module):
         return torch.cat(out, dim=1)
 
 
-class MotionDiT(nn.Module):
+class AudioStandardised(nn.Module):
+    """Audio features standardised per dimension with the training split's mean and std (buffers saved with the
+    weights; identity until set_audio_stats). Not a per-frame LayerNorm: a louder frame is the same log-mel plus a
+    constant, which such a normalisation divides out, and loudness is what a mouth follows most."""
+
+    def init_audio_stats(self, audio_dim: int, audio_layers: int) -> None:
+        """Register the (D,) — or (L, D) for multi-layer HuBERT — mean and std buffers."""
+        shape = (audio_layers, audio_dim) if audio_layers else (audio_dim,)
+        self.register_buffer("audio_mean", torch.zeros(shape))
+        self.register_buffer("audio_std", torch.ones(shape))
+
+    def set_audio_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-dimension mean and std ((D,) or (L, D)) of the training audio features; std is floored at 1e-3."""
+        if mean.shape != self.audio_mean.shape or std.shape != self.audio_std.shape:
+            raise ValueError(f"audio stats {tuple(mean.shape)}/{tuple(std.shape)}, model expects "
+                             f"{tuple(self.audio_mean.shape)}")
+        self.audio_mean.copy_(mean)
+        self.audio_std.copy_(std.clamp_min(1e-3))
+
+    def standardise_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """(…, D) or (…, L, D) features → standardised float32."""
+        return (audio.float() - self.audio_mean) / self.audio_std
+
+
+class MotionDiT(AudioStandardised):
     """Noisy motion (B, N, 70) + flow time + audio, reference, previous motion, emotion → velocity (B, N, 70)."""
 
     def __init__(self, spec: MotionDiTSpec, audio_dim: int, audio_rows: int, audio_layers: int = 0) -> None:
@@ -170,12 +194,7 @@ class MotionDiT(nn.Module):
         self.ref_in = nn.Linear(MOTION_DIM, h)
         if audio_layers:  # HuBERT: a learned softmax mix of the layers (uniform at init)
             self.layer_weights = nn.Parameter(torch.zeros(audio_layers))
-        # Fixed standardisation of the audio features with the training split's per-dimension statistics
-        # (set_audio_stats), not a per-frame LayerNorm, which would divide out the frame's loudness: the very
-        # thing a mouth follows. (D,) for log-mel, (L, D) for multi-layer HuBERT; identity until set.
-        stats_shape = (audio_layers, audio_dim) if audio_layers else (audio_dim,)
-        self.register_buffer("audio_mean", torch.zeros(stats_shape))
-        self.register_buffer("audio_std", torch.ones(stats_shape))
+        self.init_audio_stats(audio_dim, audio_layers)
         self.audio_in = nn.Sequential(nn.Linear(audio_rows * audio_dim, h), nn.GELU(approximate="tanh"),
                                       nn.Linear(h, h))
         self.audio_null = nn.Parameter(torch.randn(h) * 0.02)  # the "no audio" token of classifier-free guidance
@@ -192,17 +211,9 @@ class MotionDiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def set_audio_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Per-dimension mean and std ((D,) or (L, D)) of the training audio features; std is floored at 1e-3."""
-        if mean.shape != self.audio_mean.shape or std.shape != self.audio_std.shape:
-            raise ValueError(f"audio stats {tuple(mean.shape)}/{tuple(std.shape)}, model expects "
-                             f"{tuple(self.audio_mean.shape)}")
-        self.audio_mean.copy_(mean)
-        self.audio_std.copy_(std.clamp_min(1e-3))
-
     def embed_audio(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
         """(B, rows·N, D) or (B, rows·N, L, D) features → (B, N, H), one token per video frame."""
-        audio = (audio.float() - self.audio_mean) / self.audio_std
+        audio = self.standardise_audio(audio)
         if self.audio_layers:
             audio = torch.einsum("bnld,l->bnd", audio, self.layer_weights.softmax(0))  # (B, rows·N, D)
         if audio.shape[1] != self.audio_rows * frames:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkhead.models.motion_dit import TIME_FREQS, timestep_features
+from talkhead.models.motion_dit import TIME_FREQS, AudioStandardised, timestep_features
 from talkhead.models.video_df_attention import Bridge, KVCache, TowerBlock, modulate, per_token, time_rope
 
 MOTION_DIM = 70
@@ -145,7 +145,7 @@ class AudioTokens(nn.Module):
         return x.reshape(b * frames, -1, x.shape[-1])
 
 
-class DualForce(nn.Module):
+class DualForce(AudioStandardised):
     """Noisy video latents (B, T, C, h, w) + motion (B, T, 70) at per-frame times → both velocities."""
 
     def __init__(self, spec: DualForceSpec, latent_channels: int, latent_size: int, audio_dim: int, audio_rows: int,
@@ -164,11 +164,7 @@ class DualForce(nn.Module):
         self.time_v, self.time_s = DualTime(hv), DualTime(hs)
         self.audio_v = AudioTokens(audio_dim, audio_rows, audio_layers, hv, spec.audio_context)
         self.audio_s = AudioTokens(audio_dim, audio_rows, audio_layers, hs, spec.audio_context)
-        # Fixed standardisation with the training split's per-dimension audio statistics (set_audio_stats), not a
-        # per-row LayerNorm, which would divide out the loudness a mouth follows; identity until set.
-        stats_shape = (audio_layers, audio_dim) if audio_layers else (audio_dim,)
-        self.register_buffer("audio_mean", torch.zeros(stats_shape))
-        self.register_buffer("audio_std", torch.ones(stats_shape))
+        self.init_audio_stats(audio_dim, audio_layers)  # the training split's statistics, set_audio_stats
         self.video = nn.ModuleList(TowerBlock(hv, spec.heads, spec.mlp_ratio) for _ in range(spec.depth))
         self.struct = nn.ModuleList(TowerBlock(hs, spec.heads, spec.mlp_ratio) for _ in range(spec.depth))
         self.bridges = nn.ModuleList(Bridge(hv, hs, spec.heads) for _ in range(bridge_layers))
@@ -177,14 +173,6 @@ class DualForce(nn.Module):
         for layer in (self.final_v, self.final_s, self.out_v, self.out_s):  # AdaLN-Zero: initial velocity 0
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-
-    def set_audio_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Per-dimension mean and std ((D,) or (L, D)) of the training audio features; std floored at 1e-3."""
-        if mean.shape != self.audio_mean.shape or std.shape != self.audio_std.shape:
-            raise ValueError(f"audio stats {tuple(mean.shape)}/{tuple(std.shape)}, model expects "
-                             f"{tuple(self.audio_mean.shape)}")
-        self.audio_mean.copy_(mean)
-        self.audio_std.copy_(std.clamp_min(1e-3))
 
     @property
     def tokens_per_frame(self) -> int:
@@ -231,7 +219,7 @@ class DualForce(nn.Module):
         clean = ((tv >= 1) & (ts >= 1)).float()  # (B, T)
         hv, hs = self._embed(xv, xs, clean, cond)
         cv, cs = self.time_v(tv, ts), self.time_s(tv, ts)  # (B, T, Hv), (B, T, Hs)
-        audio = (cond.audio.float() - self.audio_mean) / self.audio_std  # (B, rows·F, D) or (B, rows·F, L, D)
+        audio = self.standardise_audio(cond.audio)  # (B, rows·F, D) or (B, rows·F, L, D)
         av, as_ = self.audio_v(audio, cond, start, t), self.audio_s(audio, cond, start, t)  # (B·T, A, H)
         fs = torch.arange(start, start + t, device=xv.device)  # (T,) frame of each structure token
         fv = fs.repeat_interleave(n)  # (T·n,)

@@ -118,16 +118,6 @@ class _Data:
         cond = DFCond(b[FIRST_KEY].float(), ref_s, audio)
         return cond, b[LATENT_KEY].float(), self.normalise(b[MOTION_KEY]) - ref_s[:, None], speech
 
-    def audio_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-dimension mean and std ((D,) or (L, D)) of the audio features over every row of the train clips."""
-        total, sq, count = 0.0, 0.0, 0
-        for file in self.train.clips["file"]:
-            tensors, _ = read_features(self.train.root / file, keys=[self.audio_key])
-            a = torch.from_numpy(tensors[self.audio_key]).double()  # (rows, D) or (rows, L, D)
-            total, sq, count = total + a.sum(0), sq + (a * a).sum(0), count + a.shape[0]
-        mean = total / count
-        return mean.float(), (sq / count - mean * mean).clamp_min(0).sqrt().float()
-
     def clips(self) -> dict[str, list[str]]:
         """The clips of both datasets."""
         return {"train": self.train.clips["clip"].tolist(), "val": self.val.clips["clip"].tolist()}
@@ -218,7 +208,7 @@ def _build(cfg: DualforceConfig, data: _Data, stats_digest: str) -> tuple[DualFo
             "cfg_scale": cfg.cfg_scale, "time_shift": cfg.time_shift, "stats": stats_digest}
     torch.manual_seed(cfg.seed)
     model = model_from_config(arch)
-    model.set_audio_stats(*data.audio_stats())
+    model.set_audio_stats(*data.train.feature_stats(data.audio_key))
     return model, arch
 
 
