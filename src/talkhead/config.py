@@ -117,11 +117,34 @@ class QualityConfig(SectionConfig):
     av_max_lag: int
     av_tolerance: int
     av_min_confidence: float
+    av_folds: int
+    av_min_speech_s: float
     av_correct: bool
+    av_uncertain: str
+    syncnet_path: str
+    syncnet_device: str
+    syncnet_min_confidence: float
+    syncnet_max_offset: int
     cut_policy: str
     max_scene_cuts: int
     segment_min_s: float
     segment_max_s: float
+
+
+@dataclass(frozen=True)
+class AvCorpusConfig(SectionConfig):
+    """The corpus-level second A/V pass."""
+
+    section: ClassVar[str] = "av_corpus"
+    enabled: str | bool  # "auto", True or False
+    min_clips: int
+    min_speakers: int
+    folds: int
+    components: int
+    context: int
+    ridge: float
+    window_s: float
+    tolerance: int
 
 
 @dataclass(frozen=True)
@@ -207,7 +230,7 @@ class VideoLatentsConfig(SectionConfig):
 
 SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
-                                 CropConfig, QualityConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
+                                 CropConfig, QualityConfig, AvCorpusConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
                                  BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig,
                                  V3faceConfig, V3faceExportConfig, EvaluateConfig, SyncnetConfig,
                                  MotionDitConfig, GaussiansConfig, DualforceConfig)

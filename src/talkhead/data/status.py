@@ -20,7 +20,7 @@ STATUS_FILE = "status.json"
 # The fixed vocabulary of rejection reasons (docs/qc.md documents each).
 REASONS = (
     "unreadable", "unavailable", "no_audio", "silent_audio", "no_speech", "no_face", "multiple_faces",
-    "face_too_small", "blurry", "too_short", "av_offset", "scene_cut",
+    "face_too_small", "blurry", "too_short", "av_offset", "av_uncertain", "scene_cut", "corrupt_stream",
 )
 
 

@@ -89,12 +89,12 @@ def sync_scores(video: np.ndarray, audio: np.ndarray, max_offset: int = MAX_OFFS
                       min(len(video), len(audio)))
 
 
-def _batched(fn, windows: list[torch.Tensor], batch_size: int) -> np.ndarray:
-    """Apply an embedding function to stacked windows in batches -> (N, D) float64."""
+def _batched(fn, windows: list[torch.Tensor], batch_size: int, device: torch.device | str = "cpu") -> np.ndarray:
+    """Apply an embedding function to stacked windows in batches (on `device`) -> (N, D) float64 on the CPU."""
     out = []
     with torch.inference_mode():
         for i in range(0, len(windows), batch_size):
-            out.append(fn(torch.stack(windows[i:i + batch_size])).double().numpy())
+            out.append(fn(torch.stack(windows[i:i + batch_size]).to(device)).double().cpu().numpy())
     return np.concatenate(out)
 
 
@@ -117,7 +117,9 @@ def syncnet_embeddings(model: SyncNetOfficial, frames: np.ndarray, samples: np.n
     mfcc = torch.from_numpy(syncnet_mfcc(samples))[None]  # (1, 13, F)
     lips = [video[:, i:i + WINDOW] for i in range(n)]  # N × (3, 5, 224, 224)
     auds = [mfcc[:, :, ROWS * i:ROWS * i + 20] for i in range(n)]  # N × (1, 13, 20)
-    return _batched(model.forward_lip, lips, batch_size), _batched(model.forward_aud, auds, batch_size)
+    device = next(model.parameters()).device  # the model may sit on a GPU; windows are built on the CPU
+    return (_batched(model.forward_lip, lips, batch_size, device),
+            _batched(model.forward_aud, auds, batch_size, device))
 
 
 def score_syncnet(model: SyncNetOfficial, frames: np.ndarray, samples: np.ndarray,

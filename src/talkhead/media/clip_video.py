@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from talkhead.atomic import write_json
-from talkhead.media.decode import iter_decoded_cfr, iter_frames_cfr
+from talkhead.media.decode import DecodeReport, iter_decoded_cfr, iter_frames_cfr
 
 VIDEO_FILE = "video.json"
 
@@ -54,6 +54,9 @@ class ClipVideo:
         """The clip's frames as RGB uint8 (H, W, 3), downscaled so the long side is at most `max_side` (0: full)."""
         return iter_frames_cfr(self.source, self.fps, self.start, self.end, max_side, frames=self.frames)
 
-    def decoded(self) -> Iterator[av.VideoFrame]:
-        """The clip's frames as decoded (no conversion; the same object repeats when a frame is held)."""
-        return iter_decoded_cfr(self.source, self.fps, self.start, self.end, frames=self.frames)
+    def decoded(self, report: DecodeReport | None = None) -> Iterator[av.VideoFrame]:
+        """The clip's frames as decoded (no conversion; the same object repeats when a frame is held).
+
+        Decoding damage is counted in `report` (talkhead.media.decode.DecodeReport).
+        """
+        return iter_decoded_cfr(self.source, self.fps, self.start, self.end, frames=self.frames, report=report)

@@ -8,7 +8,9 @@ rotation is applied. Frames are yielded one at a time, so memory does not grow w
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -90,14 +92,111 @@ def to_rgb(max_side: int = 0) -> Callable[[av.VideoFrame], np.ndarray]:
     return convert
 
 
+@dataclass
+class DecodeReport:
+    """What one decoding pass met: refused packets, frames FFmpeg flagged corrupt, bad timestamps, and where.
+
+    Times are source seconds. A damaged stretch starts at a refused packet or a corrupt frame and
+    lasts until the next keyframe (frames in between are predicted from damaged ones); a decode
+    that ends before the stream does leaves its tail damaged.
+    """
+
+    packets: int = 0
+    errors: int = 0  # packets the decoder refused
+    corrupt_frames: int = 0  # frames FFmpeg marked corrupt (concealed errors)
+    bad_timestamps: int = 0  # packets without a timestamp, or with a decode time not after the previous one
+    decoded: int = 0  # frames that came out of the decoder
+    bad_times: list[float] = field(default_factory=list)
+    keyframes: list[float] = field(default_factory=list)
+    last_time: float | None = None
+    stopped_early: bool = False  # the demuxer gave up before the end of the file
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # audio: stretches the stream lacks
+
+    def damaged_spans(self, stream_end: float) -> list[tuple[float, float]]:
+        """[(start, end)) source-time stretches whose frames are missing or built on damaged data."""
+        spans = []
+        for t in sorted(self.bad_times):
+            nxt = next((k for k in sorted(self.keyframes) if k > t + 1e-6), stream_end)
+            spans.append((t, nxt))
+        if self.stopped_early and self.last_time is not None:
+            spans.append((self.last_time + 1e-6, stream_end))
+        spans.extend(self.gaps)
+        merged: list[tuple[float, float]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        return merged
+
+    def damaged_frames(self, fps: int, start: float, n_frames: int) -> list[tuple[int, int]]:
+        """The damaged spans as [first, end) ranges of the n constant-rate output frames from `start`."""
+        out = []
+        for a, b in self.damaged_spans(start + n_frames / fps):
+            first = max(0, int(math.floor((a - start) * fps + 1e-6)))
+            last = min(n_frames, int(math.ceil((b - start) * fps - 1e-6)))
+            if last > first:
+                out.append((first, last))
+        return out
+
+    def summary(self) -> dict:
+        """The counts, for a stage's JSON."""
+        return {"packets": self.packets, "decode_errors": self.errors, "corrupt_frames": self.corrupt_frames,
+                "bad_timestamps": self.bad_timestamps, "decoded_frames": self.decoded,
+                "stopped_early": self.stopped_early, "gaps": len(self.gaps)}
+
+
+def _decode_packets(container: av.container.InputContainer, stream, report: DecodeReport,
+                    path: str | Path) -> Iterator[av.VideoFrame | av.AudioFrame]:
+    """Every frame of `stream`, decoding packet by packet: a refused packet is counted and skipped, not fatal."""
+    last_dts = None
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            log.warning("%s: demuxing stopped (%s) after %d frames", path, exc, report.decoded)
+            report.stopped_early = True
+            return
+        if packet.size:
+            report.packets += 1
+            if packet.dts is None or (last_dts is not None and packet.dts <= last_dts):
+                report.bad_timestamps += 1
+            last_dts = packet.dts if packet.dts is not None else last_dts
+            if packet.is_keyframe and packet.pts is not None:
+                report.keyframes.append(float(packet.pts * stream.time_base))
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            report.errors += 1
+            when = packet.pts if packet.pts is not None else packet.dts
+            report.bad_times.append(float(when * stream.time_base) if when is not None else (report.last_time or 0.0))
+            log.debug("%s: packet refused (%s)", path, exc)
+            continue
+        for frame in frames:
+            report.decoded += 1
+            if frame.time is not None:
+                report.last_time = float(frame.time)
+                if frame.is_corrupt:
+                    report.corrupt_frames += 1
+                    report.bad_times.append(float(frame.time))
+            yield frame
+
+
 def iter_decoded_cfr(
-    path: str | Path, fps: int, start: float = 0.0, end: float | None = None, frames: int | None = None
+    path: str | Path, fps: int, start: float = 0.0, end: float | None = None, frames: int | None = None,
+    report: DecodeReport | None = None,
 ) -> Iterator[av.VideoFrame]:
     """Yield decoded frames at exactly `fps` for [start, end) (a frame repeats when the source is slower).
 
     With `frames` given, exactly that many are yielded: a decode that ends early repeats its last
-    frame, one that runs long is cut (so every stage sees the count normalize recorded).
+    frame, one that runs long is cut (so every stage sees the count normalize recorded). Damage is
+    counted in `report` (a packet the decoder refuses is skipped, and the frame before it held):
+    read it with `DecodeReport.damaged_frames` after the loop.
     """
+    report = report if report is not None else DecodeReport()
     emitted = 0
     last: av.VideoFrame | None = None
     with _open(path) as container:
@@ -108,13 +207,10 @@ def iter_decoded_cfr(
         pending: list[av.VideoFrame] = []
 
         def times() -> Iterator[float]:
-            try:
-                for frame in container.decode(stream):
-                    if frame.time is not None:
-                        pending.append(frame)
-                        yield float(frame.time)
-            except av.FFmpegError as exc:
-                log.warning("%s: decoding stopped early (%s); keeping %d frames", path, exc, emitted)
+            for frame in _decode_packets(container, stream, report, path):
+                if frame.time is not None:
+                    pending.append(frame)
+                    yield float(frame.time)
 
         for n, adopt in _cfr_plan(times(), fps, start, end):
             for _ in range(n):
@@ -127,7 +223,10 @@ def iter_decoded_cfr(
             pending.clear()
         if last is None:
             raise MediaError(f"{path}: no decodable video frame")
-        owed = _tail(emitted, fps, start, _stream_end(stream, end)) if frames is None else frames - emitted
+        stream_end = _stream_end(stream, end)
+        if report.last_time is not None and stream_end - report.last_time > 2.0 / fps:
+            report.stopped_early = True  # frames the stream promised never came out of the decoder
+        owed = _tail(emitted, fps, start, stream_end) if frames is None else frames - emitted
         for _ in range(max(owed, 0)):
             yield last
             emitted += 1
@@ -170,25 +269,37 @@ def _stream_end(stream: av.video.stream.VideoStream, end: float | None) -> float
     return min(total, end) if end is not None else total
 
 
-def decode_audio(path: str | Path, sample_rate: int, start: float = 0.0, end: float | None = None) -> np.ndarray | None:
-    """Mono float32 samples of the first audio stream at `sample_rate`, or None if there is no audio stream."""
+AUDIO_GAP_S = 0.02  # a jump in audio timestamps beyond this is a gap, filled with silence in place
+
+
+def decode_audio(path: str | Path, sample_rate: int, start: float = 0.0, end: float | None = None,
+                 report: DecodeReport | None = None) -> np.ndarray | None:
+    """Mono float32 samples of the first audio stream at `sample_rate`, or None if there is no audio stream.
+
+    Samples stay on the container clock: audio that starts late gets leading silence, and a stretch
+    the stream lacks (a refused packet, a timestamp jump) becomes silence in place, counted in
+    `report` (its `gaps`), so that nothing after a gap moves earlier.
+    """
+    report = report if report is not None else DecodeReport()
     with _open(path) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-        except av.FFmpegError as exc:
-            log.warning("%s: audio decoding stopped early (%s)", path, exc)
+        expected: float | None = None  # source time at which the next frame should start
+        for frame in _decode_packets(container, stream, report, path):
+            if frame.time is not None and expected is not None and frame.time - expected > AUDIO_GAP_S:
+                report.gaps.append((expected, float(frame.time)))
+                chunks.append(np.zeros(int(round((frame.time - expected) * sample_rate)), np.float32))
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+            if frame.time is not None:
+                expected = float(frame.time) + frame.samples / frame.sample_rate
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
         first = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    # Align to the container clock: audio that starts late gets leading silence.
     if first > 0:
         samples = np.concatenate([np.zeros(int(round(first * sample_rate)), np.float32), samples])
     lo = int(round(start * sample_rate))

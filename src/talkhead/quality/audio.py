@@ -42,3 +42,12 @@ def speech_fraction(segments: list[tuple[float, float]], duration_s: float) -> f
     if duration_s <= 0:
         return 0.0
     return float(min(1.0, sum(e - s for s, e in segments) / duration_s))
+
+
+def voiced_frames(segments: list[tuple[float, float]], n_frames: int, fps: int) -> np.ndarray:
+    """(n_frames,) bool: video frames whose centre lies inside a speech segment."""
+    centres = (np.arange(n_frames) + 0.5) / fps
+    voiced = np.zeros(n_frames, bool)
+    for start, end in segments:
+        voiced |= (centres >= start) & (centres < end)
+    return voiced

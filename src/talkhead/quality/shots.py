@@ -230,3 +230,25 @@ def plan_segments(n_frames: int, cuts: list[int], fps: float, min_s: float, max_
         edges = [start + (length * i) // pieces for i in range(pieces + 1)]
         out.extend((a, b) for a, b in zip(edges[:-1], edges[1:]) if b - a >= max(min_len, 1))
     return out
+
+
+def intact_runs(n_frames: int, damaged: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[0, n_frames) without the damaged [first, end) ranges, as (start, end_exclusive) runs in order."""
+    runs, at = [], 0
+    for a, b in sorted((max(0, int(a)), min(n_frames, int(b))) for a, b in damaged):
+        if a > at:
+            runs.append((at, a))
+        at = max(at, b)
+    if at < n_frames:
+        runs.append((at, n_frames))
+    return runs
+
+
+def plan_intact_segments(n_frames: int, cuts: list[int], damaged: list[tuple[int, int]], fps: float,
+                         min_s: float, max_s: float) -> list[tuple[int, int]]:
+    """`plan_segments` inside each intact run: segments never span a cut nor touch a damaged frame."""
+    out: list[tuple[int, int]] = []
+    for start, end in intact_runs(n_frames, damaged):
+        inner = [c - start for c in cuts if start < c < end]
+        out.extend((start + a, start + b) for a, b in plan_segments(end - start, inner, fps, min_s, max_s))
+    return out

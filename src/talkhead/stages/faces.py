@@ -29,7 +29,7 @@ from talkhead.faces.speaker import SpeakerFinder, keep_speaker
 from talkhead.faces.track import IdentityTracker, fill_track, iou, significant, smooth_track
 from talkhead.logs import progress
 from talkhead.media.clip_video import ClipVideo
-from talkhead.media.decode import to_rgb
+from talkhead.media.decode import DecodeReport, to_rgb
 from talkhead.media.yuv import planes_of, thumbnail_rgb
 from talkhead.media.probe import MediaError
 from talkhead.quality.shots import CutDetector
@@ -117,7 +117,8 @@ def find_faces(video: ClipVideo, cfg: FacesConfig, name: str = "", audio_wav: Pa
     probes_found: list[tuple[int, list]] = []
     rgb_of = to_rgb()
     thumb, held = None, None
-    for i, frame in enumerate(progress(video.decoded(), desc=f"faces {name}", total=n, unit="frame")):
+    decode = DecodeReport()
+    for i, frame in enumerate(progress(video.decoded(decode), desc=f"faces {name}", total=n, unit="frame")):
         if frame is not held:  # a repeated frame (slower source) is not converted again
             held, thumb = frame, thumbnail_rgb(planes_of(frame))
         cuts.update(thumb)  # the cut detector works on ~64 px images: a thumbnail is all it needs
@@ -149,6 +150,8 @@ def find_faces(video: ClipVideo, cfg: FacesConfig, name: str = "", audio_wav: Pa
     table = _track_table(smoothed, *_per_frame(n, probes))
     stats = _statistics(smoothed, probes, (video.width, video.height), cuts.finish(), fps)
     stats["speaker"] = speaker
+    stats["decode"] = decode.summary()
+    stats["damaged_frames"] = decode.damaged_frames(fps, video.start, n)  # [[first, end)] frames built on damage
     return table, stats
 
 

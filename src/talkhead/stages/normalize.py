@@ -5,7 +5,10 @@ The video is not re-encoded: `video.json` (talkhead.media.clip_video) records th
 counted from packet timestamps without decoding. Later stages decode the source once each through
 that record (variable frame rate, rotation and the window applied while decoding). Audio is
 resampled to the target rate and padded or trimmed to exactly frames / fps, and the difference is
-recorded; a file that cannot be read becomes a status record with reason `unreadable`. A source
+recorded, and so are the frames whose audio is missing (a refused packet or a timestamp jump, filled
+with silence in place so nothing after it moves; a padded tail longer than two frames): the quality
+gate keeps those frames out of training. A file that cannot be read becomes a status record with
+reason `unreadable`. A source
 without an audio stream is normalized (video only, `has_audio: false`) so that the quality gate can
 list `no_audio` with every other reason.
 """
@@ -23,7 +26,7 @@ from talkhead.atomic import atomic_dir, write_json
 from talkhead.config import NormalizeConfig
 from talkhead.data.status import ClipStatus, read_status
 from talkhead.media.clip_video import ClipVideo
-from talkhead.media.decode import count_frames_cfr, decode_audio
+from talkhead.media.decode import DecodeReport, count_frames_cfr, decode_audio
 from talkhead.media.encode import write_wav
 from talkhead.media.probe import MediaError, probe
 from talkhead.stages.common import run_stage, stage_parser
@@ -38,6 +41,16 @@ def _fit_audio(samples: np.ndarray, n_frames: int, cfg: NormalizeConfig) -> tupl
     if delta > 0:
         samples = np.concatenate([samples, np.zeros(delta, np.float32)])
     return samples[:target], delta
+
+
+def _audio_damage(report: DecodeReport, padded: int, start: float, n_frames: int,
+                  cfg: NormalizeConfig) -> list[tuple[int, int]]:
+    """[first, end) video frames whose audio is missing: decoding gaps, and a padded tail longer than two frames."""
+    ranges = report.damaged_frames(cfg.fps, start, n_frames)
+    per_frame = cfg.sample_rate / cfg.fps
+    if padded > 2 * per_frame:
+        ranges.append((max(0, n_frames - int(np.ceil(padded / per_frame))), n_frames))
+    return ranges
 
 
 def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipStatus:
@@ -62,7 +75,8 @@ def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipSta
                 info["video"]["width"], info["video"]["height"])
             video = ClipVideo(str(src), cfg.fps, start, None if end is None else float(end), n_frames, *size)
             video.write(tmp, final=out)
-            samples = decode_audio(src, cfg.sample_rate, start, end)
+            audio_decode = DecodeReport()
+            samples = decode_audio(src, cfg.sample_rate, start, end, report=audio_decode)
         except MediaError as exc:
             status = ClipStatus(clip, "normalize", False, [exc.reason], str(exc))
             status.write(tmp)
@@ -77,7 +91,8 @@ def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipSta
             fitted, delta = _fit_audio(samples, n_frames, cfg)
             write_wav(tmp / "audio.wav", fitted, cfg.sample_rate)
             details.update(has_audio=True, audio_samples=len(fitted), audio_padded_samples=max(delta, 0),
-                           audio_trimmed_samples=max(-delta, 0))
+                           audio_trimmed_samples=max(-delta, 0), audio_decode=audio_decode.summary(),
+                           audio_damaged_frames=_audio_damage(audio_decode, delta, start, n_frames, cfg))
             status = ClipStatus(clip, "normalize", True, [], "", details)
         status.write(tmp)
     return status

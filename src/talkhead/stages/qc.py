@@ -25,25 +25,45 @@ from talkhead.stages.common import run_stage, stage_parser
 log = logging.getLogger(__name__)
 COLUMNS = ["clip", "speaker", "split", "emotion", "verdict", "reasons", "duration_s", "frames", "face_px",
            "face_frac", "detection_rate", "face_coverage", "faces_max", "multi_face_rate", "blur", "has_audio",
-           "loudness_db", "speech_fraction", "scene_cuts", "segments", "segment_frames", "av_offset_frames",
-           "av_confidence", "av_shift_frames"]
+           "loudness_db", "speech_fraction", "scene_cuts", "segments", "segment_frames", "av_method",
+           "av_offset_frames", "av_confidence", "av_status", "av_reason", "av_offset_syncnet", "av_confidence_syncnet",
+           "av_offset_corpus", "av_confidence_corpus", "av_status_corpus", "av_shift_frames", "decode_errors",
+           "corrupt_frames", "audio_gaps", "damaged_frames"]
 SEGMENT_COLUMNS = ["clip", "segment", "start_frame", "end_frame", "start_s", "end_s", "speaker", "split", "emotion"]
 THRESHOLD_KEYS = {"min_duration_s": "min_duration_s", "min_face_px": "min_face_px", "min_blur": "min_blur",
                   "min_loudness_db": "silence_db", "min_speech_fraction": "min_speech_fraction"}
 
 
-def measures_table(quality_dirs: Sequence[Path], manifest: Path | None) -> pd.DataFrame:
-    """One row per clip from each folder's quality.json, joined with the manifest's speaker/split/emotion."""
+def measures_table(quality_dirs: Sequence[Path], manifest: Path | None, av_corpus: Path | None = None) -> pd.DataFrame:
+    """One row per clip from each folder's quality.json, joined with the manifest's speaker/split/emotion.
+
+    With the second A/V pass's offsets.csv, its measure joins each row, and a clip it flagged is
+    rejected as av_offset (the passes disagree on its sync).
+    """
     rows = {r.clip_id: r for r in read_manifest(manifest)} if manifest else {}
+    corpus = _corpus_rows(av_corpus)
     records = []
     for folder in quality_dirs:
         q = json.loads((Path(folder) / "quality.json").read_text(encoding="utf-8"))
-        row = rows.get(q["clip"])
+        row, second = rows.get(q["clip"]), corpus.get(q["clip"], {})
+        reasons = list(q["reasons"])
+        if second.get("flag") and "av_offset" not in reasons:
+            reasons.append("av_offset")
         records.append({"clip": q["clip"], "speaker": row.speaker if row else "", "split": row.split if row else "",
-                        "emotion": row.emotion if row else "", "verdict": q["verdict"],
-                        "reasons": "|".join(q["reasons"]), **q.get("measures", {})})
+                        "emotion": row.emotion if row else "", **q.get("measures", {}),
+                        "verdict": "reject" if reasons else "accept", "reasons": "|".join(reasons),
+                        **{k: second.get(k) for k in ("av_offset_corpus", "av_confidence_corpus", "av_status_corpus")}})
     table = pd.DataFrame.from_records(records, columns=COLUMNS)
     return table.sort_values("clip", kind="stable").reset_index(drop=True)
+
+
+def _corpus_rows(path: Path | None) -> dict[str, dict]:
+    """{clip: row} of data/av_corpus/offsets.csv ({} without one, or when the pass did not run)."""
+    if path is None or not Path(path).is_file():
+        return {}
+    table = pd.read_csv(path, dtype={"clip": str})
+    table = table.astype(object).where(table.notna(), None)
+    return {r["clip"]: r for r in table.to_dict("records")}
 
 
 def segments_table(quality_dirs: Sequence[Path], accepted: pd.DataFrame) -> pd.DataFrame:
@@ -69,11 +89,12 @@ def _write_csv(table: pd.DataFrame, path: Path) -> None:
         table.to_csv(part, index=False, float_format="%.4g")
 
 
-def gate(quality_dirs: Sequence[Path], out: Path, cfg: QualityConfig, manifest: Path | None) -> dict:
+def gate(quality_dirs: Sequence[Path], out: Path, cfg: QualityConfig, manifest: Path | None,
+         av_corpus: Path | None = None) -> dict:
     """Write the gate's tables and validation report into `out` (each file atomically); return a summary."""
     from talkhead.quality.report import validate_measures
 
-    table = measures_table(quality_dirs, manifest)
+    table = measures_table(quality_dirs, manifest, av_corpus)
     thresholds = {k: getattr(cfg, v) for k, v in THRESHOLD_KEYS.items()}
     thresholds.update(min_face_coverage=cfg.min_face_coverage, max_abs_av_offset_frames=cfg.av_max_lag,
                       max_faces=None if cfg.multiple_faces == "keep_track" else 1)
@@ -93,7 +114,8 @@ def gate(quality_dirs: Sequence[Path], out: Path, cfg: QualityConfig, manifest: 
 
 def _main(args: argparse.Namespace) -> str:
     cfg = QualityConfig.from_json(args.cfg)
-    s = gate([Path(p) for p in args.quality], Path(args.out), cfg, Path(args.manifest) if args.manifest else None)
+    s = gate([Path(p) for p in args.quality], Path(args.out), cfg, Path(args.manifest) if args.manifest else None,
+             Path(args.av_corpus) if args.av_corpus else None)
     why = ", ".join(f"{k} {v}" for k, v in s["reasons"].items()) or "none"
     check = "passed" if s["validation_success"] else "FAILED (see report)"
     return (f"qc: {s['accepted']} of {s['clips']} clips accepted; rejections: {why}; "
@@ -101,10 +123,11 @@ def _main(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: python -m talkhead.stages.qc --out data/qc [--manifest CSV] [--cfg JSON] QUALITY_DIR..."""
+    """CLI: python -m talkhead.stages.qc --out data/qc [--manifest CSV] [--av-corpus CSV] [--cfg JSON] QUALITY_DIR..."""
     parser = stage_parser("talkhead.stages.qc", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder, data/qc")
     parser.add_argument("--manifest", default="", help="the manifest, for speaker/split/emotion columns")
+    parser.add_argument("--av-corpus", default="", help="data/av_corpus/offsets.csv of the second A/V pass")
     parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders")
     return run_stage(_main, parser, argv)
 

@@ -64,7 +64,7 @@ def test_sharpness_drops_with_blur_but_not_with_contrast():
 
 GOOD = {"frames": 100, "fps": 25, "has_audio": True, "loudness_db": -25.0, "speech_fraction": 0.8,
         "face_coverage": 1.0, "face_px": 250.0, "face_frac": 0.5, "multi_face_rate": 0.0, "blur": 8.0,
-        "av_offset_frames": 1, "av_confidence": 0.5, "scene_cuts": 0}
+        "av_method": "mesh", "av_offset_frames": 1, "av_confidence": 5.0, "av_status": "measured", "scene_cuts": 0}
 
 
 @pytest.mark.parametrize("change, reasons", [
@@ -84,14 +84,39 @@ def test_gate_lists_every_failing_reason(change, reasons):
     assert judge({**GOOD, **change}, QualityConfig.from_dict({})) == reasons
 
 
-def test_a_confident_offset_is_corrected_or_rejected_by_params():
-    late = {**GOOD, "av_offset_frames": 10, "av_confidence": 0.5}
+def test_a_measured_offset_is_corrected_or_rejected_by_params():
+    late = {**GOOD, "av_offset_frames": 10}
     correct = QualityConfig.from_dict({"av_correct": True})
     strict = QualityConfig.from_dict({"av_correct": False})
     assert judge(late, correct) == [] and av_shift(late, correct) == 10
     assert judge(late, strict) == ["av_offset"] and av_shift(late, strict) == 0
-    unsure = {**late, "av_confidence": 0.1}
-    assert judge(unsure, strict) == [] and av_shift(unsure, correct) == 0
+    within = {**GOOD, "av_offset_frames": 2}  # av_tolerance 2: in sync
+    assert judge(within, strict) == [] and av_shift(within, correct) == 0
+
+
+@pytest.mark.parametrize("policy, reasons", [("keep", []), ("reject", ["av_uncertain"])])
+def test_an_uncertain_offset_is_never_acted_on(policy, reasons):
+    cfg = QualityConfig.from_dict({"av_uncertain": policy})
+    unsure = {**GOOD, "av_offset_frames": 10, "av_status": "uncertain"}
+    assert judge(unsure, cfg) == reasons and av_shift(unsure, cfg) == 0
+    # without speech the offset is no reason of its own: no_speech says it
+    quiet = {**unsure, "speech_fraction": 0.0}
+    assert judge(quiet, cfg) == ["no_speech"]
+    assert judge({**unsure, "has_audio": False, "loudness_db": None, "speech_fraction": None}, cfg) == ["no_audio"]
+
+
+@pytest.mark.parametrize("offset, conf, reasons, shift", [
+    (4, 7.5, [], 4),  # confident, |offset| <= 6: kept and shifted to zero
+    (1, 7.5, [], 1),
+    (0, 7.5, [], 0),
+    (9, 7.5, ["av_offset"], 0),  # confident but beyond syncnet_max_offset
+    (9, 1.2, [], 0),  # not confident: uncertain, kept (av_uncertain: keep) and never shifted
+])
+def test_syncnet_applies_the_latentsync_rule(offset, conf, reasons, shift):
+    cfg = QualityConfig.from_dict({"syncnet_path": "syncnet_v2.model"})
+    m = {**GOOD, "av_method": "syncnet", "av_offset_syncnet": offset, "av_confidence_syncnet": conf,
+         "av_status": "uncertain"}  # the face-mesh measure is overruled by SyncNet
+    assert judge(m, cfg) == reasons and av_shift(m, cfg) == shift
 
 
 def test_cut_policy_reject_keeps_clips_whole():
