@@ -35,9 +35,6 @@ def _qc(args: argparse.Namespace) -> int:
     """Quality-check video files with the pipeline's own stages: a JSON verdict per file, a line on stdout."""
     from talkhead.quality.run import run_qc
 
-    missing = [f for f in args.videos if not Path(f).exists()]
-    for f in missing:
-        log.warning("%s: no such file (it gets a verdict with reason 'unavailable')", f)
     params = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
     run_qc([Path(f) for f in args.videos], Path(args.out), load_params(params), keep=args.keep)
     return 0
@@ -140,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
 
     qc = sub.add_parser("qc", help=_qc.__doc__, description=_qc.__doc__)
     qc.add_argument("videos", nargs="+", help="video files")
-    qc.add_argument("--out", required=True, help="folder for <file stem>.json reports")
+    qc.add_argument("--out", required=True, help="folder for the reports: <file name>.json each (+ a path hash when two inputs share a name)")
     qc.add_argument("--params", default=None, help="params file (default: ./params.yaml if present, else schema defaults)")
     qc.add_argument("--keep", action="store_true", help="keep the intermediate stage folders in OUT/.work")
     qc.set_defaults(func=_qc)

@@ -49,12 +49,12 @@ class DemoConfig(SectionConfig):
 
 @dataclass(frozen=True)
 class IngestConfig(SectionConfig):
-    """Fetching sources: retries and linking."""
+    """Fetching sources: retries, and how local files are taken (reference, copy, hardlink)."""
 
     section: ClassVar[str] = "ingest"
     retries: int
     backoff_s: float
-    link_local: bool
+    local: str
 
 
 @dataclass(frozen=True)

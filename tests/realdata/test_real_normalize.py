@@ -28,7 +28,7 @@ def test_every_real_video_normalizes_or_gets_a_reason(real_media, tmp_path):
         clip = f"r{i}"
         row = ManifestRow(clip, str(real_media / rel), 0.0, None, "s", "train", "none")
         ingested = ingest_clip(row, real_media / "expected.csv", tmp_path / "ingest" / clip,
-                               IngestConfig.from_dict({"link_local": False}))
+                               IngestConfig.from_dict({"local": "copy"}))
         assert ingested.ok, ingested.message
         status = normalize_clip(tmp_path / "ingest" / clip, tmp_path / "normalize" / clip, cfg)
         assert status.ok, (rel, status)

@@ -31,7 +31,7 @@ def test_verdicts_match_expected(reports):
     rows, out = reports
     wrong = []
     for row in rows:
-        stem = row["file"].rsplit("/", 1)[-1][:-4]
+        stem = row["file"].rsplit("/", 1)[-1]
         got = json.loads((out / f"{stem}.json").read_text())
         allowed = set(filter(None, row["reasons_allowed"].split("|")))
         if row["verdict"] != "either" and got["verdict"] != row["verdict"]:
@@ -44,8 +44,8 @@ def test_verdicts_match_expected(reports):
 def test_audio_lag_is_never_corrected_wrongly(reports):
     """The 400 ms lag copy is either measured within a frame of +10 (relative to its original) and shifted, or uncertain and left alone."""
     _, out = reports
-    got = json.loads((out / f"{LAG_CLIP}.json").read_text())
-    in_sync = json.loads((out / "video-retalking__face_2.json").read_text())
+    got = json.loads((out / f"{LAG_CLIP}.mp4.json").read_text())
+    in_sync = json.loads((out / "video-retalking__face_2.mp4.json").read_text())
     for report in (got, in_sync):
         m = report["measures"]
         assert m["av_status"] in ("measured", "uncertain") and m["av_reason"] is not None, m
@@ -68,7 +68,7 @@ def test_phone_style_rotation_is_undone(real_media, tmp_path, reports):
     params = load_params(None)
     params["crop"]["size"] = 256
     got = run_qc([rotated], tmp_path / "out", params)[0]
-    original = json.loads((reports[1] / "video-retalking__face_2.json").read_text())
+    original = json.loads((reports[1] / "video-retalking__face_2.mp4.json").read_text())
     assert got["verdict"] == "accept", got
     assert abs(got["face_px"] - original["face_px"]) < 0.05 * original["face_px"]
     assert got["av_shift_frames"] == original["av_shift_frames"] == 0
@@ -93,7 +93,7 @@ def test_active_speaker_is_kept_even_when_smaller(real_media, tmp_path):
         run_qc([clip], out, params, keep=True)
         track = pd.read_parquet(next((out / ".work" / "faces").glob("*/track.parquet")))
         results[policy] = (float(((track.x0 + track.x1) / 2).median()),
-                           json.loads((out / "small_speaker.json").read_text()))
+                           json.loads((out / "small_speaker.mp4.json").read_text()))
     centre, report = results["active"]
     assert centre < 360 and report["verdict"] == "accept", "the speaker is the left face"
     m = report["measures"]  # in sync: never shifted by more than a frame, whether measured or uncertain

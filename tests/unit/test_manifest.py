@@ -34,8 +34,12 @@ def test_unsafe_clip_ids_are_refused_with_the_row(tmp_path, clip_id):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("a,a.mp4,0,1,s,train,\na,b.mp4,0,1,s,train,\n", "duplicate clip_id"),
-        ("a,a.mp4,2,1,s,train,\n", "end .* must be greater"),
+        ("a,a.mp4,0,1,s,train,\na,b.mp4,0,1,s,train,\n", r"m\.csv:3: column 'clip_id': duplicate 'a' \(first at row 2\)"),
+        ("a,a.mp4,2,1,s,train,\n", r"m\.csv:2: column 'end' .* must be greater"),
+        ("-a,a.mp4,0,1,s,train,\n", r"m\.csv:2: column 'clip_id': '-a' is not allowed"),
+        ("a,a.mp4,nan,1,s,train,\n", r"m\.csv:2: column 'start' must be a finite number"),
+        ("a,a.mp4,0,inf,s,train,\n", r"m\.csv:2: column 'end' must be a finite number"),
+        ("a,a.mp4,-1,1,s,train,\n", r"m\.csv:2"),
         ("a,a.mp4,zero,1,s,train,\n", "must be a number"),
         ("a,a.mp4,0,1,s,holdout,\n", "split"),
         ("a,a.mp4,0,1,s,train,furious\n", "emotion"),
@@ -47,6 +51,24 @@ def test_bad_rows_are_refused(tmp_path, body, message):
         read_manifest(_write(tmp_path, body))
 
 
+def test_every_bad_row_is_listed_at_once(tmp_path):
+    body = "-a,a.mp4,0,1,s,train,\nb,b.mp4,nan,1,s,train,\nc,c.mp4,0,1,s,train,\nc,d.mp4,3,1,s,train,\n"
+    with pytest.raises(ManifestError) as info:
+        read_manifest(_write(tmp_path, body))
+    lines = str(info.value).splitlines()
+    assert "3 problem(s)" in lines[0]  # row 5's own error hides its duplicate id
+    assert [line.split(": ", 1)[0].rsplit(":", 1)[1] for line in lines[1:]] == ["2", "3", "5"], lines
+
+
+@pytest.mark.parametrize(("header", "hint"), [
+    ("clip_id,source,start,end,speaker,split,emotoin\n", "unknown column 'emotoin'; did you mean 'emotion'"),
+    ("clip_id,source,start,end,speaker,split,mood\n", "unknown column 'mood' \\(known:"),
+])
+def test_unknown_columns_are_refused_with_a_suggestion(tmp_path, header, hint):
+    with pytest.raises(ManifestError, match=hint):
+        read_manifest(_write(tmp_path, "a,a.mp4,0,1,s,train,happiness\n", header=header))
+
+
 def test_missing_columns_are_named(tmp_path):
     with pytest.raises(ManifestError, match="lacks column.*split"):
         read_manifest(_write(tmp_path, "a,a.mp4,0,1,s\n", header="clip_id,source,start,end,speaker\n"))
@@ -55,7 +77,9 @@ def test_missing_columns_are_named(tmp_path):
 @pytest.mark.parametrize(
     ("source", "kind"),
     [("clips/a.mp4", "local"), ("https://example.org/a.mp4", "url"), ("dQw4w9WgXcQ", "youtube"),
-     ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "youtube"), ("https://youtu.be/dQw4w9WgXcQ", "youtube")],
+     ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "youtube"), ("https://youtu.be/dQw4w9WgXcQ", "youtube"),
+     ("https://m.youtube.com/watch?v=dQw4w9WgXcQ", "youtube"), ("https://evilyoutube.com/watch?v=x", "url"),
+     ("https://youtube.com.evil.org/a.mp4", "url")],
 )
 def test_source_kinds(tmp_path, source, kind):
     rows = read_manifest(_write(tmp_path, f"a,{source},0,1,s,train,\n"))

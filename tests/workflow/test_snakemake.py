@@ -49,6 +49,22 @@ def test_missing_manifest_is_a_clear_error(tmp_path):
         snakemake(tmp_path, "-n")
 
 
+@pytest.mark.parametrize("body, where", [
+    ("-a,a.mp4,0,1,s,train,\n", r"bad\.csv:2: column 'clip_id'"),
+    ("a,a.mp4,nan,1,s,train,\n", r"bad\.csv:2: column 'start' must be a finite number"),
+    ("a,a.mp4,0,inf,s,train,\n", r"bad\.csv:2: column 'end' must be a finite number"),
+    ("a,a.mp4,3,1,s,train,\n", r"bad\.csv:2: column 'end' .* must be greater"),
+    ("a,a.mp4,0,1,s,train,\na,b.mp4,0,1,s,train,\n", r"bad\.csv:3: column 'clip_id': duplicate"),
+])
+def test_a_bad_manifest_stops_with_one_message_naming_the_row(tmp_path, body, where):
+    manifest = tmp_path / "bad.csv"
+    manifest.write_text("clip_id,source,start,end,speaker,split,emotion\n" + body)
+    (tmp_path / "params.yaml").write_text(f"dataset:\n  manifest: {manifest}\n")
+    with pytest.raises(AssertionError, match=where) as info:
+        snakemake(tmp_path, "-n")
+    assert "Traceback" not in str(info.value) and "nothing was run" in str(info.value)
+
+
 def test_invalid_params_name_the_key(tmp_path, demo_dataset):
     write_params(tmp_path, demo_dataset, normalize={"fps": "fast"})
     with pytest.raises(AssertionError, match="fps"):

@@ -3,7 +3,6 @@ import json
 import os
 import sys
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from talkhead.config import section_config
@@ -27,11 +26,12 @@ MANIFEST = config["dataset"]["manifest"]
 
 try:
     ROWS = {row.clip_id: row for row in read_manifest(MANIFEST)}
-except ManifestError as exc:
-    raise WorkflowError(
-        f"{exc}\nCreate the demo dataset with `talkhead demo-data` (or `make demo`), "
-        "or point dataset.manifest in params.yaml at your own manifest."
-    )
+except ManifestError as exc:  # one message naming every bad row and column, then stop: no DAG, no traceback
+    hint = "" if os.path.isfile(MANIFEST) else (
+        "\nCreate the demo dataset with `talkhead demo-data` (or `make demo`), "
+        "or point dataset.manifest in params.yaml at your own manifest.")
+    sys.stderr.write(f"talkhead: the manifest is not valid; nothing was run.\n{exc}{hint}\n")
+    sys.exit(1)
 CLIPS = sorted(ROWS)
 _ds = config["dataset"]
 SPLITS = manifest_splits(ROWS.values(), _ds["split_policy"], _ds["val_fraction"], _ds["test_fraction"], _ds["seed"])

@@ -1,12 +1,18 @@
 """The dataset manifest: one row per clip (clip_id, source, start, end, speaker, split[, emotion]).
 
-Validated against `schemas/manifest.schema.yaml`. Clip ids are restricted to `[A-Za-z0-9_-]+` so a
-clip id can never escape its data folder; anything else is refused with the row number.
+Validated against `schemas/manifest.schema.yaml`, and every problem of the file is reported at once,
+each line naming the row and the column. Clip ids start with a letter or digit and hold only
+letters, digits, `_` and `-` (`^[A-Za-z0-9][A-Za-z0-9_-]*$`): an id can never escape its data folder
+nor read as an option (`--clip -x`). Hyphens inside an id stay allowed (YouTube ids carry them).
+Times must be finite, start ≥ 0 and start < end; a column the manifest does not know is an error
+with a "did you mean" (a misspelt `emotion` column would otherwise label every row `none`).
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +20,13 @@ from urllib.parse import urlparse
 
 from talkhead.config import ConfigError, load_schema, validate
 
-CLIP_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+YOUTUBE_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtu.be",
+                           "www.youtu.be", "youtube-nocookie.com", "www.youtube-nocookie.com"})
 REQUIRED = ("clip_id", "source", "start", "end", "speaker", "split")
+COLUMNS = (*REQUIRED, "emotion")
+MAX_LISTED = 20  # problems listed in one error before "and N more"
 
 
 class ManifestError(ConfigError):
@@ -40,7 +50,7 @@ class ManifestRow:
         parsed = urlparse(self.source)
         host = (parsed.hostname or "").lower()
         if parsed.scheme in ("http", "https"):
-            return "youtube" if host.endswith(("youtube.com", "youtu.be")) else "url"
+            return "youtube" if host in YOUTUBE_HOSTS else "url"
         if YOUTUBE_ID.match(self.source) and not Path(self.source).suffix:
             return "youtube"
         return "local"
@@ -50,18 +60,22 @@ def _number(value: str, column: str, where: str, allow_empty: bool) -> float | N
     if value.strip() == "" and allow_empty:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ManifestError(f"{where}: column '{column}' must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ManifestError(f"{where}: column '{column}' must be a finite number of seconds, got {value!r}")
+    return number
 
 
 def _row(raw: dict[str, str], where: str) -> ManifestRow:
     missing = [c for c in REQUIRED if c not in raw or raw[c] is None]
     if missing:
-        raise ManifestError(f"{where}: missing column(s) {', '.join(missing)}")
+        raise ManifestError(f"{where}: missing value(s) in column(s) {', '.join(missing)}")
     clip_id = raw["clip_id"].strip()
     if not CLIP_ID.match(clip_id):
-        raise ManifestError(f"{where}: clip_id {clip_id!r} is not allowed; use only letters, digits, '_' and '-'")
+        raise ManifestError(f"{where}: column 'clip_id': {clip_id!r} is not allowed; start with a letter or digit "
+                            "and use only letters, digits, '_' and '-'")
     values = {
         "clip_id": clip_id,
         "source": raw["source"].strip(),
@@ -76,30 +90,57 @@ def _row(raw: dict[str, str], where: str) -> ManifestRow:
     except ConfigError as exc:
         raise ManifestError(str(exc)) from None
     if checked["end"] is not None and checked["end"] <= checked["start"]:
-        raise ManifestError(f"{where}: end ({checked['end']}) must be greater than start ({checked['start']})")
+        raise ManifestError(f"{where}: column 'end' ({checked['end']}) must be greater than column 'start' "
+                            f"({checked['start']})")
     return ManifestRow(**checked)
 
 
+def _header_problems(path: Path, header: list[str]) -> list[str]:
+    """Missing required columns, and unknown ones with the closest known name."""
+    problems = []
+    absent = [c for c in REQUIRED if c not in header]
+    if absent:
+        problems.append(f"{path}:1: header lacks column(s) {', '.join(absent)} (has: {', '.join(header)})")
+    for name in header:
+        if name not in COLUMNS:
+            close = difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(COLUMNS)})"
+            problems.append(f"{path}:1: unknown column '{name}'{hint}")
+    return problems
+
+
+def _raise_all(path: Path, problems: list[str]) -> None:
+    if problems:
+        listed = problems[:MAX_LISTED]
+        more = f"\n... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise ManifestError(f"{path}: {len(problems)} problem(s) in the manifest:\n" + "\n".join(listed) + more)
+
+
 def read_manifest(path: str | Path) -> list[ManifestRow]:
-    """Parse and validate a manifest CSV; raise ManifestError naming the first bad row."""
+    """Parse and validate a manifest CSV; raise ManifestError listing every bad row and column."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
-        absent = [c for c in REQUIRED if c not in header]
-        if absent:
-            raise ManifestError(f"{path}: header lacks column(s) {', '.join(absent)} (has: {', '.join(header)})")
-        rows = [_row({k.strip(): v for k, v in raw.items() if k}, f"{path}:{i + 2}") for i, raw in enumerate(reader)]
-    seen: set[str] = set()
-    for i, row in enumerate(rows):
-        if row.clip_id in seen:
-            raise ManifestError(f"{path}:{i + 2}: duplicate clip_id {row.clip_id!r}")
-        seen.add(row.clip_id)
+        _raise_all(path, _header_problems(path, header))
+        rows, problems = [], []
+        for i, raw in enumerate(reader):
+            try:
+                rows.append((i + 2, _row({k.strip(): v for k, v in raw.items() if k}, f"{path}:{i + 2}")))
+            except ManifestError as exc:
+                problems.append(str(exc))
+    first_row: dict[str, int] = {}
+    for line, row in rows:
+        if row.clip_id in first_row:
+            problems.append(f"{path}:{line}: column 'clip_id': duplicate {row.clip_id!r} (first at row "
+                            f"{first_row[row.clip_id]})")
+        first_row.setdefault(row.clip_id, line)
+    _raise_all(path, problems)
     if not rows:
         raise ManifestError(f"{path}: manifest has no rows")
-    return rows
+    return [row for _, row in rows]
 
 
 def resolve_local_source(row: ManifestRow, manifest_path: str | Path) -> Path:

@@ -51,3 +51,9 @@ def read_status(folder: str | Path) -> ClipStatus:
     """Read the `status.json` of a clip folder."""
     data = json.loads((Path(folder) / STATUS_FILE).read_text(encoding="utf-8"))
     return ClipStatus(**data)
+
+
+def ingested_file(ingest_dir: str | Path, status: ClipStatus) -> Path:
+    """The media file an ingest record points at: the referenced original, or the copy in the clip folder."""
+    details = status.details
+    return Path(details["path"]) if details.get("path") else Path(ingest_dir) / details["file"]

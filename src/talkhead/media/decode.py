@@ -273,8 +273,8 @@ AUDIO_GAP_S = 0.02  # a jump in audio timestamps beyond this is a gap, filled wi
 
 
 def decode_audio(path: str | Path, sample_rate: int, start: float = 0.0, end: float | None = None,
-                 report: DecodeReport | None = None) -> np.ndarray | None:
-    """Mono float32 samples of the first audio stream at `sample_rate`, or None if there is no audio stream.
+                 report: DecodeReport | None = None, stream_index: int = 0) -> np.ndarray | None:
+    """Mono float32 samples of audio stream `stream_index` at `sample_rate`, or None if there is no audio stream.
 
     Samples stay on the container clock: audio that starts late gets leading silence, and a stretch
     the stream lacks (a refused packet, a timestamp jump) becomes silence in place, counted in
@@ -284,7 +284,9 @@ def decode_audio(path: str | Path, sample_rate: int, start: float = 0.0, end: fl
     with _open(path) as container:
         if not container.streams.audio:
             return None
-        stream = container.streams.audio[0]
+        if not 0 <= stream_index < len(container.streams.audio):
+            raise MediaError(f"{path}: no audio stream {stream_index} (it has {len(container.streams.audio)})")
+        stream = container.streams.audio[stream_index]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
         expected: float | None = None  # source time at which the next frame should start

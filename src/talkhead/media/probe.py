@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,36 @@ class MediaError(RuntimeError):
         self.reason = reason
 
 
+def check_local_file(path: str | Path) -> Path:
+    """The regular file behind `path`, resolved; MediaError naming what is wrong otherwise.
+
+    A missing file, a symbolic-link loop or a file that cannot be opened for reading is `unavailable`
+    (the source cannot be had); a directory or another non-regular file is `unreadable` (not a video).
+    """
+    path = Path(path)
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise MediaError(f"{path}: no such file", reason="unavailable") from None
+    except (RuntimeError, OSError) as exc:  # Python 3.11 says RuntimeError for a loop, later ones OSError(ELOOP)
+        if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+            raise MediaError(f"{path}: a symbolic link loop, no file behind it", reason="unavailable") from None
+        raise MediaError(f"{path}: cannot be resolved ({exc.strerror or exc})", reason="unavailable") from None
+    if resolved.is_dir():
+        raise MediaError(f"{path}: a directory, not a video file", reason="unreadable")
+    if not resolved.is_file():
+        raise MediaError(f"{path}: not a regular file (a device, pipe or socket)", reason="unreadable")
+    try:
+        with resolved.open("rb"):
+            pass
+    except PermissionError:
+        raise MediaError(f"{path}: permission denied (the file cannot be opened for reading)",
+                         reason="unavailable") from None
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot be opened ({exc.strerror or exc})", reason="unavailable") from None
+    return resolved
+
+
 def _first_frame_rotation(container: av.container.InputContainer) -> int:
     """Display rotation in degrees of the first decodable video frame (0 if none decodes)."""
     stream = container.streams.video[0]
@@ -34,9 +66,7 @@ def _first_frame_rotation(container: av.container.InputContainer) -> int:
 
 def probe(path: str | Path) -> dict[str, Any]:
     """Describe `path`: format, duration and its first video and audio streams; MediaError if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(f"{path}: no such file", reason="unavailable")
+    path = check_local_file(path)
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: empty file")
     try:
@@ -64,17 +94,29 @@ def probe(path: str | Path) -> dict[str, Any]:
                 "pix_fmt": vs.codec_context.pix_fmt,
             }
             info["video"]["rotation"] = _first_frame_rotation(container)
-        if container.streams.audio:
-            aus = container.streams.audio[0]
-            info["audio"] = {
-                "codec": aus.codec_context.name,
-                "sample_rate": aus.codec_context.sample_rate,
-                "channels": aus.codec_context.channels,
-                "sample_format": aus.codec_context.format.name if aus.codec_context.format else None,
-                "duration_s": float(aus.duration * aus.time_base) if aus.duration else None,
-            }
+        info["audio_streams"] = [{
+            "index": k, "codec": aus.codec_context.name, "sample_rate": aus.codec_context.sample_rate,
+            "channels": aus.codec_context.channels,
+            "sample_format": aus.codec_context.format.name if aus.codec_context.format else None,
+            "duration_s": float(aus.duration * aus.time_base) if aus.duration else None,
+            "language": aus.metadata.get("language"),
+        } for k, aus in enumerate(container.streams.audio)]
+        info["audio"] = info["audio_streams"][0] if info["audio_streams"] else None
+        animated = info["format"] == "gif" and _has_another_frame(container)  # the first was decoded above
+    if animated:
+        raise MediaError(f"{path.name}: an animated GIF, not a video (no audio, no fixed frame rate)")
     _refuse_still_image(path, info)
     return info
+
+
+def _has_another_frame(container: av.container.InputContainer) -> bool:
+    """True when the video stream still yields a frame from where decoding stands."""
+    try:
+        for _ in container.decode(video=0):
+            return True
+    except av.FFmpegError:
+        return False
+    return False
 
 
 def _refuse_still_image(path: Path, info: dict[str, Any]) -> None:

@@ -1,8 +1,10 @@
 """Stage `ingest`: bring one manifest source into data/ingest/{clip}/ and record its size and sha256.
 
-Local files are hard-linked (or copied), http(s) files downloaded, YouTube ids/URLs fetched with
-yt-dlp; remote sources are retried with exponential backoff. A source that cannot be had becomes a
-status record with reason `unavailable` — never a failed job.
+Local files are referenced in place (`ingest.local: reference`, the default: status.json records the
+resolved path, size, mtime and sha256), copied, or hard-linked; http(s) files are downloaded and
+YouTube ids/URLs fetched with yt-dlp, retried with exponential backoff. A source that cannot be had
+becomes a status record — `unavailable` (missing, a symbolic-link loop, not readable, a failed
+download) or `unreadable` (a directory) — never a failed job.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from talkhead.atomic import atomic_dir
 from talkhead.config import IngestConfig
 from talkhead.data.manifest import ManifestRow, read_manifest, resolve_local_source
 from talkhead.data.status import ClipStatus
+from talkhead.media.probe import MediaError, check_local_file
 from talkhead.stages.common import run_stage, stage_parser
 
 log = logging.getLogger(__name__)
@@ -36,17 +39,19 @@ def sha256sum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fetch_local(src: Path, dest_dir: Path, link: bool) -> Path:
-    if not src.is_file():
-        raise FileNotFoundError(f"local source {src} does not exist")
-    dest = dest_dir / ("raw" + src.suffix.lower())
-    if link:
+def _fetch_local(src: Path, dest_dir: Path, mode: str) -> Path:
+    """The local source as `mode` says: the resolved original (reference), or a copy / hard link in `dest_dir`."""
+    original = check_local_file(src)
+    if mode == "reference":
+        return original
+    dest = dest_dir / ("raw" + original.suffix.lower())
+    if mode == "hardlink":
         try:
-            os.link(src, dest)
+            os.link(original, dest)
             return dest
         except OSError:
-            log.debug("hard link failed for %s; copying", src)
-    shutil.copyfile(src, dest)
+            log.debug("hard link failed for %s; copying", original)
+    shutil.copyfile(original, dest)
     return dest
 
 
@@ -101,18 +106,22 @@ def ingest_clip(row: ManifestRow, manifest: Path, out: Path, cfg: IngestConfig) 
     with atomic_dir(out) as tmp:
         try:
             if kind == "local":
-                src = resolve_local_source(row, manifest)
-                raw = _fetch_local(src, tmp, cfg.link_local)
+                raw = _fetch_local(resolve_local_source(row, manifest), tmp, cfg.local)
             elif kind == "url":
                 raw = _with_retries(lambda: _fetch_url(row.source, tmp), cfg.retries, cfg.backoff_s)
             else:
                 raw = _with_retries(lambda: _fetch_youtube(row.source, tmp), cfg.retries, cfg.backoff_s)
+        except MediaError as exc:  # a local file that is missing, a loop, a directory, unreadable
+            status = ClipStatus(row.clip_id, "ingest", False, [exc.reason], str(exc),
+                                {"source": row.source, "source_kind": kind, **window})
         except Exception as exc:  # one unreachable source must not stop the other clips
             status = ClipStatus(row.clip_id, "ingest", False, ["unavailable"], f"{kind} source {row.source!r}: {exc}",
                                 {"source": row.source, "source_kind": kind, **window})
         else:
+            referenced = kind == "local" and cfg.local == "reference"
             status = ClipStatus(row.clip_id, "ingest", True, [], "", {
                 "source": row.source, "source_kind": kind, "file": raw.name,
+                **({"path": str(raw), "mtime": raw.stat().st_mtime} if referenced else {}),
                 "size_bytes": raw.stat().st_size, "sha256": sha256sum(raw), **window})
         status.write(tmp)
     return status

@@ -10,7 +10,9 @@ with silence in place so nothing after it moves; a padded tail longer than two f
 gate keeps those frames out of training. A file that cannot be read becomes a status record with
 reason `unreadable`. A source
 without an audio stream is normalized (video only, `has_audio: false`) so that the quality gate can
-list `no_audio` with every other reason.
+list `no_audio` with every other reason. A source with several audio streams (a second language, a
+commentary track) has each one measured (loudness, Silero VAD speech fraction); the one with most
+speech is used, and `status.json` records which (`audio_stream`) and every stream's measures.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 from talkhead.atomic import atomic_dir, write_json
 from talkhead.config import NormalizeConfig
-from talkhead.data.status import ClipStatus, read_status
+from talkhead.data.status import ClipStatus, ingested_file, read_status
 from talkhead.media.clip_video import ClipVideo
 from talkhead.media.decode import DecodeReport, count_frames_cfr, decode_audio
 from talkhead.media.encode import write_wav
@@ -41,6 +43,27 @@ def _fit_audio(samples: np.ndarray, n_frames: int, cfg: NormalizeConfig) -> tupl
     if delta > 0:
         samples = np.concatenate([samples, np.zeros(delta, np.float32)])
     return samples[:target], delta
+
+
+def _speech_stream(src: Path, info: dict, cfg: NormalizeConfig, start: float,
+                   end: float | None) -> tuple[int, list[dict]]:
+    """(index, per-stream measures) of the audio stream to use: the one with most speech when there are several."""
+    streams = info.get("audio_streams") or []
+    if len(streams) <= 1:
+        return 0, []
+    from talkhead.quality.audio import loudness_db, speech_fraction, speech_segments
+
+    measured = []
+    for k, meta in enumerate(streams):
+        samples = decode_audio(src, cfg.sample_rate, start, end, stream_index=k)
+        duration = max(len(samples), 1) / cfg.sample_rate
+        measured.append({"index": k, "codec": meta.get("codec"), "language": meta.get("language"),
+                         "loudness_db": round(loudness_db(samples), 2),
+                         "speech_fraction": round(speech_fraction(speech_segments(samples, cfg.sample_rate),
+                                                                  duration), 4)})
+    best = max(measured, key=lambda m: (m["speech_fraction"], m["loudness_db"]))["index"]
+    log.info("%s: %d audio streams; using stream %d (most speech): %s", src.name, len(streams), best, measured)
+    return best, measured
 
 
 def _audio_damage(report: DecodeReport, padded: int, start: float, n_frames: int,
@@ -62,7 +85,7 @@ def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipSta
             status = ClipStatus(clip, "normalize", False, upstream.reasons, f"upstream: {upstream.message}")
             status.write(tmp)
             return status
-        src = ingest_dir / upstream.details["file"]
+        src = ingested_file(ingest_dir, upstream)
         start, end = float(upstream.details.get("start") or 0.0), upstream.details.get("end")
         try:
             info = probe(src)
@@ -75,8 +98,9 @@ def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipSta
                 info["video"]["width"], info["video"]["height"])
             video = ClipVideo(str(src), cfg.fps, start, None if end is None else float(end), n_frames, *size)
             video.write(tmp, final=out)
+            stream, candidates = _speech_stream(src, info, cfg, start, end)
             audio_decode = DecodeReport()
-            samples = decode_audio(src, cfg.sample_rate, start, end, report=audio_decode)
+            samples = decode_audio(src, cfg.sample_rate, start, end, report=audio_decode, stream_index=stream)
         except MediaError as exc:
             status = ClipStatus(clip, "normalize", False, [exc.reason], str(exc))
             status.write(tmp)
@@ -92,6 +116,7 @@ def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipSta
             write_wav(tmp / "audio.wav", fitted, cfg.sample_rate)
             details.update(has_audio=True, audio_samples=len(fitted), audio_padded_samples=max(delta, 0),
                            audio_trimmed_samples=max(-delta, 0), audio_decode=audio_decode.summary(),
+                           audio_stream=stream, audio_streams=candidates,
                            audio_damaged_frames=_audio_damage(audio_decode, delta, start, n_frames, cfg))
             status = ClipStatus(clip, "normalize", True, [], "", details)
         status.write(tmp)

@@ -33,6 +33,6 @@ def test_ten_minute_1080p_clip(tmp_path, demo_dataset):
                               "--params", str(params)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     _, status, usage = os.wait4(child.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    report = json.loads((tmp_path / "out" / "ten_minutes_1080p.json").read_text())
+    report = json.loads((tmp_path / "out" / "ten_minutes_1080p.mp4.json").read_text())
     assert report["verdict"] in ("accept", "reject") and report["measures"]["frames"] == 15000
     assert usage.ru_maxrss / 1024 < PEAK_LIMIT_MB, f"peak memory {usage.ru_maxrss / 1024:.0f} MB"

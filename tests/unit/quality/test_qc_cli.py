@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import pytest
 import soundfile as sf
@@ -44,6 +46,23 @@ def inputs(demo_dataset, tmp_path_factory):
         for _ in range(60):
             w.write_frame(cv2.resize(skdata.astronaut(), (128, 128)))
     files["video_only"] = (d / "video_only.mp4", {"no_audio"})
+    (d / "loop_a.mp4").symlink_to(d / "loop_b.mp4")
+    (d / "loop_b.mp4").symlink_to(d / "loop_a.mp4")
+    files["symlink_loop"] = (d / "loop_a.mp4", {"unavailable"})
+    (d / "folder.mp4").mkdir()
+    files["directory"] = (d / "folder.mp4", {"unreadable"})
+    from PIL import Image
+
+    frames = [Image.fromarray(cv2.resize(skdata.astronaut(), (64, 64)) // (k + 1)) for k in range(4)]
+    frames[0].save(d / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    files["animated_gif"] = (d / "animated.gif", {"unreadable"})
+    two = d / "two_tracks.mp4"  # a silent first audio track, the speech second
+    silent = d / "silent.wav"
+    sf.write(silent, np.zeros(16000 * 2, np.float32), 16000)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(silent),
+                    "-i", str(d / "gesprochen_äöü 話.mp4"), "-map", "1:v", "-map", "0:a", "-map", "1:a", "-c:v",
+                    "copy", "-c:a", "aac", str(two)], check=True)
+    files["two_audio_streams"] = (two, None)
     negatives = [r for c, r in rows.items() if not c.startswith("demo_s")]
     for r in negatives:
         files[r.clip_id] = (demo_dataset.parent / r.source, "negative")
@@ -57,10 +76,12 @@ def test_every_input_gets_a_verdict(inputs, tmp_path, capsys):
         "quality:\n  min_face_px: 40\n  min_blur: 1.0\n")
     paths = [str(p) for p, _ in inputs.values()] + [str(tmp_path / "missing.mp4")]
     assert main(["qc", *paths, "--out", str(tmp_path / "out"), "--params", str(params)]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == len(paths)
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == len(paths) and "Traceback" not in captured.out + captured.err
     for name, (path, allowed) in inputs.items():
-        got = json.loads((tmp_path / "out" / f"{path.stem}.json").read_text())
+        got = json.loads((tmp_path / "out" / f"{path.name}.json").read_text())
+        assert got["file"] == str(path.absolute())
         assert {"verdict", "reasons", "av_offset_frames", "face_px", "speech_fraction", "blur"} <= set(got)
         if allowed is None:
             assert got["verdict"] == "accept", (name, got)
@@ -68,9 +89,27 @@ def test_every_input_gets_a_verdict(inputs, tmp_path, capsys):
             assert got["verdict"] == "reject", (name, got)
         else:
             assert got["verdict"] == "reject" and set(got["reasons"]) & allowed, (name, got)
-    missing = json.loads((tmp_path / "out" / "missing.json").read_text())
-    assert missing["reasons"] == ["unavailable"]
+    missing = json.loads((tmp_path / "out" / "missing.mp4.json").read_text())
+    assert missing["reasons"] == ["unavailable"] and "no such file" in missing["message"]
+    messages = {name: json.loads((tmp_path / "out" / f"{p.name}.json").read_text())["message"]
+                for name, (p, _) in inputs.items()}
+    assert "symbolic link loop" in messages["symlink_loop"] and "a directory" in messages["directory"]
+    assert "animated GIF" in messages["animated_gif"]
+    two = json.loads((tmp_path / "out" / "two_tracks.mp4.json").read_text())
+    assert two["measures"]["speech_fraction"] > 0.3  # the speech track was measured, not the silent first one
     assert not (tmp_path / "out" / ".work").exists()
+
+
+def test_same_named_inputs_get_one_report_each(inputs, tmp_path):
+    good = inputs["non_ascii_good"][0]
+    names = [tmp_path / "a.mp4", tmp_path / "a.mkv", tmp_path / "a.webm", tmp_path / "x" / "a.mp4"]
+    for path in names:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"not a video")
+    assert main(["qc", *map(str, names), "--out", str(tmp_path / "out")]) == 0
+    reports = sorted((tmp_path / "out").glob("*.json"))
+    assert len(reports) == len(names)
+    assert sorted(json.loads(r.read_text())["file"] for r in reports) == sorted(str(p) for p in names)
 
 
 def test_usage_error_exits_nonzero():

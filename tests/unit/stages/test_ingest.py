@@ -1,4 +1,4 @@
-"""Stage ingest: local links, http downloads with retries, unavailable sources recorded, not fatal."""
+"""Stage ingest: local sources referenced/copied/linked, http downloads with retries, bad sources recorded, not fatal."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import functools
 import hashlib
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
 
 from talkhead.config import IngestConfig
-from talkhead.data.status import read_status
+from talkhead.data.status import ingested_file, read_status
 from talkhead.stages import ingest
 
 HEADER = "clip_id,source,start,end,speaker,split,emotion\n"
@@ -36,15 +37,58 @@ def _manifest(tmp_path, source):
     return path
 
 
-def test_local_source_is_linked_with_checksum(tmp_path):
-    (tmp_path / "clip.MP4").write_bytes(b"not really a video")
+@pytest.mark.parametrize("mode", ["reference", "copy", "hardlink"])
+def test_local_source_is_taken_as_configured_with_checksum(tmp_path, mode):
+    original = tmp_path / "clip.MP4"
+    original.write_bytes(b"not really a video")
     out = tmp_path / "data" / "ingest" / "c1"
-    assert ingest.main(["--manifest", str(_manifest(tmp_path, "clip.MP4")), "--clip", "c1", "--out", str(out)]) == 0
+    cfg = IngestConfig.from_dict({"local": mode}).to_json()
+    assert ingest.main(["--manifest", str(_manifest(tmp_path, "clip.MP4")), "--clip", "c1", "--out", str(out),
+                        "--cfg", cfg]) == 0
     status = read_status(out)
-    assert status.ok and status.details["file"] == "raw.mp4"
-    assert status.details["sha256"] == hashlib.sha256(b"not really a video").hexdigest()
+    assert status.ok and status.details["sha256"] == hashlib.sha256(b"not really a video").hexdigest()
     assert (status.details["start"], status.details["end"], status.details["split"]) == (0.5, 2.0, "train")
-    assert (out / "raw.mp4").read_bytes() == b"not really a video"
+    taken = ingested_file(out, status)
+    assert taken.read_bytes() == b"not really a video"
+    if mode == "reference":  # nothing copied: the record points at the original
+        assert taken == original.resolve() and sorted(p.name for p in out.iterdir()) == ["status.json"]
+    else:
+        assert taken == out / "raw.mp4"
+        assert (taken.stat().st_ino == original.stat().st_ino) == (mode == "hardlink")
+
+
+def test_default_never_shares_the_original_inode(tmp_path):
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    out = tmp_path / "c1"
+    ingest.main(["--manifest", str(_manifest(tmp_path, "clip.mp4")), "--clip", "c1", "--out", str(out)])
+    assert not any(p.stat().st_ino == (tmp_path / "clip.mp4").stat().st_ino for p in out.iterdir())
+
+
+@pytest.mark.parametrize("case, reason, words", [
+    ("loop", "unavailable", "symbolic link loop"),
+    ("directory", "unreadable", "a directory"),
+    ("denied", "unavailable", "permission denied"),
+])
+def test_bad_local_sources_get_a_specific_reason(tmp_path, monkeypatch, case, reason, words):
+    if case == "loop":
+        (tmp_path / "a.mp4").symlink_to(tmp_path / "b.mp4")
+        (tmp_path / "b.mp4").symlink_to(tmp_path / "a.mp4")
+    elif case == "directory":
+        (tmp_path / "a.mp4").mkdir()
+    else:  # the tests run as root, whom chmod does not stop: refuse the open instead
+        (tmp_path / "a.mp4").write_bytes(b"x")
+        real_open = Path.open
+
+        def refuse(self, *args, **kwargs):
+            if self.name == "a.mp4":
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", refuse)
+    out = tmp_path / "c1"
+    assert ingest.main(["--manifest", str(_manifest(tmp_path, "a.mp4")), "--clip", "c1", "--out", str(out)]) == 0
+    status = read_status(out)
+    assert not status.ok and status.reasons == [reason] and words in status.message, status
 
 
 def test_missing_local_source_is_unavailable_not_a_crash(tmp_path):
