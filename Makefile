@@ -33,6 +33,7 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/faces/<clip>/       face track (track.parquet), face statistics, scene cuts"
 	@echo "  data/crop/<clip>/        crop.mp4 (stable 512 px face crop), landmarks.npz (478-point mesh)"
 	@echo "  data/quality/<clip>/     quality.json (measures, verdict, reasons), A/V-aligned audio.wav"
+	@echo "  data/av_corpus/          the second A/V pass (runs once the corpus is large enough; summary.json says)"
 	@echo "  data/qc/accepted.csv     clips that passed the gate; data/qc/rejected.csv: the rest, with reasons"
 	@echo "  data/qc/report/index.html    the validation report (Great Expectations Data Docs)"
 	@echo "  data/features/<clip>/    <modality>.safetensors: audio_mel, face_mesh, head_pose, motion, face3dmm,"
@@ -68,4 +69,4 @@ lock: $(STAMP)
 	@echo "review requirements/lock.new, then move it over requirements/lock.txt"
 
 clean:
-	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/qc data/features data/models data/dataset data/export data/eval logs .snakemake
+	rm -rf data/ingest data/normalize data/faces data/crop data/quality data/av_corpus data/qc data/features data/models data/dataset data/export data/eval logs .snakemake

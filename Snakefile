@@ -10,6 +10,7 @@
 #   data/faces/{clip}/       track.parquet (per-frame box) + faces.json (face stats, scene cuts)
 #   data/crop/{clip}/        crop.mp4 (stable square crop) + landmarks.npz (478-point mesh) + crop.json
 #   data/quality/{clip}/     quality.json (measures, verdict, reasons) + audio.wav (A/V-aligned)
+#   data/av_corpus/          offsets.csv, summary.json: the second A/V pass (a sync model fitted on the accepted clips)
 #   data/qc/                 accepted.csv, rejected.csv, measures.csv, segments.csv, report/ (validation HTML)
 #   data/features/{clip}/    <modality>.safetensors, one per extractor (docs/features.md)
 #   data/dataset/clips/{clip}.safetensors   every modality packed; data/dataset/metadata.parquet (splits)

@@ -145,6 +145,7 @@ class AvCorpusConfig(SectionConfig):
     ridge: float
     window_s: float
     tolerance: int
+    gross_margin: float
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ class CorpusSettings:
     ridge: float = 1.0
     window: int = 50  # frames per agreement window
     trend: int = 25
+    gross_margin: float = 0.1  # pooled-peak excess over every near-zero lag that marks a clip out of sync
+    gross_spread: float = 1.5  # ... and that excess over the spread of the null peaks
 
 
 @dataclass(frozen=True)
@@ -92,15 +94,35 @@ def model_curves(model: SyncModel, v: np.ndarray, a: np.ndarray, max_lag: int, w
     return curves
 
 
-def measure_clip(model: SyncModel, v: np.ndarray, a: np.ndarray, s: OffsetSettings,
-                 cs: CorpusSettings) -> Offset:
-    """A clip's offset under the corpus model (same refusal rules as the per-clip measure)."""
+def measure_clip(model: SyncModel, v: np.ndarray, a: np.ndarray, s: OffsetSettings, cs: CorpusSettings,
+                 tolerance: int = 2) -> Offset:
+    """A clip's offset under the corpus model: `measured` by the per-clip measure's rules, else perhaps `out_of_sync`.
+
+    `out_of_sync` is the gross-offset rule: the pooled peak lies beyond ±`tolerance`, not at the edge
+    of the search, every window's own peak is within 3 frames of it, and it stands at least
+    `cs.gross_margin` — and `cs.gross_spread` times the spread of the null peaks — above every lag
+    within ±`tolerance`. It
+    says the clip is out of sync without vouching for the value (the model's per-speaker bias is up
+    to ±3 frames, docs/qc.md), so the gate rejects such a clip and never shifts it by that value.
+    """
     if len(v) - 2 * s.max_lag < s.min_frames:
         return Offset(None, 0.0, "uncertain", f"too short to measure: {len(v)} frames")
     curves = model_curves(model, v, a, s.max_lag, cs.window)
     nulls = np.array([model_curves(model, v, null_audio(a, k, s.nulls), s.max_lag, cs.window).mean(0).max()
                       for k in range(s.nulls)])
-    return decide(curves, nulls, s)
+    result = decide(curves, nulls, s)
+    if result.measured or result.frames is None or abs(result.frames) <= tolerance:
+        return result
+    pooled = curves.mean(0)
+    near_zero = pooled[s.max_lag - tolerance:s.max_lag + tolerance + 1].max()
+    margin = float(pooled[result.frames + s.max_lag] - near_zero)
+    spread = float(nulls.std()) + 1e-9  # how much unrelated audio moves the peak: low-SNR clips move it a lot
+    windows_agree = bool(np.all(np.abs(curves.argmax(1) - s.max_lag - result.frames) <= 3))
+    if (abs(result.frames) <= s.max_lag - s.edge and windows_agree and margin >= cs.gross_margin
+            and margin >= cs.gross_spread * spread):
+        return Offset(result.frames, result.confidence, "out_of_sync",
+                      f"peak {result.frames:+d} stands {margin:.2f} above every lag within ±{tolerance}", result.curve)
+    return result
 
 
 def speaker_folds(speakers: list[str], folds: int) -> dict[str, int]:
@@ -110,7 +132,7 @@ def speaker_folds(speakers: list[str], folds: int) -> dict[str, int]:
 
 
 def cross_fit(features: dict[str, tuple[np.ndarray, np.ndarray]], speakers: dict[str, str], folds: int,
-              s: OffsetSettings, cs: CorpusSettings) -> dict[str, tuple[int, Offset]]:
+              s: OffsetSettings, cs: CorpusSettings, tolerance: int = 2) -> dict[str, tuple[int, Offset]]:
     """Every clip measured by the model fitted on the other speaker folds: {clip: (fold, Offset)}."""
     fold_of = speaker_folds(list(speakers.values()), folds)
     out = {}
@@ -121,5 +143,5 @@ def cross_fit(features: dict[str, tuple[np.ndarray, np.ndarray]], speakers: dict
             continue
         model = fit_sync_model(train, cs)
         for clip in test:
-            out[clip] = (f, measure_clip(model, *features[clip], s, cs))
+            out[clip] = (f, measure_clip(model, *features[clip], s, cs, tolerance))
     return out

@@ -7,9 +7,10 @@ model's offset, confidence and status beside the first pass's, and `flag` when t
 disagree) and summary.json (ran or why not, clips, speakers, flags). The qc gate rejects flagged
 clips as av_offset. Model and decision rules: talkhead.quality.av_corpus; docs/qc.md.
 
-A clip is flagged when the corpus model measures it confidently and (a) the first pass measured it
-too, more than `av_corpus.tolerance` frames away, or (b) the first pass left its audio unshifted
-(uncertain) while the corpus model puts it beyond `quality.av_tolerance`. A clip that SyncNet
+A clip is flagged when the corpus model measures it (`measured`), or finds it grossly out of sync
+(`out_of_sync`: the value known to ±3 frames), and (a) the first pass measured it too, further away
+than `av_corpus.tolerance` (3 frames for `out_of_sync`), or (b) the first pass left its audio
+unshifted (uncertain) while the corpus model puts it beyond `quality.av_tolerance`. A clip that SyncNet
 judged (`quality.syncnet_path`) is re-measured and reported but never flagged: SyncNet is the standard.
 """
 
@@ -44,17 +45,19 @@ def _first_pass(quality_dir: Path) -> dict[str, Any]:
     return {"clip": q["clip"], "verdict": q["verdict"], **q.get("measures", {})}
 
 
-def _flag(first: dict[str, Any], offset: int | None, measured: bool, cfg: AvCorpusConfig,
+def _flag(first: dict[str, Any], offset: int | None, status: str, cfg: AvCorpusConfig,
           qcfg: QualityConfig) -> str:
     """Why the two passes disagree on one clip ('' when they do not)."""
-    if not measured or offset is None or first.get("av_method") == "syncnet":
+    if status not in ("measured", "out_of_sync") or offset is None or first.get("av_method") == "syncnet":
         return ""
+    # an out-of-sync verdict vouches for the direction and size, not the frame: ±3 frames of slack
+    slack = cfg.tolerance if status == "measured" else max(cfg.tolerance, 3)
     if first.get("av_status") == "measured":
-        if abs(offset - int(first["av_offset_frames"])) > cfg.tolerance:
-            return f"passes disagree: first {first['av_offset_frames']:+d}, corpus {offset:+d}"
+        if abs(offset - int(first["av_offset_frames"])) > slack:
+            return f"passes disagree: first {first['av_offset_frames']:+d}, corpus {offset:+d} ({status})"
         return ""
     if abs(offset) > qcfg.av_tolerance:
-        return f"first pass uncertain and left the audio as is; corpus model measures {offset:+d}"
+        return f"first pass uncertain and left the audio as is; corpus model: {offset:+d} ({status})"
     return ""
 
 
@@ -85,6 +88,7 @@ def run_av_corpus(quality_dirs: Sequence[Path], crop_root: Path, normalize_root:
     if not why_not:
         table = _measure_all(accepted, speakers, crop_root, normalize_root, cfg, qcfg)
         summary.update(flagged=int((table["flag"]).sum()), measured=int((table["av_status_corpus"] == "measured").sum()),
+                       out_of_sync=int((table["av_status_corpus"] == "out_of_sync").sum()),
                        folds=int(table["fold"].nunique()))
     with atomic_dir(out) as tmp:
         with atomic_path(tmp / "offsets.csv", suffix=".csv") as part:
@@ -98,18 +102,19 @@ def _measure_all(accepted: list[dict], speakers: dict[str, str], crop_root: Path
     """One row per accepted clip: the cross-fitted corpus measure next to the first pass."""
     fps = int(accepted[0]["fps"])
     cs = CorpusSettings(components=cfg.components, context=cfg.context, ridge=cfg.ridge,
-                        window=max(10, int(round(cfg.window_s * fps))))
+                        window=max(10, int(round(cfg.window_s * fps))), gross_margin=cfg.gross_margin)
     features = {}
     for first in accepted:
         clip = first["clip"]
         points = np.load(crop_root / clip / "landmarks.npz")["points"].astype(np.float32)
         samples, rate = sf.read(normalize_root / clip / "audio.wav", dtype="float32")
         features[clip] = clip_features(points, audio_features(samples, rate, fps, len(points)), cs)
-    results = cross_fit(features, {c: speakers[c] for c in features}, cfg.folds, offset_settings(qcfg, fps), cs)
+    results = cross_fit(features, {c: speakers[c] for c in features}, cfg.folds, offset_settings(qcfg, fps), cs,
+                        qcfg.av_tolerance)
     records = []
     for first in accepted:
         fold, o = results[first["clip"]]
-        flag = _flag(first, o.frames, o.measured, cfg, qcfg)
+        flag = _flag(first, o.frames, o.status, cfg, qcfg)
         records.append({"clip": first["clip"], "speaker": speakers[first["clip"]], "fold": fold,
                         "first_status": first.get("av_status"), "first_offset": first.get("av_offset_frames"),
                         "av_offset_corpus": o.frames, "av_confidence_corpus": round(o.confidence, 2),
@@ -126,7 +131,7 @@ def _main(args: argparse.Namespace) -> str:
     if not s["ran"]:
         return f"av_corpus: skipped — {s['reason']}"
     return (f"av_corpus: {s['clips']} clips of {s['speakers']} speakers re-measured in {s['folds']} folds; "
-            f"{s['measured']} measured, {s['flagged']} flagged (disagree with the first pass)")
+            f"{s['measured']} measured, {s['out_of_sync']} out of sync, {s['flagged']} flagged (disagree with the first pass)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,8 @@ import pandas as pd
 import soundfile as sf
 
 from talkhead.config import AvCorpusConfig, QualityConfig
-from talkhead.quality.av_corpus import CorpusSettings, clip_features, cross_fit, speaker_folds
+from talkhead.quality.av_corpus import (CorpusSettings, clip_features, cross_fit, fit_sync_model, measure_clip,
+                                        speaker_folds)
 from talkhead.quality.av_offset import OffsetSettings
 from talkhead.stages.av_corpus import run_av_corpus
 from talkhead.stages.qc import measures_table
@@ -30,6 +31,20 @@ def test_cross_fitted_model_measures_each_clip_with_the_documented_sign(syntheti
     results = cross_fit(features, {c: c.split("_")[0] for c in delays}, 3, OffsetSettings(), cs)
     got = {c: (o.status, o.frames) for c, (_, o) in results.items()}
     assert got == {c: ("measured", d) for c, d in delays.items()}
+
+
+def test_a_weakly_coupled_clip_far_out_of_sync_is_out_of_sync_not_measured(synthetic_clip):
+    """Noisy coupling: the value is not vouched for (uncertain to measure), but 9 frames late is plainly out of sync."""
+    cs = CorpusSettings()
+    model = fit_sync_model([clip_features(*synthetic_clip(250, 0, seed=100 + i, mix=MIX, noise=1.0), cs)
+                            for i in range(8)], cs)
+    for seed in range(3):
+        late = measure_clip(model, *clip_features(*synthetic_clip(125, 9, seed=seed, mix=MIX, noise=2.0), cs),
+                            OffsetSettings(), cs)
+        in_sync = measure_clip(model, *clip_features(*synthetic_clip(125, 0, seed=seed, mix=MIX, noise=2.0), cs),
+                               OffsetSettings(), cs)
+        assert late.status == "out_of_sync" and abs(late.frames - 9) <= 1, late
+        assert in_sync.status != "out_of_sync" and abs(in_sync.frames) <= 1, in_sync
 
 
 def _write_clip(root, clip, points, samples, first_status, first_offset):
