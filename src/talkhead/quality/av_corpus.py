@@ -12,6 +12,9 @@ standardised and detrended); the first `components` canonical pairs are kept. Cr
 speakers are dealt into `folds` groups and a clip is measured only by a model fitted on the other
 groups, so no clip — and no speaker — is scored by a model that saw it.
 
+Clips out of sync would teach the model a smeared relation, so fitting is robust: a second round
+refits each fold's model only on the clips the first round found near sync.
+
 Measuring one clip uses the decision rule of the per-clip measure (talkhead.quality.av_offset.decide):
 the clip is cut into windows of `window` frames, every window's peak must agree with the pooled
 peak within one frame, and the pooled peak must stand out against the clip's own audio made
@@ -27,8 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkhead.quality.av_offset import (Offset, OffsetSettings, _detrend, _fill, _stack, decide, mouth_features,
-                                        null_audio)
+from talkhead.quality.av_offset import (Offset, OffsetSettings, canonical_pairs, decide, detrend, fill_gaps,
+                                        mouth_features, null_audio, stack_context)
+
+
+TRUSTED_PEAK = 3  # frames: a clip whose peak is this close to zero may teach the next round (per-speaker bias ≤ 3)
 
 
 @dataclass(frozen=True)
@@ -56,26 +62,18 @@ class SyncModel:
 def clip_features(points: np.ndarray, audio: np.ndarray, cs: CorpusSettings) -> tuple[np.ndarray, np.ndarray]:
     """Mouth (T, 94) and stacked sound (T, 20·(2c+1)) features of one clip, centred and detrended per clip."""
     n = min(len(points), len(audio))
-    v = _detrend(_fill(mouth_features(np.asarray(points)[:n])), cs.trend)
+    v = detrend(fill_gaps(mouth_features(np.asarray(points)[:n])), cs.trend)
     v = v - v.mean(0)
-    a = _detrend(np.asarray(audio, np.float64)[:n], cs.trend)
+    a = detrend(np.asarray(audio, np.float64)[:n], cs.trend)
     a = (a - a.mean(0)) / (a.std(0) + 1e-9)
-    return v, _stack(a, cs.context)
+    return v, stack_context(a, cs.context)
 
 
 def fit_sync_model(clips: list[tuple[np.ndarray, np.ndarray]], cs: CorpusSettings) -> SyncModel:
     """Fit the canonical pairs on (mouth, sound) feature pairs of in-sync clips, pooled."""
     v = np.concatenate([c[0] for c in clips])
     a = np.concatenate([c[1] for c in clips])
-    v, a = v - v.mean(0), a - a.mean(0)
-    cvv, caa, cva = v.T @ v / len(v), a.T @ a / len(a), v.T @ a / len(v)
-    cvv += cs.ridge * np.trace(cvv) / len(cvv) * np.eye(len(cvv))
-    caa += cs.ridge * np.trace(caa) / len(caa) * np.eye(len(caa))
-    lv, la = np.linalg.cholesky(cvv), np.linalg.cholesky(caa)
-    m = np.linalg.solve(lv, np.linalg.solve(la, cva.T).T)  # Lv⁻¹ Cva La⁻ᵀ
-    u, corr, wt = np.linalg.svd(m)
-    k = cs.components
-    return SyncModel(np.linalg.solve(lv.T, u[:, :k]), np.linalg.solve(la.T, wt[:k].T), corr[:k])
+    return SyncModel(*canonical_pairs(v, a, cs.ridge, cs.components))
 
 
 def model_curves(model: SyncModel, v: np.ndarray, a: np.ndarray, max_lag: int, window: int) -> np.ndarray:
@@ -132,16 +130,27 @@ def speaker_folds(speakers: list[str], folds: int) -> dict[str, int]:
 
 
 def cross_fit(features: dict[str, tuple[np.ndarray, np.ndarray]], speakers: dict[str, str], folds: int,
-              s: OffsetSettings, cs: CorpusSettings, tolerance: int = 2) -> dict[str, tuple[int, Offset]]:
-    """Every clip measured by the model fitted on the other speaker folds: {clip: (fold, Offset)}."""
+              s: OffsetSettings, cs: CorpusSettings, tolerance: int = 2, rounds: int = 2) -> dict[str, tuple[int, Offset]]:
+    """Every clip measured by the model fitted on the other speaker folds: {clip: (fold, Offset)}.
+
+    Round one fits on every clip; each later round fits only on the clips the previous round found
+    near sync (a peak within `TRUSTED_PEAK` frames), so clips that are out of sync do not teach the model.
+    """
     fold_of = speaker_folds(list(speakers.values()), folds)
-    out = {}
-    for f in sorted(set(fold_of.values())):
-        train = [features[c] for c in features if fold_of[speakers[c]] != f]
-        test = [c for c in features if fold_of[speakers[c]] == f]
-        if not train or not test:
-            continue
-        model = fit_sync_model(train, cs)
-        for clip in test:
-            out[clip] = (f, measure_clip(model, *features[clip], s, cs, tolerance))
+    trusted = set(features)
+    out: dict[str, tuple[int, Offset]] = {}
+    for _ in range(max(1, rounds)):
+        out = {}
+        for f in sorted(set(fold_of.values())):
+            train = [features[c] for c in features if fold_of[speakers[c]] != f and c in trusted]
+            test = [c for c in features if fold_of[speakers[c]] == f]
+            if not train or not test:
+                continue
+            model = fit_sync_model(train, cs)
+            for clip in test:
+                out[clip] = (f, measure_clip(model, *features[clip], s, cs, tolerance))
+        near = {c for c, (_, o) in out.items() if o.frames is not None and abs(o.frames) <= TRUSTED_PEAK}
+        if len({fold_of[speakers[c]] for c in near}) < 2:
+            break  # too few clips look in sync to refit on without leaving a fold untrained
+        trusted = near
     return out

@@ -80,7 +80,7 @@ def mouth_features(points: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
-def _fill(x: np.ndarray) -> np.ndarray:
+def fill_gaps(x: np.ndarray) -> np.ndarray:
     """Interpolate NaN rows of (T, D) linearly in time."""
     bad = np.isnan(x).any(axis=1)
     if not bad.any():
@@ -89,7 +89,7 @@ def _fill(x: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(t, t[~bad], col[~bad]) for col in x.T], 1)
 
 
-def _detrend(x: np.ndarray, window: int) -> np.ndarray:
+def detrend(x: np.ndarray, window: int) -> np.ndarray:
     """Subtract the moving average over `window` frames: head motion and level changes are not speech."""
     if window <= 1:
         return x
@@ -104,7 +104,7 @@ def _pca(x: np.ndarray, k: int) -> np.ndarray:
     return z / (z.std(0) + 1e-9)
 
 
-def _stack(x: np.ndarray, context: int) -> np.ndarray:
+def stack_context(x: np.ndarray, context: int) -> np.ndarray:
     """(T, D) → (T, D·(2c+1)): each row with its ±context neighbours (edges repeated)."""
     if context == 0:
         return x
@@ -112,16 +112,16 @@ def _stack(x: np.ndarray, context: int) -> np.ndarray:
     return np.concatenate([padded[k:k + len(x)] for k in range(2 * context + 1)], 1)
 
 
-def _first_pair(v: np.ndarray, a: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
-    """Weights (dv,), (da,) of the first regularised canonical pair of (N, dv) and (N, da)."""
+def canonical_pairs(v: np.ndarray, a: np.ndarray, ridge: float, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first `k` regularised canonical pairs of (N, dv) and (N, da): weights (dv, k), (da, k), correlations (k,)."""
     v, a = v - v.mean(0), a - a.mean(0)
     cvv, caa, cva = v.T @ v / len(v), a.T @ a / len(a), v.T @ a / len(v)
     cvv += ridge * np.trace(cvv) / len(cvv) * np.eye(len(cvv))
     caa += ridge * np.trace(caa) / len(caa) * np.eye(len(caa))
     lv, la = np.linalg.cholesky(cvv), np.linalg.cholesky(caa)
     m = np.linalg.solve(lv, np.linalg.solve(la, cva.T).T)  # Lv⁻¹ Cva La⁻ᵀ
-    u, _, wt = np.linalg.svd(m)
-    return np.linalg.solve(lv.T, u[:, 0]), np.linalg.solve(la.T, wt[0])
+    u, corr, wt = np.linalg.svd(m)
+    return np.linalg.solve(lv.T, u[:, :k]), np.linalg.solve(la.T, wt[:k].T), corr[:k]
 
 
 def window_curves(v: np.ndarray, a: np.ndarray, s: OffsetSettings) -> np.ndarray:
@@ -137,8 +137,8 @@ def window_curves(v: np.ndarray, a: np.ndarray, s: OffsetSettings) -> np.ndarray
     for j, lag in enumerate(range(-lag_max, lag_max + 1)):
         for k, test in enumerate(blocks):
             fit = np.concatenate([b for i, b in enumerate(blocks) if i != k])
-            wv, wa = _first_pair(v[fit], a[fit + lag], s.ridge)
-            curves[k, j] = _corr(v[test] @ wv, a[test + lag] @ wa)
+            wv, wa, _ = canonical_pairs(v[fit], a[fit + lag], s.ridge)
+            curves[k, j] = _corr(v[test] @ wv[:, 0], a[test + lag] @ wa[:, 0])
     return curves
 
 
@@ -176,8 +176,8 @@ def decide(curves: np.ndarray, null_peaks: np.ndarray, s: OffsetSettings) -> Off
 
 def _prepare(points: np.ndarray, audio: np.ndarray, s: OffsetSettings) -> tuple[np.ndarray, np.ndarray]:
     """Mouth (T, dims) and stacked sound (T, dims·(2c+1)) features."""
-    v = _pca(_detrend(_fill(mouth_features(points)), s.trend), s.dims)
-    a = _stack(_pca(_detrend(np.asarray(audio, np.float64), s.trend), s.dims), s.context)
+    v = _pca(detrend(fill_gaps(mouth_features(points)), s.trend), s.dims)
+    a = stack_context(_pca(detrend(np.asarray(audio, np.float64), s.trend), s.dims), s.context)
     return v, a
 
 

@@ -1,4 +1,10 @@
-"""Audio-video offset from the data: does the mouth move with the sound, and with what delay?
+"""Does this mouth move with this sound? The score that picks the speaking face among several.
+
+Used by talkhead.faces.speaker (faces.speaker: active) to compare the faces in one clip with each
+other: the face whose mouth the audio predicts best is the speaker. It is not the gate's A/V-offset
+measure (talkhead.quality.av_offset): as an absolute offset estimate it was confidently wrong on real
+in-sync clips (docs/qc.md), but as a comparison between two faces under the same audio it works
+(the speaker 0.61 against the listener 0.25 on the real two-faces fixture).
 
 Sign convention: a positive offset means the audio is LATE (it lags the picture) by that many
 video frames; shifting the audio earlier by that many frames re-aligns it.
@@ -17,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+
+from talkhead.quality.av_offset import detrend
 
 # Face-mesh indices: inner upper / lower lip (13, 14), outer eye corners (33, 263).
 UPPER_LIP, LOWER_LIP, EYE_OUTER_R, EYE_OUTER_L = 13, 14, 33, 263
@@ -58,11 +65,6 @@ def audio_features(samples: np.ndarray, sample_rate: int, fps: int, n_frames: in
     return feats.astype(np.float64)
 
 
-def _detrend(x: np.ndarray, window: int) -> np.ndarray:
-    """Subtract the moving average over `window` frames (along time, axis 0)."""
-    return x - uniform_filter1d(x, size=max(2, window), axis=0, mode="nearest")
-
-
 def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(0)) / (x.std(0) + 1e-9)
 
@@ -91,10 +93,10 @@ def estimate_offset(mouth: np.ndarray, audio: np.ndarray, max_lag: int, trend_wi
     if valid.sum() < max(min_frames, n // 2) or n - 2 * max_lag < min_frames:
         return none
     t = np.arange(n)
-    mouth = _detrend(np.interp(t, t[valid], mouth[valid]), trend_window)
+    mouth = detrend(np.interp(t, t[valid], mouth[valid]), trend_window)
     if mouth.std() < 1e-6:
         return none
-    audio = _detrend(audio, trend_window)
+    audio = detrend(audio, trend_window)
     centre = np.arange(max_lag, n - max_lag)
     scores = np.array([_heldout_r(mouth[centre], audio[centre + lag], ridge)
                        for lag in range(-max_lag, max_lag + 1)], np.float32)
