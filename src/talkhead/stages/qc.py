@@ -25,7 +25,7 @@ from talkhead.stages.common import run_stage, stage_parser
 log = logging.getLogger(__name__)
 COLUMNS = ["clip", "speaker", "split", "emotion", "verdict", "reasons", "duration_s", "frames", "face_px",
            "face_frac", "detection_rate", "face_coverage", "faces_max", "multi_face_rate", "blur", "has_audio",
-           "loudness_db", "speech_fraction", "scene_cuts", "segments", "segment_frames", "av_method",
+           "audio_stream", "loudness_db", "speech_fraction", "scene_cuts", "segments", "segment_frames", "av_method",
            "av_offset_frames", "av_confidence", "av_status", "av_reason", "av_offset_syncnet", "av_confidence_syncnet",
            "av_offset_corpus", "av_confidence_corpus", "av_status_corpus", "av_shift_frames", "decode_errors",
            "corrupt_frames", "audio_gaps", "damaged_frames"]

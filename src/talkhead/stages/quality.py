@@ -116,7 +116,8 @@ def measure(normalize_dir: Path, faces_dir: Path, crop_dir: Path, cfg: QualityCo
         "faces_max": faces.get("faces_max", 0), "multi_face_rate": faces.get("multi_face_rate", 0.0),
         "scene_cuts": len(faces.get("scene_cuts", [])), "blur": crop.get("blur"),
         **_segment_measures(n, faces.get("scene_cuts", []), fps, cfg, damaged), **_integrity(norm, faces, damaged, n),
-        "has_audio": (normalize_dir / "audio.wav").is_file(),
+        "has_audio": (normalize_dir / "audio.wav").is_file(), "audio_stream": norm.get("audio_stream"),
+        "audio_streams": norm.get("audio_streams", []),
         "loudness_db": None, "speech_fraction": None, "av_method": None, "av_offset_frames": None,
         "av_confidence": None, "av_status": None, "av_reason": "",
     }
