@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from talkhead.data.dataset import WindowDataset
+from talkhead.data.manifest import read_manifest, resolve_local_source
 from talkhead.data.featurefile import read_features
 from talkhead.media.clip_video import ClipVideo
 from talkhead.media.probe import probe
@@ -71,8 +72,9 @@ def test_invalid_params_name_the_key(tmp_path, demo_dataset):
         snakemake(tmp_path, "-n")
 
 
-def test_end_to_end_on_demo_data(workdir):
+def test_end_to_end_on_demo_data(workdir, demo_dataset):
     snakemake(workdir, "--cores", "2", "all")
+    sources = {r.clip_id: resolve_local_source(r, demo_dataset).resolve() for r in read_manifest(demo_dataset)}
     rows = {r["clip"]: r for r in csv.DictReader((workdir / "data/normalize/summary.csv").open())}
     speaking = [c for c in rows if re.fullmatch(r"demo_s\d+_c\d+", c)]
     assert speaking and all(rows[c]["ok"] == "1" for c in speaking)
@@ -81,7 +83,7 @@ def test_end_to_end_on_demo_data(workdir):
         status = json.loads((folder / "status.json").read_text())
         video = ClipVideo.read(folder)
         assert video.fps == 25 and video.frames == status["details"]["frames"]
-        assert Path(video.source).resolve().parent == (workdir / "data/ingest" / clip).resolve()
+        assert Path(video.source) == sources[clip], "ingest.local: reference reads the original in place"
         assert abs(status["details"]["frames"] - 50) <= 1
         audio, rate = sf.read(folder / "audio.wav", dtype="int16")
         assert rate == 16000 and audio.ndim == 1

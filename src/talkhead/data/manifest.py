@@ -154,5 +154,5 @@ def speaker_key(speaker: str) -> str:
     import hashlib
     import re
 
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", speaker).strip("_")[:40] or "speaker"
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", speaker).strip("_-")[:40] or "speaker"
     return f"{safe}-{hashlib.sha1(speaker.encode('utf-8')).hexdigest()[:6]}"

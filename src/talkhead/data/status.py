@@ -54,6 +54,17 @@ def read_status(folder: str | Path) -> ClipStatus:
 
 
 def ingested_file(ingest_dir: str | Path, status: ClipStatus) -> Path:
-    """The media file an ingest record points at: the referenced original, or the copy in the clip folder."""
+    """The media file an ingest record points at: the referenced original, or the copy in the clip folder.
+
+    A referenced original must still be the file ingest checksummed: FileNotFoundError if it is gone,
+    ValueError if its size or modification time changed since (re-run ingest for that clip).
+    """
     details = status.details
-    return Path(details["path"]) if details.get("path") else Path(ingest_dir) / details["file"]
+    if not details.get("path"):
+        return Path(ingest_dir) / details["file"]
+    path = Path(details["path"])
+    stat = path.stat()  # FileNotFoundError when the original was removed
+    if stat.st_size != details.get("size_bytes") or stat.st_mtime_ns != details.get("mtime_ns", stat.st_mtime_ns):
+        raise ValueError(f"{path} changed since it was ingested (size or modification time differs from the "
+                         "record); re-run ingest for this clip")
+    return path

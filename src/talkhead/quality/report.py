@@ -23,11 +23,12 @@ from typing import Any
 import pandas as pd
 
 from talkhead.atomic import write_json
+from talkhead.data.manifest import CLIP_ID
 from talkhead.data.status import REASONS
 from talkhead.gx import run_suites
 
 REASONS_REGEX = "^(?:(?:{0})(?:\\|(?:{0}))*)?$".format("|".join(REASONS))  # '' or codes joined by '|'
-CLIP_REGEX = r"^[A-Za-z0-9_-]+$"
+CLIP_REGEX = CLIP_ID.pattern  # the manifest rule: a letter or digit first, then [A-Za-z0-9_-]
 VERDICTS = ("accept", "reject")
 COLUMNS = ("clip", "verdict", "reasons", "duration_s", "frames", "face_px", "face_frac", "detection_rate",
            "faces_max", "blur", "has_audio", "loudness_db", "speech_fraction", "scene_cuts", "av_offset_frames",

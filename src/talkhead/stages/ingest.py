@@ -121,7 +121,7 @@ def ingest_clip(row: ManifestRow, manifest: Path, out: Path, cfg: IngestConfig) 
             referenced = kind == "local" and cfg.local == "reference"
             status = ClipStatus(row.clip_id, "ingest", True, [], "", {
                 "source": row.source, "source_kind": kind, "file": raw.name,
-                **({"path": str(raw), "mtime": raw.stat().st_mtime} if referenced else {}),
+                **({"path": str(raw), "mtime_ns": raw.stat().st_mtime_ns} if referenced else {}),
                 "size_bytes": raw.stat().st_size, "sha256": sha256sum(raw), **window})
         status.write(tmp)
     return status

@@ -85,8 +85,13 @@ def normalize_clip(ingest_dir: Path, out: Path, cfg: NormalizeConfig) -> ClipSta
             status = ClipStatus(clip, "normalize", False, upstream.reasons, f"upstream: {upstream.message}")
             status.write(tmp)
             return status
-        src = ingested_file(ingest_dir, upstream)
         start, end = float(upstream.details.get("start") or 0.0), upstream.details.get("end")
+        try:
+            src = ingested_file(ingest_dir, upstream)
+        except (OSError, ValueError) as exc:  # a referenced original removed or changed since ingest
+            status = ClipStatus(clip, "normalize", False, ["unavailable"], f"source: {exc}")
+            status.write(tmp)
+            return status
         try:
             info = probe(src)
             write_json(tmp / "probe.json", info)

@@ -121,3 +121,16 @@ def test_http_404_is_retried_then_unavailable(tmp_path, http_root, caplog):
 def test_unknown_clip_is_a_usage_error(tmp_path):
     with pytest.raises(SystemExit, match="not in"):
         ingest.main(["--manifest", str(_manifest(tmp_path, "a.mp4")), "--clip", "zz", "--out", str(tmp_path / "o")])
+
+
+def test_a_referenced_original_changed_after_ingest_is_unavailable_downstream(tmp_path):
+    from talkhead.config import NormalizeConfig
+    from talkhead.stages.normalize import normalize_clip
+
+    original = tmp_path / "clip.mp4"
+    original.write_bytes(b"x" * 100)
+    out = tmp_path / "c1"
+    ingest.main(["--manifest", str(_manifest(tmp_path, "clip.mp4")), "--clip", "c1", "--out", str(out)])
+    original.write_bytes(b"y" * 120)
+    status = normalize_clip(out, tmp_path / "n", NormalizeConfig.from_dict({}))
+    assert not status.ok and status.reasons == ["unavailable"] and "changed since it was ingested" in status.message
