@@ -39,8 +39,24 @@ def load_schema(name: str = SCHEMA_NAME) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+_VALIDATORS: dict[int, tuple[dict[str, Any], jsonschema.protocols.Validator]] = {}
+
+
 def _validator_filling_defaults(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
-    """A Draft 2020-12 validator that writes each property's `default` into the instance."""
+    """A Draft 2020-12 validator that writes each property's `default` into the instance.
+
+    Built once per schema object (a manifest validates every row against one schema: building the
+    validator class per row made reading 10,000 rows take 25 s and 100,000 six minutes).
+    """
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    validator = _build_validator(schema)
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
+def _build_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     base = jsonschema.Draft202012Validator
     check_properties = base.VALIDATORS["properties"]
 
