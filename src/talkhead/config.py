@@ -32,6 +32,7 @@ class DatasetConfig(SectionConfig):
     val_fraction: float
     test_fraction: float
     seed: int
+    shard_size: int
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,10 @@ def test_stage_agrees_with_snakemake(name):
     allowed = cmd[cmd.index("--allowed-rules") + 1: cmd.index("--")]
     assert set(allowed) <= rules and name in allowed
     schema = load_schema()["properties"]
-    for section in stage["params"]:
-        assert section in schema, f"params section {section!r} not in the schema"
+    for section in stage["params"]:  # a whole section, or one key of it (dataset.seed)
+        head, *key = section.split(".")
+        assert head in schema, f"params section {head!r} not in the schema"
+        assert not key or key[0] in schema[head]["properties"], f"params key {section!r} not in the schema"
     assert f"workflow/rules/{name}.smk" in stage["deps"] and "src/talkhead" in stage["deps"]
     outs = [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]]
     if name == "evaluate":  # data/eval/<model>/: files, so that the metrics file can be declared as metrics

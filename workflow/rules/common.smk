@@ -1,12 +1,15 @@
 # Shared helpers: config validation, the clip list, per-clip params. No rules here.
 import json
+import math
 import os
+import shlex
 import sys
 
 from snakemake.utils import min_version, validate
 
 from talkhead.config import section_config
 from talkhead.data.manifest import ManifestError, read_manifest, speaker_key
+from talkhead.data.shards import SHARD_PATTERN, plan_shards
 from talkhead.data.splits import manifest_splits
 
 min_version("9.0")
@@ -33,6 +36,9 @@ except ManifestError as exc:  # one message naming every bad row and column, the
     sys.stderr.write(f"talkhead: the manifest is not valid; nothing was run.\n{exc}{hint}\n")
     sys.exit(1)
 CLIPS = sorted(ROWS)
+# Shards of dataset.shard_size clips in manifest row order: one job per shard and per-clip phase.
+SHARD_SIZE = config["dataset"]["shard_size"]
+SHARDS = plan_shards(ROWS, SHARD_SIZE)
 _ds = config["dataset"]
 SPLITS = manifest_splits(ROWS.values(), _ds["split_policy"], _ds["val_fraction"], _ds["test_fraction"], _ds["seed"])
 
@@ -40,6 +46,7 @@ SPLITS = manifest_splits(ROWS.values(), _ds["split_policy"], _ds["val_fraction"]
 wildcard_constraints:
     clip=r"[A-Za-z0-9_-]+",
     speaker=r"[A-Za-z0-9_-]+",
+    shard=SHARD_PATTERN,
 
 
 # The modalities every packed clip holds (each one a rule in features.smk). HuBERT joins when a
@@ -93,20 +100,39 @@ def manifest_row(wildcards):
     return json.dumps(row.__dict__, sort_keys=True)
 
 
-def local_source(wildcards):
-    """The clip's local source file if it exists (a missing one is recorded as unavailable, not fatal)."""
+def shard_indices(phase):
+    """Every shard's index of a per-clip phase (data/<phase>/_shards/<shard>.csv), which stands for its clip folders."""
+    return expand(f"data/{phase}/_shards/{{shard}}.csv", shard=SHARDS)
+
+
+def shard_job(phase):
+    """A params function: the shard runner's arguments for `phase` (talkhead.stages.shard)."""
+    return lambda wildcards: (f"{phase} --manifest {shlex.quote(MANIFEST)} --shard {wildcards.shard}"
+                              f" --shard-size {SHARD_SIZE} --data data")
+
+
+def shard_rows(wildcards):
+    """The shard's manifest rows as JSON; a param, so editing a row re-runs its shard (which redoes only that clip)."""
+    return json.dumps([ROWS[c].__dict__ for c in SHARDS[wildcards.shard]], sort_keys=True)
+
+
+def shard_sources(wildcards):
+    """The local source files of the shard's clips that exist (a missing one is recorded as unavailable)."""
     from talkhead.data.manifest import resolve_local_source
 
-    row = ROWS[wildcards.clip]
-    if row.source_kind() != "local":
-        return []
-    path = resolve_local_source(row, MANIFEST)
-    return [str(path)] if path.is_file() else []
+    paths = (resolve_local_source(ROWS[c], MANIFEST) for c in SHARDS[wildcards.shard]
+             if ROWS[c].source_kind() == "local")
+    return [str(p) for p in paths if p.is_file()]
 
 
-def clip_dirs(phase):
-    """Every clip's folder of a phase."""
-    return expand(f"data/{phase}/{{clip}}", clip=CLIPS)
+def shard_minutes(per_clip):
+    """A shard job's runtime (minutes): `per_clip` × the shard's clips × the attempt (a retried job gets more)."""
+    return lambda wildcards, attempt: math.ceil(per_clip * len(SHARDS[wildcards.shard])) * attempt
+
+
+def scaled(mem_mb):
+    """`mem_mb` × the attempt: a job killed for memory comes back with 2×, then 3×."""
+    return lambda wildcards, attempt: mem_mb * attempt
 
 
 def accepted():

@@ -1,32 +1,30 @@
-# Phase crop: data/faces/{clip}/ + data/normalize/{clip}/ → data/crop/{clip}/ (stable crop, landmarks, sharpness).
+# Phase crop: data/faces/{clip}/ + data/normalize/{clip}/ → data/crop/{clip}/ (stable crop, landmarks,
+# sharpness), one job per shard.
 
 
-rule crop_clip:
-    group:
-        clip_group("clip_preprocess"),
+rule crop_shard:
     input:
-        faces="data/faces/{clip}",
-        normalize="data/normalize/{clip}",
-        source="data/ingest/{clip}",
+        faces="data/faces/_shards/{shard}.csv",
+        normalize="data/normalize/_shards/{shard}.csv",
     output:
-        directory("data/crop/{clip}"),
+        "data/crop/_shards/{shard}.csv",
     params:
+        job=shard_job("crop"),
         cfg=stage_cfg("crop"),
     log:
-        "logs/crop/{clip}.log",
+        "logs/crop/{shard}.log",
     benchmark:
-        "logs/benchmarks/crop/{clip}.tsv"
+        "logs/benchmarks/crop/{shard}.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=scaled(3000),
+        runtime=shard_minutes(1.0),
     shell:
-        "python -m talkhead.stages.crop --faces {input.faces:q} --normalize {input.normalize:q}"
-        " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+        "python -m talkhead.stages.shard {params.job} --index {output:q} --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule crop:
     input:
-        clip_dirs("crop"),
+        shard_indices("crop"),

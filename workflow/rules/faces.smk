@@ -1,31 +1,29 @@
-# Phase faces: data/normalize/{clip}/ (+ the source in data/ingest/{clip}/) → data/faces/{clip}/ (face track, face statistics, scene cuts).
+# Phase faces: data/normalize/{clip}/ (+ the source it points at) → data/faces/{clip}/ (face track, face
+# statistics, scene cuts), one job per shard.
 
 
-rule faces_clip:
-    group:
-        clip_group("clip_preprocess"),
+rule faces_shard:
     input:
-        normalize="data/normalize/{clip}",
-        source="data/ingest/{clip}",  # normalize/{clip}/video.json points into it
+        "data/normalize/_shards/{shard}.csv",
     output:
-        directory("data/faces/{clip}"),
+        "data/faces/_shards/{shard}.csv",
     params:
+        job=shard_job("faces"),
         cfg=stage_cfg("faces"),
     log:
-        "logs/faces/{clip}.log",
+        "logs/faces/{shard}.log",
     benchmark:
-        "logs/benchmarks/faces/{clip}.tsv"
+        "logs/benchmarks/faces/{shard}.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=scaled(3000),
+        runtime=shard_minutes(1.0),
     shell:
-        "python -m talkhead.stages.faces --normalize {input.normalize:q} --out {output:q}"
-        " --cfg {params.cfg:q} 2> {log:q}"
+        "python -m talkhead.stages.shard {params.job} --index {output:q} --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule faces:
     input:
-        clip_dirs("faces"),
+        shard_indices("faces"),

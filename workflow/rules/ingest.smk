@@ -1,32 +1,30 @@
-# Phase ingest: manifest source → data/ingest/{clip}/ (raw file, size, sha256, or `unavailable`).
+# Phase ingest: manifest sources → data/ingest/{clip}/ (raw file or reference, size, sha256, or `unavailable`),
+# one job per shard: data/ingest/_shards/{shard}.csv indexes its clips.
 
 
-rule ingest_clip:
-    group:
-        clip_group("clip_preprocess"),
+rule ingest_shard:
     input:
-        local_source,
+        shard_sources,
     output:
-        directory("data/ingest/{clip}"),
+        "data/ingest/_shards/{shard}.csv",
     params:
-        manifest=MANIFEST,
-        row=manifest_row,
+        job=shard_job("ingest"),
+        rows=shard_rows,
         cfg=stage_cfg("ingest"),
     log:
-        "logs/ingest/{clip}.log",
+        "logs/ingest/{shard}.log",
     benchmark:
-        "logs/benchmarks/ingest/{clip}.tsv"
+        "logs/benchmarks/ingest/{shard}.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=1000,
-        runtime=60,
+        mem_mb=scaled(1000),
+        runtime=shard_minutes(0.5),
     shell:
-        "python -m talkhead.stages.ingest --manifest {params.manifest:q} --clip {wildcards.clip}"
-        " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+        "python -m talkhead.stages.shard {params.job} --index {output:q} --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule ingest:
     input:
-        clip_dirs("ingest"),
+        shard_indices("ingest"),

@@ -1,33 +1,32 @@
-# Phase normalize: data/ingest/{clip}/ → data/normalize/{clip}/ (CFR video, mono PCM audio, probe).
+# Phase normalize: data/ingest/{clip}/ → data/normalize/{clip}/ (CFR video plan, mono PCM audio, probe),
+# one job per shard; data/normalize/summary.csv has one row per clip.
 
 
-rule normalize_clip:
-    group:
-        clip_group("clip_preprocess"),
+rule normalize_shard:
     input:
-        "data/ingest/{clip}",
+        "data/ingest/_shards/{shard}.csv",
     output:
-        directory("data/normalize/{clip}"),
+        "data/normalize/_shards/{shard}.csv",
     params:
+        job=shard_job("normalize"),
         cfg=stage_cfg("normalize"),
     log:
-        "logs/normalize/{clip}.log",
+        "logs/normalize/{shard}.log",
     benchmark:
-        "logs/benchmarks/normalize/{clip}.tsv"
+        "logs/benchmarks/normalize/{shard}.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=scaled(2000),
+        runtime=shard_minutes(0.25),
     shell:
-        "python -m talkhead.stages.normalize --ingest {input:q} --out {output:q}"
-        " --cfg {params.cfg:q} 2> {log:q}"
+        "python -m talkhead.stages.shard {params.job} --index {output:q} --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule normalize_summary:
     input:
-        clip_dirs("normalize"),
+        shard_indices("normalize"),
     output:
         "data/normalize/summary.csv",
     log:
@@ -38,13 +37,13 @@ rule normalize_summary:
     conda:
         ENV
     resources:
-        mem_mb=500,
-        runtime=10,
+        mem_mb=scaled(500),
+        runtime=lambda wildcards, attempt: 10 * attempt,
     shell:
         "python -m talkhead.stages.summary --out {output:q} {input:q} 2> {log:q}"
 
 
 rule normalize:
     input:
-        clip_dirs("normalize"),
+        shard_indices("normalize"),
         "data/normalize/summary.csv",

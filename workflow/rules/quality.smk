@@ -1,37 +1,36 @@
-# Phase quality: per-clip measures and verdicts → data/quality/{clip}/; the gate → data/qc/.
+# Phase quality: per-clip measures and verdicts → data/quality/{clip}/ (one job per shard); the second A/V
+# pass → data/av_corpus/; the gate over every shard → data/qc/.
 
 
-rule quality_clip:
-    group:
-        clip_group("clip_preprocess"),
+rule quality_shard:
     input:
-        normalize="data/normalize/{clip}",
-        faces="data/faces/{clip}",
-        crop="data/crop/{clip}",
+        normalize="data/normalize/_shards/{shard}.csv",
+        faces="data/faces/_shards/{shard}.csv",
+        crop="data/crop/_shards/{shard}.csv",
     output:
-        directory("data/quality/{clip}"),
+        "data/quality/_shards/{shard}.csv",
     params:
+        job=shard_job("quality"),
         cfg=stage_cfg("quality"),
     log:
-        "logs/quality/{clip}.log",
+        "logs/quality/{shard}.log",
     benchmark:
-        "logs/benchmarks/quality/{clip}.tsv"
+        "logs/benchmarks/quality/{shard}.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(2000),
+        runtime=shard_minutes(0.5),
     shell:
-        "python -m talkhead.stages.quality --normalize {input.normalize:q} --faces {input.faces:q}"
-        " --crop {input.crop:q} --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+        "python -m talkhead.stages.shard {params.job} --index {output:q} --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule av_corpus:
     input:
-        clips=clip_dirs("quality"),
-        crops=clip_dirs("crop"),
-        normalized=clip_dirs("normalize"),
+        clips=shard_indices("quality"),
+        crops=shard_indices("crop"),
+        normalized=shard_indices("normalize"),
         manifest=MANIFEST,
     output:
         offsets="data/av_corpus/offsets.csv",
@@ -48,8 +47,8 @@ rule av_corpus:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=scaled(4000),
+        runtime=lambda wildcards, attempt: 60 * attempt,
     shell:
         "python -m talkhead.stages.av_corpus --out {params.out:q} --crop-root data/crop --normalize-root data/normalize"
         " --manifest {input.manifest:q} --cfg {params.cfg:q} --quality-cfg {params.quality:q} {input.clips:q} 2> {log:q}"
@@ -57,7 +56,7 @@ rule av_corpus:
 
 checkpoint qc:
     input:
-        clips=clip_dirs("quality"),
+        clips=shard_indices("quality"),
         manifest=MANIFEST,
         av_corpus="data/av_corpus/offsets.csv",
     output:
@@ -81,8 +80,8 @@ checkpoint qc:
     conda:
         ENV
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(4000),
+        runtime=lambda wildcards, attempt: 30 * attempt,
     shell:
         "python -m talkhead.stages.qc --out data/qc --manifest {input.manifest:q} --av-corpus {input.av_corpus:q}"
         " --cfg {params.cfg:q} {input.clips:q} 2> {log:q}"

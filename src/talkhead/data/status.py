@@ -21,6 +21,7 @@ STATUS_FILE = "status.json"
 REASONS = (
     "unreadable", "unavailable", "no_audio", "silent_audio", "no_speech", "no_face", "multiple_faces",
     "face_too_small", "blurry", "too_short", "av_offset", "av_uncertain", "scene_cut", "corrupt_stream",
+    "stage_error",
 )
 
 

@@ -30,6 +30,7 @@ import soundfile as sf
 from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import AvCorpusConfig, QualityConfig
 from talkhead.data.manifest import read_manifest
+from talkhead.data.shards import clip_folders
 from talkhead.quality.av_corpus import CorpusSettings, clip_features, cross_fit
 from talkhead.quality.sync import audio_features
 from talkhead.stages.common import run_stage, stage_parser
@@ -126,7 +127,7 @@ def _measure_all(accepted: list[dict], speakers: dict[str, str], crop_root: Path
 def _main(args: argparse.Namespace) -> str:
     cfg = AvCorpusConfig.from_json(args.cfg)
     qcfg = QualityConfig.from_json(args.quality_cfg)
-    s = run_av_corpus([Path(p) for p in args.quality], Path(args.crop_root), Path(args.normalize_root),
+    s = run_av_corpus(clip_folders(args.quality), Path(args.crop_root), Path(args.normalize_root),
                       Path(args.out), cfg, qcfg, Path(args.manifest) if args.manifest else None)
     if not s["ran"]:
         return f"av_corpus: skipped — {s['reason']}"
@@ -142,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--crop-root", required=True, help="data/crop (landmarks.npz per clip)")
     parser.add_argument("--normalize-root", required=True, help="data/normalize (audio.wav per clip)")
     parser.add_argument("--manifest", default="", help="the manifest, for speakers (default: one speaker per clip)")
-    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders")
+    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders, or shard indices data/quality/_shards/<shard>.csv")
     return run_stage(_main, parser, argv)
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import QualityConfig
 from talkhead.data.manifest import read_manifest
+from talkhead.data.shards import clip_folders
 from talkhead.stages.common import run_stage, stage_parser
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def gate(quality_dirs: Sequence[Path], out: Path, cfg: QualityConfig, manifest: 
 
 def _main(args: argparse.Namespace) -> str:
     cfg = QualityConfig.from_json(args.cfg)
-    s = gate([Path(p) for p in args.quality], Path(args.out), cfg, Path(args.manifest) if args.manifest else None,
+    s = gate(clip_folders(args.quality), Path(args.out), cfg, Path(args.manifest) if args.manifest else None,
              Path(args.av_corpus) if args.av_corpus else None)
     why = ", ".join(f"{k} {v}" for k, v in s["reasons"].items()) or "none"
     check = "passed" if s["validation_success"] else "FAILED (see report)"
@@ -128,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder, data/qc")
     parser.add_argument("--manifest", default="", help="the manifest, for speaker/split/emotion columns")
     parser.add_argument("--av-corpus", default="", help="data/av_corpus/offsets.csv of the second A/V pass")
-    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders")
+    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders, or shard indices data/quality/_shards/<shard>.csv")
     return run_stage(_main, parser, argv)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from talkhead.atomic import atomic_path
+from talkhead.data.shards import clip_folders
 from talkhead.data.status import read_status
 from talkhead.stages.common import run_stage, stage_parser
 
@@ -26,7 +27,7 @@ def write_summary(folders: Sequence[Path], out: Path) -> tuple[int, int]:
 
 
 def _main(args: argparse.Namespace) -> str:
-    n, ok = write_summary([Path(f) for f in args.folders], Path(args.out))
+    n, ok = write_summary(clip_folders(args.folders), Path(args.out))
     return f"summary {args.out}: {n} clips, {ok} ok, {n - ok} rejected"
 
 
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI: python -m talkhead.stages.summary --out CSV FOLDER..."""
     parser = stage_parser("talkhead.stages.summary", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="summary CSV to write")
-    parser.add_argument("folders", nargs="+", help="clip folders holding status.json")
+    parser.add_argument("folders", nargs="+", help="clip folders holding status.json, or shard indices (<phase>/_shards/<shard>.csv)")
     return run_stage(_main, parser, argv)
 
 

@@ -1,0 +1,67 @@
+"""Shards: the manifest cut into runs of `dataset.shard_size` clips, the unit of cluster work.
+
+Every per-clip phase runs one job per shard (talkhead.stages.shard), one process looping over the
+shard's clips, instead of one process per clip. A clip's shard comes from its row position in the
+manifest, `row // shard_size`, so appending rows to a manifest never moves an existing clip: the
+old shards keep their members and the new rows fill the last shard and then new ones. Removing or
+reordering rows does move clips; that costs only a check per moved clip, because clip outputs live
+under the clip's own name (`data/<phase>/<clip>/`) and a finished clip is never redone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+SHARD_DIGITS = 5  # shard00000 … shard99999: 20 million clips at the default 200 per shard
+SHARD_PATTERN = "shard" + "[0-9]" * SHARD_DIGITS + "+"  # no braces: Snakemake constraints cannot hold them
+SHARDS_DIR = "_shards"  # data/<phase>/_shards/<shard>.csv: the per-shard index of a phase
+
+
+def shard_name(index: int) -> str:
+    """The name of the `index`-th shard (0-based)."""
+    if index < 0:
+        raise ValueError(f"shard index must be ≥ 0, got {index}")
+    return f"shard{index:0{SHARD_DIGITS}d}"
+
+
+def shard_index(name: str) -> int:
+    """The position of a shard from its name (ValueError for anything that is not a shard name)."""
+    if not (name.startswith("shard") and name[5:].isdigit() and len(name) - 5 >= SHARD_DIGITS):
+        raise ValueError(f"{name!r} is not a shard name (shard followed by {SHARD_DIGITS} or more digits)")
+    return int(name[5:])
+
+
+def plan_shards(clip_ids: Iterable[str], size: int) -> dict[str, list[str]]:
+    """Shard name → its clip ids, in manifest row order (`clip_ids` as the manifest lists them)."""
+    if size < 1:
+        raise ValueError(f"shard size must be ≥ 1, got {size}")
+    shards: dict[str, list[str]] = {}
+    for row, clip in enumerate(clip_ids):
+        shards.setdefault(shard_name(row // size), []).append(clip)
+    return shards
+
+
+def shard_members(clip_ids: Sequence[str], size: int, name: str) -> list[str]:
+    """The clip ids of one shard (empty when the manifest has no such shard)."""
+    first = shard_index(name) * size
+    return list(clip_ids[first:first + size])
+
+
+def clip_folders(paths: Iterable[str | Path]) -> list[Path]:
+    """Clip folders from a list of clip folders and/or shard indices (`<phase>/_shards/<shard>.csv`).
+
+    Aggregate stages (summary, av_corpus, qc) take shard indices from the workflow, which keeps
+    their command lines short at any manifest size; a shard index stands for its clips' folders,
+    `<phase>/<clip>`, in index order.
+    """
+    import csv
+
+    folders: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_file() and path.suffix == ".csv" and path.parent.name == SHARDS_DIR:
+            with path.open(newline="", encoding="utf-8") as fh:
+                folders.extend(path.parent.parent / row["clip"] for row in csv.DictReader(fh))
+        else:
+            folders.append(path)
+    return folders

@@ -1,0 +1,137 @@
+"""Shard jobs: stable shard assignment, one process per shard and phase, clip-level resume after kill -9."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from talkhead.config import FacesConfig
+from talkhead.data.manifest import read_manifest
+from talkhead.data.shards import plan_shards, shard_index, shard_members, shard_name
+from talkhead.data.status import read_status
+from talkhead.stages import shard as shard_stage
+from talkhead.stages.shard_phases import PHASES, ShardPhase
+
+PRE_GATE = ("ingest", "normalize", "faces", "crop", "quality")
+CFG = {"faces": '{"stride": 5}', "crop": '{"size": 128, "preset": "ultrafast", "crf": 28}',
+       "quality": '{"min_face_px": 40, "min_blur": 1.0}'}
+
+
+def test_assignment_follows_row_order_and_survives_appends():
+    ids = [f"c{i}" for i in range(7)]
+    before = plan_shards(ids, 3)
+    assert before == {"shard00000": ["c0", "c1", "c2"], "shard00001": ["c3", "c4", "c5"], "shard00002": ["c6"]}
+    after = plan_shards(ids + ["new1", "new2", "new3"], 3)
+    for name, members in before.items():  # appending rows never moves a clip
+        assert after[name][:len(members)] == members
+    assert after["shard00003"] == ["new3"]
+    assert shard_members(ids, 3, "shard00001") == ["c3", "c4", "c5"] and shard_members(ids, 3, "shard00009") == []
+    assert shard_index(shard_name(123456)) == 123456
+    for bad in ("shard1", "s00001", "shard0000x", "../shard00001"):
+        with pytest.raises(ValueError):
+            shard_index(bad)
+    with pytest.raises(ValueError):
+        plan_shards(ids, 0)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def whole_run(demo_dataset, tmp_path_factory):
+    """Every pre-gate phase over the demo as one shard, in this process: (data root, results by phase)."""
+    data = tmp_path_factory.mktemp("one") / "data"
+    rows = read_manifest(demo_dataset)
+    results = {p: shard_stage.run_shard(PHASES[p], rows, demo_dataset, data, CFG.get(p, ""),
+                                        data / p / "_shards" / "shard00000.csv") for p in PRE_GATE}
+    return data, rows, results
+
+
+def test_one_process_runs_every_phase_and_indexes_the_shard(whole_run):
+    data, rows, results = whole_run
+    ids = [r.clip_id for r in rows]
+    for phase, result in results.items():
+        assert result.ran == ids and not result.skipped and not result.errors
+        index = shard_stage.read_index(data / phase / "_shards" / "shard00000.csv")
+        assert [r["clip"] for r in index] == ids
+        for row in index:
+            status = read_status(data / phase / row["clip"])
+            assert row["ok"] == str(int(status.ok)) and row["reasons"] == "|".join(status.reasons)
+    quality = {r["clip"]: r for r in shard_stage.read_index(data / "quality/_shards/shard00000.csv")}
+    assert quality["demo_s0_c0"]["ok"] == "1"
+    assert "no_face" in quality["demo_noface"]["reasons"] and "silent_audio" in quality["demo_silent"]["reasons"]
+
+
+def test_rerun_skips_finished_clips_and_redoes_what_changed(whole_run, demo_dataset):
+    data, rows, _ = whole_run
+    before = _tree(data)
+    again = shard_stage.run_shard(PHASES["faces"], rows, demo_dataset, data, CFG["faces"])
+    assert again.skipped == [r.clip_id for r in rows] and not again.ran
+    assert _tree(data) == before
+    # A changed param of a phase redoes that phase's clips; the phases after it see new upstream records.
+    changed = shard_stage.run_shard(PHASES["faces"], rows[:1], demo_dataset, data, '{"stride": 4}')
+    assert changed.ran == [rows[0].clip_id]
+    crop = shard_stage.run_shard(PHASES["crop"], rows, demo_dataset, data, CFG["crop"])
+    assert crop.ran == [rows[0].clip_id] and len(crop.skipped) == len(rows) - 1
+
+
+def test_a_failing_clip_is_recorded_and_the_shard_goes_on(demo_dataset, tmp_path):
+    rows = read_manifest(demo_dataset)
+    data = tmp_path / "data"
+    for phase in ("ingest", "normalize"):
+        shard_stage.run_shard(PHASES[phase], rows, demo_dataset, data, "")
+    real = PHASES["faces"]
+    victim = rows[0].clip_id
+
+    def flaky(inputs, out, cfg):
+        if inputs.row.clip_id == victim:
+            raise RuntimeError("detector crashed")
+        return real.run(inputs, out, cfg)
+
+    broken = ShardPhase("faces", real.upstream, FacesConfig, flaky)
+    result = shard_stage.run_shard(broken, rows, demo_dataset, data, CFG["faces"])
+    assert result.errors == [victim] and len(result.ran) == len(rows) - 1
+    status = read_status(data / "faces" / victim)
+    assert not status.ok and status.reasons == ["stage_error"] and "detector crashed" in status.message
+    # Downstream passes the error on as the clip's reason; the next run of the shard tries the clip again.
+    shard_stage.run_shard(PHASES["crop"], rows[:1], demo_dataset, data, CFG["crop"])
+    assert read_status(data / "crop" / victim).reasons == ["stage_error"]
+    retried = shard_stage.run_shard(real, rows, demo_dataset, data, CFG["faces"])
+    assert retried.ran == [victim] and read_status(data / "faces" / victim).ok
+
+
+def _cli(phase, manifest, data, env=None):
+    cmd = [sys.executable, "-m", "talkhead.stages.shard", phase, "--manifest", str(manifest), "--shard", "shard00000",
+           "--shard-size", "200", "--data", str(data), "--index", str(data / phase / "_shards/shard00000.csv"),
+           "--cfg", CFG.get(phase, "")]
+    return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def test_kill_9_mid_shard_then_rerun_redoes_only_unfinished_clips(whole_run, demo_dataset, tmp_path):
+    reference, rows, _ = whole_run
+    data = tmp_path / "data"
+    assert _cli("ingest", demo_dataset, data).returncode == 0
+    killed = _cli("normalize", demo_dataset, data, {shard_stage.KILL_AFTER_ENV: "2"})
+    assert killed.returncode == -signal.SIGKILL
+    done = [r.clip_id for r in rows if (data / "normalize" / r.clip_id / shard_stage.DONE_FILE).is_file()]
+    assert done == [r.clip_id for r in rows[:2]] and not (data / "normalize/_shards").exists()
+    rerun = _cli("normalize", demo_dataset, data)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(rows) - 2} run, 2 already done, 0 failed" in rerun.stderr
+    for phase in ("ingest", "normalize"):
+        cmp = filecmp.dircmp(reference / phase, data / phase)
+        assert _tree(reference / phase) == _tree(data / phase), cmp.report_full_closure()
+
+
+def test_bad_shard_name_is_a_clear_error(demo_dataset, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "talkhead.stages.shard", "ingest", "--manifest", str(demo_dataset),
+                          "--shard", "../x", "--shard-size", "2", "--data", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "not a shard name" in out.stderr and "Traceback" not in out.stderr
