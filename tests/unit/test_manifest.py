@@ -101,7 +101,7 @@ def test_fast_row_check_agrees_with_jsonschema():
     from talkhead.data.manifest import _row_check
 
     schema = load_schema("manifest.schema.yaml")
-    check = _row_check(schema)
+    check = _row_check()
     good = {"clip_id": "a1", "source": "a.mp4", "start": 0.0, "end": 2.0, "speaker": "s", "split": "train",
             "emotion": "none"}
     variants = {"clip_id": ["a1", "-a", "", "a b", 3], "source": ["x", "", None], "start": [0.0, -1.0, 2, True, "0"],

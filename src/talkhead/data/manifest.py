@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -69,56 +70,48 @@ def _number(value: str, column: str, where: str, allow_empty: bool) -> float | N
     return number
 
 
-_TYPES = {"string": str, "number": (int, float), "null": type(None)}
-_CHECKS: dict[int, tuple[dict, Callable[[dict], bool]]] = {}
+_TYPES = {"string": (str,), "number": (int, float), "null": (type(None),)}
+_KEYWORDS = {"type", "pattern", "minLength", "enum", "minimum", "exclusiveMinimum", "description"}
 
 
-def _row_check(schema: dict) -> Callable[[dict], bool]:
+@functools.lru_cache(maxsize=None)
+def _row_check(schema_name: str = "manifest.schema.yaml") -> Callable[[dict], bool]:
     """A plain-Python test of one row against the manifest schema (the keywords it uses), built once.
 
     jsonschema costs ~1 ms a row, so a 100,000-row manifest took minutes to read; this check costs
     microseconds, and a row it refuses still goes through jsonschema for the message. A schema
-    keyword it does not know makes it refuse every row, so jsonschema stays the judge.
+    keyword or type it does not know makes it refuse every row, so jsonschema stays the judge.
     """
-    cached = _CHECKS.get(id(schema))
-    if cached is not None and cached[0] is schema:
-        return cached[1]
-    known = {"type", "pattern", "minLength", "enum", "minimum", "exclusiveMinimum", "description"}
+    schema = load_schema(schema_name)
     props = schema["properties"]
+    types = {name: [p["type"]] if isinstance(p.get("type"), str) else p.get("type", []) for name, p in props.items()}
     if set(schema) - {"$schema", "title", "type", "additionalProperties", "required", "properties"} or any(
-            set(p) - known for p in props.values()):
-        def check(values: dict) -> bool:
-            return False
-    else:
-        tests = []
-        for name, p in props.items():
-            types = p.get("type", [])
-            kinds = tuple(t for k in ([types] if isinstance(types, str) else types) for t in
-                          (_TYPES[k] if isinstance(_TYPES[k], tuple) else (_TYPES[k],)))
-            pattern = re.compile(p["pattern"]) if "pattern" in p else None
-            tests.append((name, kinds, pattern, p.get("minLength"), p.get("enum"), p.get("minimum"),
-                          p.get("exclusiveMinimum")))
-        required = set(schema.get("required", []))
+            set(p) - _KEYWORDS for p in props.values()) or any(set(t) - _TYPES.keys() for t in types.values()):
+        return lambda values: False
+    tests = [(name, tuple(k for t in types[name] for k in _TYPES[t]),
+              re.compile(p["pattern"]) if "pattern" in p else None, p.get("minLength"), p.get("enum"),
+              p.get("minimum"), p.get("exclusiveMinimum")) for name, p in props.items()]
+    required = set(schema.get("required", []))
 
-        def check(values: dict) -> bool:
-            if not required <= values.keys() or not values.keys() <= props.keys():
+    def check(values: dict) -> bool:
+        if not required <= values.keys() or not values.keys() <= props.keys():
+            return False
+        for name, kinds, pattern, min_len, enum, minimum, exclusive in tests:
+            if name not in values:
+                continue
+            v = values[name]
+            if kinds and (not isinstance(v, kinds) or isinstance(v, bool)):
                 return False
-            for name, kinds, pattern, min_len, enum, minimum, exclusive in tests:
-                if name not in values:
-                    continue
-                v = values[name]
-                if kinds and (not isinstance(v, kinds) or isinstance(v, bool)):
+            if isinstance(v, str):
+                if (pattern and not pattern.search(v)) or (min_len is not None and len(v) < min_len):
                     return False
-                if isinstance(v, str):
-                    if (pattern and not pattern.search(v)) or (min_len is not None and len(v) < min_len):
-                        return False
-                elif isinstance(v, (int, float)):
-                    if (minimum is not None and v < minimum) or (exclusive is not None and v <= exclusive):
-                        return False
-                if enum is not None and v not in enum:
+            elif isinstance(v, (int, float)):
+                if (minimum is not None and v < minimum) or (exclusive is not None and v <= exclusive):
                     return False
-            return True
-    _CHECKS[id(schema)] = (schema, check)
+            if enum is not None and v not in enum:
+                return False
+        return True
+
     return check
 
 
@@ -139,11 +132,10 @@ def _row(raw: dict[str, str], where: str) -> ManifestRow:
         "split": raw["split"].strip(),
         "emotion": (raw.get("emotion") or "").strip() or "none",
     }
-    schema = load_schema("manifest.schema.yaml")
     checked = values
-    if not _row_check(schema)(values):  # jsonschema only for a row that fails: it words the problem
+    if not _row_check()(values):  # jsonschema only for a row that fails: it words the problem
         try:
-            checked = validate(values, schema, where)
+            checked = validate(values, load_schema("manifest.schema.yaml"), where)
         except ConfigError as exc:
             raise ManifestError(str(exc)) from None
     if checked["end"] is not None and checked["end"] <= checked["start"]:

@@ -9,8 +9,9 @@ each folder atomic, with its `status.json` and reason codes) and then the shard'
 Interpreter start, imports and model loading are paid once per shard instead of once per clip.
 
 Resume at clip granularity: after a clip's folder is in place the job writes its completion record
-`.done.json` into it: a fingerprint of the phase's params, the clip's manifest row (and, for a local
-source, its size and modification time) and the completion records of the upstream phases it read.
+`.done.json` into it: a fingerprint of the phase's params and the completion records of the upstream
+phases it read; ingest's holds the clip's manifest row (and, for a local source, its size and
+modification time), so a changed row reaches every later phase through that chain.
 A rerun skips every clip whose record matches and redoes the rest, so a job killed mid-shard redoes
 only its unfinished clips, and a changed upstream clip or param redoes only what it touches. The
 records hold no times or paths, so a resumed run's files are byte-identical to an uninterrupted one.
@@ -76,15 +77,15 @@ def _source_state(row: ManifestRow, manifest: Path) -> list | None:
 
 
 def fingerprint(phase: ShardPhase, inputs: ClipInputs, cfg_json: str) -> str:
-    """The completion fingerprint of one clip of `phase`: params, manifest row, upstream completion records."""
+    """The completion fingerprint of one clip of `phase`: its params and upstream completion records (ingest: the row)."""
     upstream = {}
     for name in phase.upstream:
         folder = inputs.folder(name)
         record = folder / DONE_FILE if (folder / DONE_FILE).is_file() else folder / STATUS_FILE
         upstream[name] = _digest(record.read_bytes()) if record.is_file() else None
-    payload = {"phase": phase.name, "cfg": json.loads(cfg_json), "row": inputs.row.__dict__, "upstream": upstream}
-    if phase.name == "ingest":
-        payload["source_state"] = _source_state(inputs.row, inputs.manifest)
+    payload = {"phase": phase.name, "cfg": json.loads(cfg_json), "upstream": upstream}
+    if not phase.upstream:  # ingest reads the manifest row and the source; later phases see them through its record
+        payload |= {"row": inputs.row.__dict__, "source_state": _source_state(inputs.row, inputs.manifest)}
     return _digest(json.dumps(payload, sort_keys=True, default=str).encode())
 
 
