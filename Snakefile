@@ -49,8 +49,7 @@ rule all:
     input:
         rules.normalize.input,
         "data/qc/accepted.csv",
-        accepted_clips("quality"),
-        *[accepted_files(f"data/features/{{clip}}/{m}.safetensors") for m in MODALITIES],
+        rules.features.input,
         "data/dataset/metadata.parquet",
         rules.train_v3face.input,
         rules.train_syncnet.input,

@@ -26,6 +26,26 @@ def _snakemake_rules() -> set[str]:
     return set(re.findall(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M))
 
 
+def _phase_rules(name: str) -> dict[str, str]:
+    """rule name → its text, for the rules of workflow/rules/<name>.smk."""
+    text = (REPO / "workflow/rules" / f"{name}.smk").read_text()
+    return dict(re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^(?:rule|checkpoint) |\Z)", text, flags=re.M | re.S))
+
+
+def _read_paths(body: str) -> set[str]:
+    """The data folders (data/<phase>, data/models/<model>) and the manifest a rule's input section names."""
+    section = re.search(r"^    input:\n(.*?)^    \w+:", body, flags=re.M | re.S)
+    if not section:
+        return set()
+    text = section.group(1)
+    paths = {m.rstrip("/") for m in re.findall(r'"(data/[^"{]*)', text)}
+    paths |= {f"data/{m}" for m in re.findall(r'shard_indices\("(\w+)"\)', text)}
+    paths |= {"data/models/video_vae"} if "VIDEO_VAE" in text else set()
+    paths |= {"data/models/face3dmm_basis"} if "FACE3DMM_BASIS" in text else set()
+    paths |= {"${dataset.manifest}"} if "MANIFEST" in text else set()
+    return paths
+
+
 @pytest.mark.parametrize("name", sorted(_stages()))
 def test_stage_agrees_with_snakemake(name):
     stage = _stages()[name]
@@ -42,6 +62,13 @@ def test_stage_agrees_with_snakemake(name):
         assert not key or key[0] in schema[head]["properties"], f"params key {section!r} not in the schema"
     assert f"workflow/rules/{name}.smk" in stage["deps"] and "src/talkhead" in stage["deps"]
     outs = [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]]
+    phase_rules = _phase_rules(name)
+    assert set(phase_rules) <= set(allowed), f"rules of {name}.smk the stage does not allow: {set(phase_rules) - set(allowed)}"
+    for rule, body in phase_rules.items():  # what a rule reads is a dep of the stage (or made by the stage itself)
+        read = _read_paths(body)
+        covered = [*stage["deps"], *outs]
+        missing = [p for p in read if not any(p == c or p.startswith(c.rstrip("/") + "/") for c in covered)]
+        assert not missing, f"{name}: rule {rule} reads {missing}, not deps of the stage"
     if name == "evaluate":  # data/eval/<model>/: files, so that the metrics file can be declared as metrics
         assert outs and all(o.startswith("data/eval/") for o in outs), outs
         return

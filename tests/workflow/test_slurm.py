@@ -3,8 +3,8 @@
 The session fixture installs Debian's slurm-wlm + munge if needed (root only; otherwise the tests
 skip and say why), starts munged/slurmctld/slurmd from a temp slurm.conf and stops exactly those
 daemons at the end. The run goes up to the `dataset` target (ingest → qc checkpoint → features →
-packed dataset), one SLURM job per shard and pre-gate phase and the profile's job groups after the gate; V3 Face training is left out (minutes on 2 cores, and
-it runs the same command under SLURM as locally).
+packed dataset), one SLURM job per shard and per-shard phase, before and after the gate; V3 Face
+training is left out (minutes on 2 cores, and it runs the same command under SLURM as locally).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ pytestmark = pytest.mark.workflow
 
 TARGET = "dataset"
 PRE_GATE = ("ingest", "normalize", "faces", "crop", "quality")
+POST_GATE = ("features", "learned", "pack")
+SHARD_RULES = {f"{p}_shard" for p in PRE_GATE + POST_GATE}
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 # No accounting database here: `squeue` reports job states (sacct would never see the jobs end).
 SLURM_ARGS = ("--slurm-no-account", "--slurm-status-command", "squeue",
@@ -66,31 +68,34 @@ def local_run(tmp_path_factory, demo_dataset) -> Path:
     return wd
 
 
-def test_slurm_profile_has_batches_and_resources_that_grow_with_the_attempt():
+def test_resources_live_in_the_rules_and_grow_with_the_attempt():
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["retries"] >= 1
-    assert "groups" not in profile  # rule-level batch groups (common.smk clip_group), see docs/cluster.md
-    assert set(profile["group-components"]) == {"clip_mesh", "clip_pack", "clip_gpu"}
-    assert all(n >= 50 for n in profile["group-components"].values())
-    rules = "".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
-    per_clip = re.findall(r"^rule (\w+_clip):\n(.*)$", rules, flags=re.M)
-    assert per_clip and all("group:" in first for _, first in per_clip), per_clip  # every per-clip rule is batched
-    per_shard = re.findall(r"^rule (\w+_shard):\n(.*)$", rules, flags=re.M)
-    assert {r for r, _ in per_shard} == {f"{p}_shard" for p in PRE_GATE}  # a shard job needs no group
-    assert not any("group:" in first for _, first in per_shard)
-    assert not set(profile["set-resources"]) & {r for r, _ in per_shard}  # their resources live in the rules
-    for rule, res in profile["set-resources"].items():
+    # One source of truth: no per-rule resources, threads or job groups in the profile.
+    assert not {"set-resources", "set-threads", "groups", "group-components"} & set(profile)
+    text = "".join(p.read_text() for p in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")])
+    assert "group:" not in text and "parent_groupids" not in text
+    blocks = dict(re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^(?:rule|checkpoint) |\Z)", text, flags=re.M | re.S))
+    assert SHARD_RULES <= set(blocks)
+    for rule, body in blocks.items():
+        if "shell:" not in body:  # an aggregate target (rule all, rule features …) runs nothing
+            continue
+        mem = re.search(r"mem_mb=(\w+)\(", body)
+        runtime = re.search(r"runtime=(\w+)\(", body)
+        assert mem and mem.group(1) == "scaled", rule  # × attempt (common.smk)
+        assert runtime and runtime.group(1) in ("minutes", "shard_minutes"), rule
+    for rule, res in profile.get("set-resources", {}).items():
         assert "gres" not in res, rule  # GPU rules ask with `gpu` in the rule itself, never also gres
         assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"]), rule
 
 
-def test_dry_run_groups_per_clip_jobs_and_grows_resources_with_attempt(tmp_path, demo_dataset, slurm, monkeypatch):
+def test_dry_run_plans_one_job_per_shard_and_grows_resources_with_attempt(tmp_path, demo_dataset, slurm, monkeypatch):
     monkeypatch.setenv("SLURM_CONF", str(slurm.conf))
     write_params(tmp_path, demo_dataset)
     out = snakemake(tmp_path, "--profile", str(PROFILE), *SLURM_ARGS, "-n", TARGET)
     text = out.stdout + out.stderr
-    for phase in PRE_GATE:  # the 3 demo clips are one shard: one scheduler job per phase
-        assert len(re.findall(rf"^rule {phase}_shard:$", text, flags=re.M)) == 1, (phase, text[-3000:])
+    for rule in SHARD_RULES:  # the 3 demo clips are one shard: one scheduler job per phase, before and after the gate
+        assert len(re.findall(rf"^rule {rule}:$", text, flags=re.M)) == 1, (rule, text[-3000:])
     assert "mem_mb=3000" in text  # faces_shard's 3000 × attempt on attempt 1
 
 
@@ -101,17 +106,15 @@ def test_pipeline_on_slurm_matches_local_run(tmp_path, demo_dataset, slurm, loca
     wd.mkdir()
     write_params(wd, demo_dataset)
     try:
-        # --cores: one group job may hold at most the test node's 2 CPUs.
         snakemake(wd, "--profile", str(PROFILE), *SLURM_ARGS, "--cores", str(slurm.cpus), "--latency-wait", "5",
                   TARGET, timeout=1200)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{slurm.log_tails()}\nsinfo: {slurm.sinfo()}") from None
     base = wd / ".snakemake" / "slurm_logs"
     logs = [p.relative_to(base).parts[0] for p in base.rglob("*.log")]
-    for batch in ("clip_mesh", "clip_pack", "clip_gpu"):  # each batch ran as one SLURM job
-        assert sum(name.startswith(f"group_{batch}") for name in logs) == 1, sorted(logs)
-    for phase in PRE_GATE:  # one job per shard and phase
-        assert logs.count(f"rule_{phase}_shard") == 1, sorted(logs)
+    for rule in SHARD_RULES:  # one job per shard and phase
+        assert logs.count(f"rule_{rule}") == 1, sorted(logs)
+    assert not any(name.startswith("group_") for name in logs), sorted(logs)
     reference, ours = _digests(local_run), _digests(wd)
     assert any(k.endswith("metadata.parquet") for k in reference) and any("/features/" in k for k in reference)
     assert ours.keys() == reference.keys(), sorted(set(ours) ^ set(reference))

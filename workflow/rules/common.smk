@@ -61,43 +61,14 @@ FACE3DMM_BASIS = ["data/models/face3dmm_basis"] if config["face3dmm"]["backend"]
 VIDEO_VAE = ["data/models/video_vae"] if config["video_latents"]["backend"] == "video_vae" else []
 
 
-# Cluster job groups: per-clip rules carry `group: clip_group(<name>)`, one group id per batch of
-# CLIPS_PER_JOB manifest clips (ignored on one machine). Rule-level ids, not the profile's `groups:`,
-# because Snakemake 9.27 re-merges already merged group components on every DAG update (docs/cluster.md).
-CLIPS_PER_JOB = 50
-CLIP_BATCH = {c: i // CLIPS_PER_JOB for i, c in enumerate(CLIPS)}
-
-
-def clip_group(name):
-    """A group function: `<name>_<batch>`, registered under `name` so the profile's group-components apply."""
-
-    def group(wildcards):
-        gid = f"{name}_{CLIP_BATCH[wildcards.clip]}"
-        workflow.parent_groupids[gid] = name
-        return gid
-
-    return group
-
-
 def gpus(section):
     """1 when a section's `device` is CUDA (the SLURM executor then asks for a GPU), else 0."""
     return int(str(config[section]["device"]).startswith("cuda"))
 
 
-def feature_files(wildcards):
-    """The clip's modality files, in MODALITIES order."""
-    return [f"data/features/{wildcards.clip}/{m}.safetensors" for m in MODALITIES]
-
-
 def stage_cfg(section):
     """A params section as the JSON a stage's --cfg takes (validated, defaults filled)."""
     return section_config(config, section).to_json()
-
-
-def manifest_row(wildcards):
-    """The clip's manifest row as JSON; a param, so editing one row re-runs only that clip."""
-    row = ROWS[wildcards.clip]
-    return json.dumps(row.__dict__, sort_keys=True)
 
 
 def shard_indices(phase):
@@ -125,9 +96,24 @@ def shard_sources(wildcards):
     return [str(p) for p in paths if p.is_file()]
 
 
-def shard_minutes(per_clip):
-    """A shard job's runtime (minutes): `per_clip` × the shard's clips × the attempt (a retried job gets more)."""
-    return lambda wildcards, attempt: math.ceil(per_clip * len(SHARDS[wildcards.shard])) * attempt
+def shard_minutes(per_clip, clips=None):
+    """A job's runtime (minutes): `per_clip` × the shard's clips (or `clips`) × the attempt (a retry gets more)."""
+    return lambda wildcards, attempt: max(5, math.ceil(per_clip * len(clips or SHARDS[wildcards.shard]))) * attempt
+
+
+def feature_job(group):
+    """The post-gate shard job's arguments (talkhead.stages.feature_shard): its group, data root, modalities."""
+    return f"{group} --data data --modalities {','.join(MODALITIES)}"
+
+
+def stage_cfgs(*sections):
+    """Several params sections as one JSON object {section: params} (a post-gate shard job's --cfg)."""
+    return json.dumps({s: json.loads(stage_cfg(s)) for s in sections}, sort_keys=True)
+
+
+def minutes(n):
+    """A runtime of `n` minutes × the attempt: a job killed for time comes back with 2×, then 3×."""
+    return lambda wildcards, attempt: n * attempt
 
 
 def scaled(mem_mb):
@@ -136,56 +122,16 @@ def scaled(mem_mb):
 
 
 def accepted():
-    """The clips the quality gate accepted (call only from input functions: it waits for the checkpoint)."""
+    """The clips the quality gate accepted (only train_gaussians' default speaker needs them at planning time)."""
     import csv
 
     with open(checkpoints.qc.get().output.accepted, newline="") as fh:
         return [row["clip"] for row in csv.DictReader(fh)]
 
 
-def accepted_files(pattern):
-    """An input function: `pattern` (with {clip}) for every accepted clip."""
-
-    def files(wildcards):
-        return expand(pattern, clip=accepted())
-
-    return files
-
-
-def train_files(pattern):
-    """An input function: `pattern` for the accepted training-split clips (every accepted clip when none is)."""
-
-    def files(wildcards):
-        clips = accepted()
-        return expand(pattern, clip=[c for c in clips if SPLITS[c] == "train"] or clips)
-
-    return files
-
-
-def splits_json(wildcards=None):
-    """Every manifest clip's split as JSON (a param: the learning rules record what they were fitted on)."""
-    return json.dumps(SPLITS, sort_keys=True)
-
-
-def speaker_meshes(wildcards):
-    """The face_mesh files of the accepted clips of speaker key {speaker}."""
-    return [f"data/features/{c}/face_mesh.safetensors" for c in accepted()
-            if speaker_key(ROWS[c].speaker) == wildcards.speaker]
-
-
 def speaker_id(wildcards):
     """The manifest's speaker id behind key {speaker}."""
     return next(r.speaker for r in ROWS.values() if speaker_key(r.speaker) == wildcards.speaker)
-
-
-def clip_calibration(wildcards):
-    """The blendshape calibration of the clip's speaker."""
-    return f"data/features/_calibration/{speaker_key(ROWS[wildcards.clip].speaker)}.json"
-
-
-def accepted_clips(phase):
-    """An input function: the folders of `phase` for the accepted clips."""
-    return accepted_files(f"data/{phase}/{{clip}}")
 
 
 def folder_of(key, of="output"):

@@ -1,37 +1,32 @@
-# Phase dataset: accepted clips' modality files → data/dataset/clips/{clip}.safetensors (packed) and
-# data/dataset/metadata.parquet (one row per clip, speaker-disjoint splits) and
-# data/dataset/motion_stats.safetensors (the training split's motion statistics).
+# Phase dataset: accepted clips' modality files → data/dataset/clips/{clip}.safetensors (packed, one shard job per
+# shard: data/dataset/_shards/{shard}.csv) and data/dataset/metadata.parquet (one row per clip, speaker-disjoint
+# splits) and data/dataset/motion_stats.safetensors (the training split's motion statistics).
 
 
-rule pack_clip:
-    group:
-        clip_group("clip_pack"),
+rule pack_shard:
     input:
-        features=feature_files,
-        crop="data/crop/{clip}",
-        quality="data/quality/{clip}",
+        "data/features/_shards/{shard}.learned.csv",
     output:
-        "data/dataset/clips/{clip}.safetensors",
+        "data/dataset/_shards/{shard}.csv",
     params:
-        row=manifest_row,
+        job=feature_job("pack"),
     log:
-        "logs/pack/{clip}.log",
+        "logs/pack/{shard}.log",
     benchmark:
-        "logs/benchmarks/pack/{clip}.tsv"
+        "logs/benchmarks/pack/{shard}.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(2000),
+        runtime=shard_minutes(0.1),
     shell:
-        "python -m talkhead.stages.pack --crop {input.crop:q} --quality {input.quality:q} --row {params.row:q}"
-        " --out {output:q} {input.features:q} 2> {log:q}"
+        "python -m talkhead.stages.feature_shard {params.job} --clips {input:q} --index {output:q} 2> {log:q}"
 
 
 rule dataset:
     input:
-        packed=accepted_files("data/dataset/clips/{clip}.safetensors"),
+        packed=shard_indices("dataset"),
         motion_stats="data/features/_stats/motion.safetensors",
     output:
         metadata="data/dataset/metadata.parquet",
@@ -52,8 +47,8 @@ rule dataset:
     conda:
         ENV
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(4000),
+        runtime=minutes(30),
     shell:
         "python -m talkhead.stages.dataset --out {output.metadata:q} --report {output.report:q}"
         " --motion-stats {input.motion_stats:q} --cfg {params.cfg:q} {input.packed:q} 2> {log:q}"

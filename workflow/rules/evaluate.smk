@@ -32,8 +32,8 @@ rule evaluate_v3face:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=scaled(4000),
+        runtime=minutes(60),
     shell:
         "python -m talkhead.stages.evaluate_v3face --model {params.model:q} --metadata {input.metadata:q}"
         " --export {input.export:q} --out {params.out:q} --cfg {params.cfg:q} 2> {log:q}"
@@ -44,8 +44,8 @@ rule evaluate_motion_dit:
         model="data/models/motion_dit/best.safetensors",
         metadata="data/dataset/metadata.parquet",
         syncnet="data/models/syncnet/model.safetensors",
-        crops=accepted_clips("crop"),
-        audio=accepted_clips("quality"),
+        crops=shard_indices("crop"),
+        audio=shard_indices("quality"),
     output:
         metrics="data/eval/motion_dit/metrics.json",
         tracks="data/eval/motion_dit/tracks.csv",
@@ -63,8 +63,8 @@ rule evaluate_motion_dit:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=scaled(6000),
+        runtime=minutes(120),
     shell:
         "python -m talkhead.stages.evaluate_motion_dit --model {params.model:q} --metadata {input.metadata:q}"
         " --syncnet {params.syncnet:q} --crop-root data/crop --quality-root data/quality --out {params.out:q}"
@@ -77,8 +77,8 @@ rule evaluate_dualforce:
         vae=VIDEO_VAE,  # the pipeline's video VAE; none with the autoencoder_kl backend (its checkpoint decodes)
         metadata="data/dataset/metadata.parquet",
         syncnet="data/models/syncnet/model.safetensors",
-        crops=accepted_clips("crop"),
-        audio=accepted_clips("quality"),
+        crops=shard_indices("crop"),
+        audio=shard_indices("quality"),
     output:
         metrics="data/eval/dualforce/metrics.json",
         consistency="data/eval/dualforce/consistency.csv",
@@ -99,8 +99,8 @@ rule evaluate_dualforce:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=scaled(8000),
+        runtime=minutes(120),
         gpu=gpus("dualforce"),
     shell:
         "python -m talkhead.stages.evaluate_dualforce --model {params.model:q} --vae {params.vae:q}"

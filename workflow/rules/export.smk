@@ -21,8 +21,8 @@ rule export_v3face:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=scaled(4000),
+        runtime=minutes(60),
     shell:
         "python -m talkhead.stages.export_v3face --model {params.model:q} --metadata {input.metadata:q}"
         " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"

@@ -1,116 +1,50 @@
-# Phase features: accepted clips → data/features/{clip}/<modality>.safetensors (one rule per extractor).
-#   audio_mel   data/features/{clip}/audio_mel.safetensors   (4T, 80) log-mel at 100 Hz
-#   face_mesh   data/features/{clip}/face_mesh.safetensors   (T, 478, 3) mesh + found flags
-#   head_pose   data/features/{clip}/head_pose.safetensors   (T, 3) pitch/yaw/roll, translation, scale
-#   motion      data/features/{clip}/motion.safetensors      (T, 70) MoDA layout; training-split statistics
-#               in data/features/_stats/motion.safetensors
-#   face3dmm    data/features/{clip}/face3dmm.safetensors    FLAME-style global/jaw pose + expression, from
-#               the landmark 3DMM whose basis (training split) is data/models/face3dmm_basis/
-#   video_latents data/features/{clip}/video_latents.safetensors (T, C, h, w) + first-frame latent, from the
-#               video VAE trained on the training split's crops (data/models/video_vae/) or an AutoencoderKL
-#   audio_hubert data/features/{clip}/audio_hubert.safetensors (2T, L, D) float16, when a checkpoint is set
-#   blendshapes data/features/{clip}/blendshapes.safetensors (T, 52) ARKit coefficients, calibrated per
-#               speaker in data/features/_calibration/{speaker}.json
+# Phase features: accepted clips → data/features/{clip}/<modality>.safetensors, in two shard jobs per shard
+# (talkhead.stages.feature_shard) around the aggregates fitted on the training split (data/qc/train.csv).
+#   features_shard  data/features/_shards/{shard}.csv          audio_mel, face_mesh, head_pose, motion (+ audio_hubert)
+#   learned_shard   data/features/_shards/{shard}.learned.csv  face3dmm, blendshapes, video_latents
+#   audio_mel   (4T, 80) log-mel at 100 Hz            face_mesh  (T, 478, 3) mesh + found flags
+#   head_pose   (T, 3) pitch/yaw/roll, translation, scale
+#   motion      (T, 70) MoDA layout; training-split statistics in data/features/_stats/motion.safetensors
+#   face3dmm    FLAME-style global/jaw pose + expression, from the landmark 3DMM whose basis (training split)
+#               is data/models/face3dmm_basis/
+#   video_latents (T, C, h, w) + first-frame latent, from the video VAE trained on the training split's crops
+#               (data/models/video_vae/) or an AutoencoderKL
+#   audio_hubert (2T, L, D) float16, when a checkpoint is set
+#   blendshapes (T, 52) ARKit coefficients, calibrated per speaker in data/features/_calibration/{speaker}.json
 
 
-rule audio_mel_clip:
-    group:
-        clip_group("clip_pack"),
+rule features_shard:
     input:
-        "data/quality/{clip}",
+        clips="data/qc/_shards/{shard}.csv",
+        crop="data/crop/_shards/{shard}.csv",
+        quality="data/quality/_shards/{shard}.csv",
     output:
-        "data/features/{clip}/audio_mel.safetensors",
+        "data/features/_shards/{shard}.csv",
     params:
-        cfg=stage_cfg("audio_mel"),
+        job=feature_job("features"),
+        cfg=stage_cfgs("audio_mel", "face_mesh", "audio_hubert"),
     log:
-        "logs/audio_mel/{clip}.log",
+        "logs/features/{shard}.log",
     benchmark:
-        "logs/benchmarks/audio_mel/{clip}.tsv"
+        "logs/benchmarks/features/{shard}.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=1500,
-        runtime=30,
+        mem_mb=scaled(6000 if "audio_hubert" in MODALITIES else 2000),
+        runtime=shard_minutes(1.0 if "audio_hubert" in MODALITIES else 0.3),
+        gpu=gpus("audio_hubert") if "audio_hubert" in MODALITIES else 0,
     shell:
-        "python -m talkhead.stages.audio_mel --quality {input:q} --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
-
-
-rule face_mesh_clip:
-    group:
-        clip_group("clip_mesh"),
-    input:
-        crop="data/crop/{clip}",
-        quality="data/quality/{clip}",
-    output:
-        "data/features/{clip}/face_mesh.safetensors",
-    params:
-        cfg=stage_cfg("face_mesh"),
-    log:
-        "logs/face_mesh/{clip}.log",
-    benchmark:
-        "logs/benchmarks/face_mesh/{clip}.tsv"
-    threads: 1
-    conda:
-        ENV
-    resources:
-        mem_mb=1500,
-        runtime=30,
-    shell:
-        "python -m talkhead.stages.face_mesh --crop {input.crop:q} --quality {input.quality:q}"
-        " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
-
-
-rule head_pose_clip:
-    group:
-        clip_group("clip_mesh"),
-    input:
-        "data/features/{clip}/face_mesh.safetensors",
-    output:
-        "data/features/{clip}/head_pose.safetensors",
-    log:
-        "logs/head_pose/{clip}.log",
-    benchmark:
-        "logs/benchmarks/head_pose/{clip}.tsv"
-    threads: 1
-    conda:
-        ENV
-    resources:
-        mem_mb=1000,
-        runtime=15,
-    shell:
-        "python -m talkhead.stages.head_pose --mesh {input:q} --out {output:q} 2> {log:q}"
-
-
-rule motion_clip:
-    group:
-        clip_group("clip_mesh"),
-    input:
-        mesh="data/features/{clip}/face_mesh.safetensors",
-        pose="data/features/{clip}/head_pose.safetensors",
-    output:
-        "data/features/{clip}/motion.safetensors",
-    log:
-        "logs/motion/{clip}.log",
-    benchmark:
-        "logs/benchmarks/motion/{clip}.tsv"
-    threads: 1
-    conda:
-        ENV
-    resources:
-        mem_mb=1000,
-        runtime=15,
-    shell:
-        "python -m talkhead.stages.motion --mesh {input.mesh:q} --pose {input.pose:q} --out {output:q} 2> {log:q}"
+        "python -m talkhead.stages.feature_shard {params.job} --clips {input.clips:q} --index {output:q}"
+        " --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule motion_stats:
     input:
-        train_files("data/features/{clip}/motion.safetensors"),
+        train="data/qc/train.csv",
+        features=shard_indices("features"),
     output:
         "data/features/_stats/motion.safetensors",
-    params:
-        splits=splits_json,
     log:
         "logs/motion_stats/motion_stats.log",
     benchmark:
@@ -119,15 +53,16 @@ rule motion_stats:
     conda:
         ENV
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=scaled(2000),
+        runtime=minutes(15),
     shell:
-        "python -m talkhead.stages.motion_stats --out {output:q} --splits {params.splits:q} {input:q} 2> {log:q}"
+        "python -m talkhead.stages.motion_stats --out {output:q} --clips {input.train:q} --root data/features 2> {log:q}"
 
 
 rule face3dmm_basis:
     input:
-        train_files("data/features/{clip}/face_mesh.safetensors"),
+        train="data/qc/train.csv",
+        features=shard_indices("features"),
     output:
         directory("data/models/face3dmm_basis"),
     params:
@@ -140,40 +75,17 @@ rule face3dmm_basis:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=scaled(4000),
+        runtime=minutes(30),
     shell:
-        "python -m talkhead.stages.face3dmm_basis --out {output:q} --cfg {params.cfg:q} {input:q} 2> {log:q}"
-
-
-rule face3dmm_clip:
-    group:
-        clip_group("clip_pack"),
-    input:
-        mesh="data/features/{clip}/face_mesh.safetensors",
-        basis=FACE3DMM_BASIS,
-    output:
-        "data/features/{clip}/face3dmm.safetensors",
-    params:
-        cfg=stage_cfg("face3dmm"),
-    log:
-        "logs/face3dmm/{clip}.log",
-    benchmark:
-        "logs/benchmarks/face3dmm/{clip}.tsv"
-    threads: 1
-    conda:
-        ENV
-    resources:
-        mem_mb=1500,
-        runtime=15,
-    shell:
-        "python -m talkhead.stages.face3dmm --mesh {input.mesh:q} --basis '{input.basis}' --out {output:q}"
+        "python -m talkhead.stages.face3dmm_basis --out {output:q} --clips {input.train:q} --root data/features"
         " --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule video_vae:
     input:
-        train_files("data/crop/{clip}"),
+        train="data/qc/train.csv",
+        crops=shard_indices("crop"),
     output:
         directory("data/models/video_vae"),
     params:
@@ -186,112 +98,63 @@ rule video_vae:
     conda:
         ENV
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=scaled(8000),
+        runtime=minutes(240),
         gpu=gpus("video_vae"),
     shell:
-        "python -m talkhead.stages.video_vae --out {output:q} --cfg {params.cfg:q} {input:q} 2> {log:q}"
-
-
-rule video_latents_clip:
-    group:
-        clip_group("clip_gpu"),
-    input:
-        crop="data/crop/{clip}",
-        quality="data/quality/{clip}",
-        model=VIDEO_VAE,
-    output:
-        "data/features/{clip}/video_latents.safetensors",
-    params:
-        cfg=stage_cfg("video_latents"),
-    log:
-        "logs/video_latents/{clip}.log",
-    benchmark:
-        "logs/benchmarks/video_latents/{clip}.tsv"
-    threads: 1
-    conda:
-        ENV
-    resources:
-        mem_mb=3000,
-        runtime=30,
-        gpu=gpus("video_latents"),
-    shell:
-        "python -m talkhead.stages.video_latents --crop {input.crop:q} --quality {input.quality:q}"
-        " --model '{input.model}' --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
-
-
-rule audio_hubert_clip:
-    group:
-        clip_group("clip_gpu"),
-    input:
-        "data/quality/{clip}",
-    output:
-        "data/features/{clip}/audio_hubert.safetensors",
-    params:
-        cfg=stage_cfg("audio_hubert"),
-    log:
-        "logs/audio_hubert/{clip}.log",
-    benchmark:
-        "logs/benchmarks/audio_hubert/{clip}.tsv"
-    threads: 2
-    conda:
-        ENV
-    resources:
-        mem_mb=6000,
-        runtime=60,
-        gpu=gpus("audio_hubert"),
-    shell:
-        "python -m talkhead.stages.audio_hubert --quality {input:q} --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+        "python -m talkhead.stages.video_vae --out {output:q} --clips {input.train:q} --root data/crop"
+        " --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule blendshape_calibration:
     input:
-        speaker_meshes,
+        shard_indices("features"),
     output:
-        "data/features/_calibration/{speaker}.json",
-    params:
-        speaker=speaker_id,
+        directory("data/features/_calibration"),
     log:
-        "logs/blendshape_calibration/{speaker}.log",
+        "logs/blendshape_calibration/blendshape_calibration.log",
     benchmark:
-        "logs/benchmarks/blendshape_calibration/{speaker}.tsv"
+        "logs/benchmarks/blendshape_calibration/blendshape_calibration.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(2000),
+        runtime=shard_minutes(0.02, CLIPS),
     shell:
-        "python -m talkhead.stages.blendshape_calibration --speaker {params.speaker:q} --out {output:q}"
-        " {input:q} 2> {log:q}"
+        "python -m talkhead.stages.blendshape_calibration --out {output:q} --root data/features --indices {input:q}"
+        " 2> {log:q}"
 
 
-rule blendshapes_clip:
-    group:
-        clip_group("clip_pack"),
+rule learned_shard:
     input:
-        mesh="data/features/{clip}/face_mesh.safetensors",
-        calibration=clip_calibration,
+        clips="data/features/_shards/{shard}.csv",
+        basis=FACE3DMM_BASIS,
+        vae=VIDEO_VAE,
+        calibration="data/features/_calibration",
     output:
-        "data/features/{clip}/blendshapes.safetensors",
+        "data/features/_shards/{shard}.learned.csv",
     params:
-        cfg=stage_cfg("blendshapes"),
+        job=feature_job("learned"),
+        cfg=stage_cfgs("face3dmm", "blendshapes", "video_latents"),
     log:
-        "logs/blendshapes/{clip}.log",
+        "logs/learned/{shard}.log",
     benchmark:
-        "logs/benchmarks/blendshapes/{clip}.tsv"
+        "logs/benchmarks/learned/{shard}.tsv"
     threads: 1
     conda:
         ENV
     resources:
-        mem_mb=1500,
-        runtime=30,
+        mem_mb=scaled(3000),
+        runtime=shard_minutes(0.3),
+        gpu=gpus("video_latents"),
     shell:
-        "python -m talkhead.stages.blendshapes --mesh {input.mesh:q} --calibration {input.calibration:q}"
-        " --out {output:q} --cfg {params.cfg:q} 2> {log:q}"
+        "python -m talkhead.stages.feature_shard {params.job} --clips {input.clips:q} --index {output:q}"
+        " --basis '{input.basis}' --vae '{input.vae}' --calibration {input.calibration:q} --cfg {params.cfg:q}"
+        " 2> {log:q}"
 
 
 rule features:
     input:
-        *[accepted_files(f"data/features/{{clip}}/{m}.safetensors") for m in MODALITIES],
+        expand("data/features/_shards/{shard}.learned.csv", shard=SHARDS),
         "data/features/_stats/motion.safetensors",

@@ -38,7 +38,7 @@ rule normalize_summary:
         ENV
     resources:
         mem_mb=scaled(500),
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        runtime=minutes(10),
     shell:
         "python -m talkhead.stages.summary --out {output:q} {input:q} 2> {log:q}"
 

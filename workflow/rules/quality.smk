@@ -1,5 +1,8 @@
 # Phase quality: per-clip measures and verdicts → data/quality/{clip}/ (one job per shard); the second A/V
-# pass → data/av_corpus/; the gate over every shard → data/qc/.
+# pass → data/av_corpus/; the gate over every shard → data/qc/, with each shard's accepted list
+# data/qc/_shards/{shard}.csv (what the post-gate shard jobs run on) and train.csv (what the learned
+# extractors fit on). A checkpoint only for train_gaussians' default speaker: every other rule after the
+# gate is planned from the start.
 
 
 rule quality_shard:
@@ -48,7 +51,7 @@ rule av_corpus:
         ENV
     resources:
         mem_mb=scaled(4000),
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        runtime=minutes(60),
     shell:
         "python -m talkhead.stages.av_corpus --out {params.out:q} --crop-root data/crop --normalize-root data/normalize"
         " --manifest {input.manifest:q} --cfg {params.cfg:q} --quality-cfg {params.quality:q} {input.clips:q} 2> {log:q}"
@@ -64,6 +67,8 @@ checkpoint qc:
         rejected="data/qc/rejected.csv",
         measures="data/qc/measures.csv",
         segments="data/qc/segments.csv",
+        train="data/qc/train.csv",
+        shards=expand("data/qc/_shards/{shard}.csv", shard=SHARDS),
         report=report(
             directory("data/qc/report"),
             htmlindex="index.html",
@@ -72,6 +77,7 @@ checkpoint qc:
         ),
     params:
         cfg=stage_cfg("quality"),
+        dataset=stage_cfg("dataset"),
     log:
         "logs/qc/qc.log",
     benchmark:
@@ -81,13 +87,12 @@ checkpoint qc:
         ENV
     resources:
         mem_mb=scaled(4000),
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        runtime=minutes(30),
     shell:
         "python -m talkhead.stages.qc --out data/qc --manifest {input.manifest:q} --av-corpus {input.av_corpus:q}"
-        " --cfg {params.cfg:q} {input.clips:q} 2> {log:q}"
+        " --cfg {params.cfg:q} --dataset-cfg {params.dataset:q} {input.clips:q} 2> {log:q}"
 
 
 rule quality:
     input:
-        accepted_clips("crop"),
         "data/qc/accepted.csv",

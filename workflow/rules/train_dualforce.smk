@@ -34,8 +34,8 @@ rule train_dualforce:
     conda:
         ENV
     resources:
-        mem_mb=8000,
-        runtime=720,
+        mem_mb=scaled(64000),
+        runtime=minutes(2880),
         gpu=gpus("dualforce") * DUALFORCE_NPROC,
     shell:
         "{params.launch} -m talkhead.stages.train_dualforce --metadata {input.metadata:q} --stats {input.stats:q}"

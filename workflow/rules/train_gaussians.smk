@@ -14,7 +14,7 @@ from talkhead.gaussians.speakers import speaker_files
 rule train_gaussians_speaker:
     input:
         metadata="data/dataset/metadata.parquet",
-        crops=accepted_files("data/crop/{clip}/crop.mp4"),
+        crops=shard_indices("crop"),
     output:
         model="data/models/gaussians/{speaker}/head.safetensors",
         config="data/models/gaussians/{speaker}/config.json",
@@ -34,8 +34,8 @@ rule train_gaussians_speaker:
     conda:
         ENV
     resources:
-        mem_mb=8000,
-        runtime=720,
+        mem_mb=scaled(16000),
+        runtime=minutes(720),
         gpu=gpus("gaussians"),
     shell:
         "python -m talkhead.stages.train_gaussians --metadata {input.metadata:q} --crop-dir {params.crop_dir:q}"
@@ -59,8 +59,8 @@ rule train_gaussians_summary:
     conda:
         ENV
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=scaled(500),
+        runtime=minutes(5),
     shell:
         "python -m talkhead.stages.train_gaussians --summarize {input.metrics:q} --out {params.out:q} 2> {log:q}"
 

@@ -26,8 +26,8 @@ rule train_motion:
     conda:
         ENV
     resources:
-        mem_mb=8000,
-        runtime=720,
+        mem_mb=scaled(16000),
+        runtime=minutes(720),
         gpu=gpus("motion_dit"),
     shell:
         "python -m talkhead.stages.train_motion --metadata {input.metadata:q} --stats {input.stats:q}"

@@ -22,8 +22,8 @@ rule train_syncnet_selftrained:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=scaled(4000),
+        runtime=minutes(60),
     shell:
         "python -m talkhead.stages.train_syncnet --metadata {input:q} --out {params.out:q} --cfg {params.cfg:q}"
         " 2> {log:q}"

@@ -30,8 +30,8 @@ rule train_lipsync:
     conda:
         ENV
     resources:
-        mem_mb=8000,
-        runtime=720,
+        mem_mb=scaled(16000),
+        runtime=minutes(720),
         gpu=gpus("v3face") * V3FACE_NPROC,
     shell:
         "{params.launch} -m talkhead.stages.train_lipsync --metadata {input:q} --out {params.out:q} --cfg {params.cfg:q}"
@@ -60,8 +60,8 @@ rule train_expression:
     conda:
         ENV
     resources:
-        mem_mb=8000,
-        runtime=720,
+        mem_mb=scaled(16000),
+        runtime=minutes(720),
         gpu=gpus("v3face") * V3FACE_NPROC,
     shell:
         "{params.launch} -m talkhead.stages.train_expression --metadata {input.metadata:q} --init {params.init:q}"

@@ -65,3 +65,39 @@ def clip_folders(paths: Iterable[str | Path]) -> list[Path]:
         else:
             folders.append(path)
     return folders
+
+
+def listed_clips(path: str | Path, ok_only: bool = True) -> list[str]:
+    """The clip ids of a clip list or shard index (a CSV with a `clip` column; rows with ok = 0 left out)."""
+    import csv
+
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        return [r["clip"] for r in csv.DictReader(fh) if not ok_only or r.get("ok", "1") != "0"]
+
+
+def listed_paths(path: str | Path, root: str | Path, name: str = "") -> list[Path]:
+    """`<root>/<clip>/<name>` of every clip of a clip list; a clip whose file is missing is left out with a warning.
+
+    The learned extractors get data/qc/train.csv this way: a training clip whose feature job failed
+    (recorded as stage_error in its shard index) is then not silently half-read."""
+    import logging
+
+    paths = [Path(root) / clip / name if name else Path(root) / clip for clip in listed_clips(path)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        logging.getLogger(__name__).warning("%d listed clips have no %s (their jobs failed; see the shard "
+                                            "indices): %s", len(missing), name or "folder", ", ".join(missing[:20]))
+    return [p for p in paths if p.exists()]
+
+
+def packed_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Packed clip files from files and/or pack shard indices (`dataset/_shards/<shard>.csv` → dataset/clips/<clip>.safetensors).
+
+    Only the clips an index marks ok: one that failed in its shard is named in the index (stage_error)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.suffix == ".csv" and path.parent.name == SHARDS_DIR:
+            files.extend(path.parent.parent / "clips" / f"{clip}.safetensors" for clip in listed_clips(path))
+        else:
+            files.append(path)
+    return files

@@ -20,6 +20,7 @@ import pandas as pd
 from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import DatasetConfig
 from talkhead.data.featurefile import read_features
+from talkhead.data.shards import packed_files
 from talkhead.data.splits import assign_splits
 from talkhead.data.validate import validate_features
 from talkhead.stages.common import run_stage, stage_parser
@@ -47,7 +48,8 @@ def metadata_table(packed: Sequence[Path], root: Path, cfg: DatasetConfig) -> pd
 
 def _main(args: argparse.Namespace) -> str:
     out = Path(args.out)
-    table = metadata_table([Path(p) for p in args.packed], out.parent, DatasetConfig.from_json(args.cfg))
+    packed = packed_files(args.packed)
+    table = metadata_table(packed, out.parent, DatasetConfig.from_json(args.cfg))
     with atomic_path(out, suffix=".parquet") as part:
         table.to_parquet(part, index=False)
     if args.motion_stats:  # the training split's statistics travel with the dataset
@@ -57,7 +59,7 @@ def _main(args: argparse.Namespace) -> str:
     check = "skipped"
     if args.report:
         with atomic_dir(args.report) as tmp:
-            summary = validate_features([Path(p) for p in args.packed], tmp)
+            summary = validate_features(packed, tmp)
         summary["report"] = str(Path(args.report) / "index.html")  # it was built in a temporary folder
         write_json(Path(args.report) / "validation.json", summary)
         check = "passed" if summary["success"] else f"FAILED ({len(summary['failed'])} expectations, see report)"
@@ -72,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="data/dataset/metadata.parquet")
     parser.add_argument("--report", default="", help="folder for the validation Data Docs, data/dataset/report")
     parser.add_argument("--motion-stats", default="", help="data/features/_stats/motion.safetensors, copied beside --out")
-    parser.add_argument("packed", nargs="*", help="data/dataset/clips/{clip}.safetensors files")
+    parser.add_argument("packed", nargs="*", help="data/dataset/clips/{clip}.safetensors files, or pack shard "
+                        "indices data/dataset/_shards/<shard>.csv")
     return run_stage(_main, parser, argv)
 
 

@@ -15,7 +15,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from talkhead.data.featurefile import read_features, write_features
+from talkhead.data.shards import listed_paths
 from talkhead.features import motion as mo
 from talkhead.stages.common import run_stage, stage_parser
 
@@ -41,7 +44,11 @@ def motion_stats(files: Sequence[Path], out: Path, splits: dict[str, str] | None
 
 
 def _main(args: argparse.Namespace) -> str:
-    info = motion_stats([Path(p) for p in args.motions], Path(args.out), json.loads(args.splits))
+    files, splits = [Path(p) for p in args.motions], json.loads(args.splits)
+    if args.clips:  # data/qc/train.csv: the accepted training clips, with their splits
+        files += listed_paths(args.clips, args.root, "motion.safetensors")
+        splits |= dict(pd.read_csv(args.clips, dtype=str, keep_default_na=False)[["clip", "split"]].values)
+    info = motion_stats(files, Path(args.out), splits)
     return (f"motion_stats: {info['frames']} frames of {len(info['clips'].split(','))} clips ({info['splits']})"
             f" → {args.out}")
 
@@ -51,7 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = stage_parser("talkhead.stages.motion_stats", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="data/features/_stats/motion.safetensors")
     parser.add_argument("--splits", default="{}", help="JSON clip → split of the manifest (recorded; default train)")
-    parser.add_argument("motions", nargs="+", help="data/features/{clip}/motion.safetensors of the training clips")
+    parser.add_argument("--clips", default="", help="a clip list (clip, split), data/qc/train.csv: adds each "
+                        "clip's <root>/<clip>/motion.safetensors")
+    parser.add_argument("--root", default="data/features", help="the features folder (with --clips)")
+    parser.add_argument("motions", nargs="*", help="data/features/{clip}/motion.safetensors of the training clips")
     return run_stage(_main, parser, argv)
 
 

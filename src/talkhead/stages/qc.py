@@ -5,6 +5,11 @@ and measures; measures.csv holds all rows; segments.csv the training segments of
 clips (frame ranges that never span a scene cut, `quality.segment_min_s`..`segment_max_s` long). The Great Expectations validation of the measures
 table (Data Docs HTML) goes to report/, its summary to report/validation.json. A failed
 expectation is reported, not fatal: the tables are the gate's decision either way.
+
+Given shard indices, it also writes `_shards/<shard>.csv`, each shard's accepted clips (the clip
+lists of the post-gate shard jobs, talkhead.stages.feature_shard), and with --dataset-cfg
+`train.csv`, the accepted training-split clips the learned extractors (motion statistics, 3DMM
+basis, video VAE) fit on. No planning step waits for these: every shard's list is a declared output.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from talkhead.atomic import atomic_dir, atomic_path, write_json
-from talkhead.config import QualityConfig
+from talkhead.config import DatasetConfig, QualityConfig
 from talkhead.data.manifest import read_manifest
-from talkhead.data.shards import clip_folders
+from talkhead.data.shards import SHARDS_DIR, clip_folders
 from talkhead.stages.common import run_stage, stage_parser
 
 log = logging.getLogger(__name__)
@@ -113,10 +118,52 @@ def gate(quality_dirs: Sequence[Path], out: Path, cfg: QualityConfig, manifest: 
             "reasons": reasons.to_dict(), "validation_success": validation["success"]}
 
 
+def write_shard_lists(indices: Sequence[Path], accepted: pd.DataFrame, out: Path) -> int:
+    """The accepted clips of each quality shard index → `out/_shards/<shard>.csv`, the post-gate jobs' clip lists.
+
+    Columns clip, ok (1), reasons (empty), speaker, split, emotion (talkhead.stages.feature_shard);
+    every shard gets its list, an empty one when none of its clips passed. Returns the number written."""
+    from talkhead.atomic import write_text
+    from talkhead.stages.feature_shard import list_text
+    from talkhead.stages.shard import read_index
+
+    meta = accepted.fillna("").astype(str).set_index("clip")
+    for index in indices:
+        rows = [{"clip": r["clip"], "ok": "1", "reasons": "", **meta.loc[r["clip"], ["speaker", "split", "emotion"]].to_dict()}
+                for r in read_index(index) if r["clip"] in meta.index]
+        write_text(out / SHARDS_DIR / index.name, list_text(rows))
+    return len(indices)
+
+
+def write_train_list(accepted: pd.DataFrame, manifest: Path, dataset_cfg: DatasetConfig, out: Path) -> int:
+    """The clips the learned extractors fit on → `out`: the accepted training-split clips (clip, split).
+
+    Splits as the dataset stage assigns them (talkhead.data.splits.manifest_splits, over the whole
+    manifest); every accepted clip when none is in the training split (the fitted files record it)."""
+    from talkhead.data.splits import manifest_splits
+
+    splits = manifest_splits(read_manifest(manifest), dataset_cfg.split_policy, dataset_cfg.val_fraction,
+                             dataset_cfg.test_fraction, dataset_cfg.seed)
+    clips = list(accepted["clip"])
+    table = pd.DataFrame({"clip": clips, "split": [splits.get(c, "train") for c in clips]}, columns=["clip", "split"])
+    train = table[table.split == "train"]
+    if train.empty and not table.empty:
+        log.warning("no accepted clip is in the training split: the learned extractors fit on every accepted clip")
+        train = table
+    _write_csv(train, out)
+    return len(train)
+
+
 def _main(args: argparse.Namespace) -> str:
     cfg = QualityConfig.from_json(args.cfg)
-    s = gate(clip_folders(args.quality), Path(args.out), cfg, Path(args.manifest) if args.manifest else None,
+    out = Path(args.out)
+    s = gate(clip_folders(args.quality), out, cfg, Path(args.manifest) if args.manifest else None,
              Path(args.av_corpus) if args.av_corpus else None)
+    accepted = pd.read_csv(out / "accepted.csv", dtype=str, keep_default_na=False)
+    indices = [Path(p) for p in args.quality if Path(p).suffix == ".csv" and Path(p).parent.name == SHARDS_DIR]
+    write_shard_lists(indices, accepted, out)
+    if args.dataset_cfg and args.manifest:
+        write_train_list(accepted, Path(args.manifest), DatasetConfig.from_json(args.dataset_cfg), out / "train.csv")
     why = ", ".join(f"{k} {v}" for k, v in s["reasons"].items()) or "none"
     check = "passed" if s["validation_success"] else "FAILED (see report)"
     return (f"qc: {s['accepted']} of {s['clips']} clips accepted; rejections: {why}; "
@@ -128,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = stage_parser("talkhead.stages.qc", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder, data/qc")
     parser.add_argument("--manifest", default="", help="the manifest, for speaker/split/emotion columns")
+    parser.add_argument("--dataset-cfg", default="", help="the dataset params section as JSON: writes train.csv, "
+                        "the training-split clips the learned extractors fit on")
     parser.add_argument("--av-corpus", default="", help="data/av_corpus/offsets.csv of the second A/V pass")
     parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders, or shard indices data/quality/_shards/<shard>.csv")
     return run_stage(_main, parser, argv)

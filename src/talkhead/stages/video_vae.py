@@ -14,6 +14,7 @@ from pathlib import Path
 
 from talkhead.atomic import atomic_dir
 from talkhead.config import ConfigError, VideoVaeConfig
+from talkhead.data.shards import listed_paths
 from talkhead.models.video_vae import VideoVAESpec
 from talkhead.stages.common import run_stage, stage_parser
 
@@ -36,7 +37,10 @@ def video_vae_train(crop_dirs: Sequence[Path], out: Path, cfg: VideoVaeConfig, l
 
 
 def _main(args: argparse.Namespace) -> str:
-    s = video_vae_train([Path(c) for c in args.crops], Path(args.out), VideoVaeConfig.from_json(args.cfg),
+    crops = [Path(c) for c in args.crops]
+    if args.clips:  # data/qc/train.csv: the accepted training clips
+        crops += listed_paths(args.clips, args.root)
+    s = video_vae_train(crops, Path(args.out), VideoVaeConfig.from_json(args.cfg),
                         args.log_every)
     return (f"video_vae: {s['clips']} clips, {s['steps']} steps, loss {s['first_loss']:.4f} → {s['final_loss']:.4f} "
             f"in {s['seconds']:.0f} s → {args.out}")
@@ -47,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = stage_parser("talkhead.stages.video_vae", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="the model folder, data/models/video_vae")
     parser.add_argument("--log-every", type=int, default=10, help="steps per row of loss.csv (default 10)")
-    parser.add_argument("crops", nargs="+", help="crop folders data/crop/{clip} to train on")
+    parser.add_argument("--clips", default="", help="a clip list, data/qc/train.csv: adds each clip's <root>/<clip>")
+    parser.add_argument("--root", default="data/crop", help="the crop folder (with --clips)")
+    parser.add_argument("crops", nargs="*", help="crop folders data/crop/{clip} to train on")
     return run_stage(_main, parser, argv)
 
 

@@ -135,3 +135,72 @@ def test_bad_shard_name_is_a_clear_error(demo_dataset, tmp_path):
                           "--shard", "../x", "--shard-size", "2", "--data", str(tmp_path)],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "not a shard name" in out.stderr and "Traceback" not in out.stderr
+
+
+# After the gate: talkhead.stages.feature_shard runs groups of per-clip steps over a shard's clip list.
+
+FEATURES = ["audio_mel", "face_mesh", "head_pose", "motion"]
+
+
+def _post_gate_copy(whole_run, tmp_path) -> tuple[Path, Path]:
+    """A copy of the pre-gate data and a clip list: the accepted clip, plus a rejected one wrongly listed as ok."""
+    import shutil
+
+    from talkhead.atomic import write_text
+    from talkhead.stages.feature_shard import list_text
+
+    data = tmp_path / "data"
+    shutil.copytree(whole_run[0], data)
+    rows = [{"clip": "demo_s0_c0", "ok": "1", "reasons": "", "speaker": "demo_a", "split": "train", "emotion": ""},
+            {"clip": "demo_silent", "ok": "1", "reasons": "", "speaker": "demo_a", "split": "train", "emotion": ""},
+            {"clip": "demo_noface", "ok": "0", "reasons": "no_face", "speaker": "demo_cat", "split": "", "emotion": ""}]
+    clips = data / "qc/_shards/shard00000.csv"
+    write_text(clips, list_text(rows))
+    return data, clips
+
+
+def test_post_gate_steps_resume_per_step_and_record_a_failing_clip(whole_run, tmp_path):
+    from talkhead.stages.feature_shard import read_clip_list, record_path, run_group
+    from talkhead.stages.feature_steps import StepContext
+
+    data, clips = _post_gate_copy(whole_run, tmp_path)
+    index = data / "features/_shards/shard00000.csv"
+    first = run_group("features", read_clip_list(clips), StepContext(data), {}, FEATURES, index)
+    # The rejected clip listed as ok fails in its first step (the gate did not accept it): recorded, shard goes on.
+    assert first.ran == ["demo_s0_c0"] and first.errors == ["demo_silent"] and first.steps_run == 4
+    rows = {r["clip"]: r for r in read_clip_list(index)}
+    assert rows["demo_silent"]["ok"] == "0" and rows["demo_silent"]["reasons"] == "stage_error"
+    assert rows["demo_noface"] == {**rows["demo_noface"], "ok": "0", "reasons": "no_face"}  # passed on untouched
+    assert not (data / "features/demo_silent").exists() and not (data / "features/demo_noface").exists()
+    for name in FEATURES:
+        assert record_path(data / "features/demo_s0_c0" / f"{name}.safetensors").is_file()
+    before = _tree(data / "features")
+    again = run_group("features", read_clip_list(clips), StepContext(data), {}, FEATURES, index)
+    assert again.skipped == ["demo_s0_c0"] and again.steps_run == 0 and _tree(data / "features") == before
+    # A changed face_mesh param redoes face_mesh and what reads it; audio_mel is kept.
+    changed = run_group("features", read_clip_list(clips), StepContext(data), {"face_mesh": '{"sigma_frames": 2.0}'},
+                        FEATURES, index)
+    assert changed.steps_run == 3 and changed.steps_skipped == 1
+
+
+def test_post_gate_kill_9_between_steps_then_rerun_is_byte_identical(whole_run, tmp_path):
+    from talkhead.stages.feature_shard import run_group, read_clip_list
+    from talkhead.stages.feature_steps import StepContext
+
+    reference, clips = _post_gate_copy(whole_run, tmp_path / "ref")
+    run_group("features", read_clip_list(clips), StepContext(reference), {}, FEATURES,
+              reference / "features/_shards/shard00000.csv")
+    data, clips = _post_gate_copy(whole_run, tmp_path / "killed")
+
+    def cli(env=None):
+        cmd = [sys.executable, "-m", "talkhead.stages.feature_shard", "features", "--clips", str(clips),
+               "--data", str(data), "--index", str(data / "features/_shards/shard00000.csv"),
+               "--modalities", ",".join(FEATURES)]
+        return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+    killed = cli({shard_stage.KILL_AFTER_ENV: "2"})
+    assert killed.returncode == -signal.SIGKILL and not (data / "features/_shards").exists()
+    rerun = cli()
+    assert rerun.returncode == 0, rerun.stderr
+    assert "(2 steps run, 2 already done)" in rerun.stderr  # head_pose and motion were left; mel and mesh kept
+    assert _tree(reference / "features") == _tree(data / "features")

@@ -1,0 +1,219 @@
+"""Stage `feature_shard`: run one post-gate job (a group of per-clip steps) over the accepted clips of one shard.
+
+    python -m talkhead.stages.feature_shard features --clips data/qc/_shards/shard00000.csv --data data \
+        --index data/features/_shards/shard00000.csv --modalities audio_mel,face_mesh,... --cfg '{"audio_mel": {…}, …}'
+
+The clip list is the gate's per-shard accepted list (`data/qc/_shards/<shard>.csv`) or the index of
+the previous job of the same shard; both have the columns clip, ok, reasons, speaker, split, emotion
+and only rows with ok = 1 are run. The job writes each step's file exactly as the per-clip stage
+writes it (talkhead.stages.feature_steps), then its index with the same columns, so the next job of
+the shard reads it: `features` → data/features/_shards/<shard>.csv, `learned` →
+data/features/_shards/<shard>.learned.csv, `pack` → data/dataset/_shards/<shard>.csv.
+
+Resume at clip granularity, as before the gate (talkhead.stages.shard): after a step's file is in
+place its completion record `.<name>.done.json` goes beside it, holding a fingerprint of the step's
+params, the completion records of what it read (the crop and quality folders, the clip's other
+step files) and the digest of the shared file it used (3DMM basis, video VAE, the speaker's
+calibration). A rerun skips every step whose record matches. A step that raises marks its clip
+`stage_error` in the index (the log has the traceback), the clip's later steps are skipped, and
+the shard goes on; the next run tries the clip again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from talkhead.atomic import write_json, write_text
+from talkhead.config import ConfigError
+from talkhead.data.status import STATUS_FILE
+from talkhead.stages.common import run_stage, stage_parser
+from talkhead.stages.feature_steps import GROUPS, PHASE_FOLDERS, STEPS, ClipEntry, FeatureStep, StepContext
+from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV
+
+log = logging.getLogger(__name__)
+
+LIST_COLUMNS = ("clip", "ok", "reasons", "speaker", "split", "emotion")
+
+
+@dataclass
+class GroupResult:
+    """What one post-gate job did: every listed clip's row for the index, and which clips ran, were skipped or failed."""
+
+    rows: list[dict[str, str]] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    steps_run: int = 0
+    steps_skipped: int = 0
+
+
+def read_clip_list(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a post-gate clip list or index (LIST_COLUMNS; a missing column reads as '')."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [{c: (row.get(c) or "") for c in LIST_COLUMNS} for row in csv.DictReader(fh)]
+
+
+def list_text(rows: Sequence[dict[str, str]]) -> str:
+    """A clip list as CSV text (LIST_COLUMNS)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, LIST_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def record_path(output: Path) -> Path:
+    """The completion record of a step's output file: `.<stem>.done.json` beside it."""
+    return output.parent / f".{output.name.removesuffix('.safetensors')}{DONE_FILE}"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Digests:
+    """Digests of files and folders read by a job, each computed once per job."""
+
+    def __init__(self) -> None:
+        self._memo: dict[Path, str | None] = {}
+
+    def __call__(self, path: Path | None) -> str | None:
+        if path is None:
+            return None
+        if path not in self._memo:
+            if path.is_dir():
+                h = hashlib.sha256()
+                for f in sorted(p for p in path.rglob("*") if p.is_file()):
+                    h.update(str(f.relative_to(path)).encode() + b"\0" + f.read_bytes())
+                self._memo[path] = h.hexdigest()
+            else:
+                self._memo[path] = _digest(path.read_bytes()) if path.is_file() else None
+        return self._memo[path]
+
+
+def _phase_record(folder: Path) -> str | None:
+    record = folder / DONE_FILE if (folder / DONE_FILE).is_file() else folder / STATUS_FILE
+    return _digest(record.read_bytes()) if record.is_file() else None
+
+
+def step_fingerprint(step: FeatureStep, ctx: StepContext, entry: ClipEntry, cfg_json: str, reads: Sequence[str],
+                     digests: _Digests) -> str:
+    """The completion fingerprint of one clip's step: params, the records of what it read, the shared file it used."""
+    upstream = {}
+    for name in reads:
+        if name in PHASE_FOLDERS:
+            upstream[name] = _phase_record(ctx.folder(name, entry.clip))
+        else:
+            rec = record_path(STEPS[name].output(ctx, entry.clip))
+            upstream[name] = _digest(rec.read_bytes()) if rec.is_file() else None
+    payload = {"step": step.name, "cfg": json.loads(cfg_json), "upstream": upstream,
+               "shared": {n: digests(ctx.shared_path(n, entry)) for n in step.shared}}
+    if step.name == "pack":
+        payload["entry"] = entry.__dict__
+    return _digest(json.dumps(payload, sort_keys=True, default=str).encode())
+
+
+def _is_done(output: Path, fp: str) -> bool:
+    try:
+        return output.is_file() and json.loads(record_path(output).read_text(encoding="utf-8"))["fingerprint"] == fp
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def run_group(group: str, rows: Sequence[dict[str, str]], ctx: StepContext, cfgs: dict[str, str],
+              modalities: Sequence[str], index: Path | None = None) -> GroupResult:
+    """Run the steps of `group` on every ok clip of `rows` (one shard's list) not already done; write the index.
+
+    `cfgs`: step section → its params as JSON; `modalities`: the packed modalities (audio_hubert runs
+    only when listed), in pack order."""
+    steps = [STEPS[s] for s in GROUPS[group] if s in modalities or s == "pack"]
+    ctx.cache.setdefault("modalities", list(modalities))
+    canon = {s.name: (s.config.from_json(cfgs.get(s.section, "{}")).to_json() if s.config else "{}") for s in steps}
+    cfg_objs = {s.name: (s.config.from_json(canon[s.name]) if s.config else None) for s in steps}
+    digests, result = _Digests(), GroupResult()
+    kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
+    todo = sum(r["ok"] == "1" for r in rows)
+    n = 0
+    for row in rows:
+        if row["ok"] != "1":  # rejected or failed upstream: passed on as it is
+            result.rows.append(row)
+            continue
+        n += 1
+        entry = ClipEntry(row["clip"], row["speaker"], row["split"], row["emotion"])
+        started, ran, failed = time.perf_counter(), False, ""
+        for step in steps:
+            reads = step.reads + (tuple(modalities) if step.name == "pack" else ())
+            out = step.output(ctx, entry.clip)
+            fp = step_fingerprint(step, ctx, entry, canon[step.name], reads, digests)
+            if _is_done(out, fp):
+                result.steps_skipped += 1
+                continue
+            try:
+                step.run(ctx, entry, out, cfg_objs[step.name])
+            except Exception as exc:  # one clip's failure is recorded; the shard goes on
+                log.exception("%s %s: %s failed", group, entry.clip, step.name)
+                failed = f"{step.name} failed: {type(exc).__name__}: {exc}"
+                break
+            write_json(record_path(out), {"fingerprint": fp})
+            ran, result.steps_run = True, result.steps_run + 1
+            if kill_after and result.steps_run >= kill_after:  # tests: a job killed between two steps
+                os.kill(os.getpid(), signal.SIGKILL)
+        if failed:
+            result.rows.append({**row, "ok": "0", "reasons": "stage_error"})
+            result.errors.append(entry.clip)
+        else:
+            result.rows.append(row)
+            (result.ran if ran else result.skipped).append(entry.clip)
+        log.info("[%d/%d] %s %s: %s in %.2f s", n, todo, group, entry.clip,
+                 failed or ("done" if ran else "already done"), time.perf_counter() - started)
+    if index is not None:
+        write_text(index, list_text(result.rows))
+    return result
+
+
+def _main(args: argparse.Namespace) -> str:
+    if args.group not in GROUPS:
+        raise ConfigError(f"unknown post-gate job {args.group!r}; one of {', '.join(GROUPS)}")
+    cfgs = {k: json.dumps(v) for k, v in json.loads(args.cfg or "{}").items()}
+    shared = {"face3dmm_basis": Path(args.basis) if args.basis else None,
+              "video_vae": Path(args.vae) if args.vae else None,
+              "calibration": Path(args.calibration) if args.calibration else None}
+    ctx = StepContext(Path(args.data), shared)
+    rows = read_clip_list(args.clips)
+    started = time.perf_counter()
+    result = run_group(args.group, rows, ctx, cfgs, [m for m in args.modalities.split(",") if m],
+                       Path(args.index) if args.index else None)
+    ok = sum(r["ok"] == "1" for r in result.rows)
+    return (f"{args.group} {Path(args.clips).stem}: {len(rows)} clips ({ok} ok) — {len(result.ran)} run, "
+            f"{len(result.skipped)} already done, {len(result.errors)} failed ({result.steps_run} steps run, "
+            f"{result.steps_skipped} already done) — {time.perf_counter() - started:.1f} s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: python -m talkhead.stages.feature_shard GROUP --clips CSV --index CSV --modalities M,... [--cfg JSON]."""
+    parser = stage_parser("talkhead.stages.feature_shard", __doc__.splitlines()[0])
+    parser.add_argument("group", help=f"the post-gate job: {', '.join(GROUPS)}")
+    parser.add_argument("--clips", required=True, help="the shard's clip list: data/qc/_shards/<shard>.csv or the "
+                        "previous job's index")
+    parser.add_argument("--data", default="data", help="data root")
+    parser.add_argument("--index", default="", help="where to write this job's index (same columns)")
+    parser.add_argument("--modalities", required=True, help="comma-separated packed modalities, in pack order")
+    parser.add_argument("--basis", default="", help="data/models/face3dmm_basis (landmark 3DMM)")
+    parser.add_argument("--vae", default="", help="data/models/video_vae (the pipeline's video VAE)")
+    parser.add_argument("--calibration", default="", help="data/features/_calibration (per-speaker blendshape files)")
+    return run_stage(_main, parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
