@@ -1,27 +1,25 @@
-"""The workflow at cluster scale: DAG construction time and SLURM jobs for a 10,000-clip manifest.
+"""The workflow at cluster scale: planning time and SLURM jobs for 10,000 to 1,000,000-clip manifests.
 
-    python benchmarks/scale.py [--clips 10000] [--after-qc-clips 200] [--out benchmarks/results/scale.json]
+    python benchmarks/scale.py [--clips 10000 100000] [--project 1000000] [--out benchmarks/results/scale.json]
 
-Writes a manifest of N clips (local sources that do not exist: no media is needed, a missing
-local source is no rule input, see common.smk `local_source`) into a temp project and dry-runs
-`snakemake -n all` through workflow/profiles/slurm (its job groups). Two DAGs are measured:
+For each size, writes a manifest of N clips (local sources that do not exist: no media is needed;
+a missing source is no rule input, common.smk `shard_sources`) into a temp project with the
+project's params.yaml and dry-runs `snakemake -n all` through workflow/profiles/slurm. Two plans:
 
-- fresh: nothing has run. The qc checkpoint has not run either, so the DAG ends at the quality
-  gate (ingest → normalize → faces → crop → quality, qc); the rules after it appear only once
-  it ran.
-- after_qc: every pre-gate folder and the gate's outputs exist (empty folders and a written
-  data/qc/accepted.csv that accepts every clip), so the DAG holds the feature, pack, dataset
-  and training rules. Measured on a smaller manifest (--after-qc-clips): with job groups on rules
-  downstream of the learned models (clip_pack, clip_gpu), Snakemake 9.27's group check
-  (DAG._check_groups: a depth-first search of every group member's whole upstream, repeated for
-  every member of the group) grows quadratically, so the 10,000-clip after-gate DAG does not finish in
-  reasonable time; the figures at two sizes show the growth.
+- fresh: nothing has run. Every per-shard job before and after the gate is planned (the gate's
+  per-shard accepted lists are declared outputs of `qc`); only train_gaussians' default speaker
+  waits for the qc checkpoint (common.smk `accepted`).
+- after_gate: the pre-gate shard indices, the second A/V pass and every output of the gate exist,
+  written here, accepting every clip (the layout a real run leaves: data/<phase>/_shards/<shard>.csv,
+  data/qc/_shards/<shard>.csv, data/qc/train.csv, …), so the plan is the post-gate one.
 
-For each: the wall time of the dry run with `--quiet` (DAG construction; Snakemake prints only the
-job table) and, from a second, verbose dry run, the scheduler jobs: every `Group job <name>` line
-is one SLURM job (its members run inside it), and every job of a rule that is in no group and
-has a command is one SLURM job. Targets (issue 7): DAG < 60 s; ≤ 1 SLURM job per 50 clips for
-each batch of per-clip rules.
+Each plan is timed as the wall time of `-n --quiet rules` (Snakemake builds the whole DAG and
+prints only its job table). SLURM jobs = the table's jobs of rules that run a command (aggregate
+targets such as `all` or `features` run nothing and are never submitted). With --project, the
+planning time of a larger manifest is projected from the measured sizes by a power-law fit
+(t = a · n^b, the exponent is reported) and written as a projection, not a measurement.
+Targets (issue 18): < 60 s for 100,000 clips fresh and after the gate, ≤ 1 job per 20 clips,
+< 10 min for 1,000,000 clips.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -44,74 +42,73 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 PRE_GATE = ("ingest", "normalize", "faces", "crop", "quality")
-CLIPS_PER_JOB = 50  # the target: ≤ 1 scheduler job per 50 clips
+CLIPS_PER_JOB = 20  # the target: at most one scheduler job per 20 clips
 DAG_TARGET_S = 60.0
+PROJECTED_TARGET_S = 600.0
 SLURM_ARGS = ["--slurm-no-account", "--slurm-status-command", "squeue"]
+
+sys.path.insert(0, str(REPO / "src"))
+from talkhead.data.shards import plan_shards  # noqa: E402
 
 log = logging.getLogger("scale")
 
 
-def write_project(root: Path, clips: int) -> list[str]:
-    """params.yaml (the project's, manifest pointed here) and an N-row manifest; the clip ids."""
+def write_project(root: Path, clips: int) -> tuple[list[str], dict]:
+    """params.yaml (the project's, manifest pointed here) and an N-row manifest: (clip ids, params)."""
     speakers = max(1, clips // 100)
     ids = [f"s{i % speakers:04d}_c{i // speakers:05d}" for i in range(clips)]
-    rows = ["clip_id,source,start,end,speaker,split,emotion"]
     split = ["train"] * 8 + ["val", "test"]  # speaker-disjoint: a speaker's clips share its split
+    rows = ["clip_id,source,start,end,speaker,split,emotion"]
     rows += [f"{c},media/{c}.mp4,0,5.0,spk{i % speakers:04d},{split[(i % speakers) % 10]},neutral"
              for i, c in enumerate(ids)]
     (root / "manifest.csv").write_text("\n".join(rows) + "\n")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["dataset"]["manifest"] = str(root / "manifest.csv")
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return ids
+    return ids, params
 
 
-def fake_gate(root: Path, ids: list[str]) -> None:
-    """Every pre-gate clip folder (empty, older than its successor) and the gate's outputs, accepting all."""
+def fake_gate(root: Path, ids: list[str], shard_size: int) -> None:
+    """Every output up to the gate in the sharded layout, each older than what reads it; every clip accepted."""
     t = time.time() - 3600
-    os.utime(root / "manifest.csv", (t - 1, t - 1))  # the gate's inputs are older than its outputs
+    os.utime(root / "manifest.csv", (t - 1, t - 1))
+    shards = plan_shards(ids, shard_size)
+    data = root / "data"
+
+    def write(path: Path, text: str, age: float) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.utime(path, (t + age, t + age))
+
     for k, phase in enumerate(PRE_GATE):
-        for c in ids:
-            folder = root / "data" / phase / c
-            folder.mkdir(parents=True, exist_ok=True)
-            os.utime(folder, (t + k, t + k))
-    qc = root / "data" / "qc"
-    (qc / "report").mkdir(parents=True, exist_ok=True)
-    (qc / "accepted.csv").write_text("clip\n" + "".join(f"{c}\n" for c in ids))
-    for name in ("rejected.csv", "measures.csv", "segments.csv"):
-        (qc / name).write_text("clip\n")
-    for path in qc.iterdir():
-        os.utime(path, (t + 10, t + 10))
+        for name, members in shards.items():
+            write(data / phase / "_shards" / f"{name}.csv", "clip,ok,reasons\n" + "".join(f"{c},1,\n" for c in members), k)
+    write(data / "normalize" / "summary.csv", "clip,ok\n", 5)
+    write(data / "av_corpus" / "offsets.csv", "clip\n", 6)
+    write(data / "av_corpus" / "summary.json", "{}\n", 6)
+    accepted = "clip,speaker,split,emotion,verdict\n" + "".join(f"{c},spk,train,neutral,accept\n" for c in ids)
+    for name in ("accepted.csv", "measures.csv"):
+        write(data / "qc" / name, accepted, 7)
+    for name in ("rejected.csv", "segments.csv"):
+        write(data / "qc" / name, "clip\n", 7)
+    write(data / "qc" / "train.csv", "clip,split\n" + "".join(f"{c},train\n" for c in ids), 7)
+    for name, members in shards.items():
+        write(data / "qc" / "_shards" / f"{name}.csv", "clip,ok,reasons,speaker,split,emotion\n"
+              + "".join(f"{c},1,,spk,train,neutral\n" for c in members), 7)
+    write(data / "qc" / "report" / "index.html", "<html></html>\n", 7)
+    os.utime(data / "qc" / "report", (t + 7, t + 7))
 
 
-def dry_run(root: Path, *extra: str, stream: bool = False, profile: bool = True) -> tuple[float, str | Counter]:
-    """`snakemake -n all` in `root` via the slurm profile (or none): (seconds, output or per-job counts)."""
-    how = ["--profile", str(PROFILE), *SLURM_ARGS] if profile else ["--cores", "1"]
+def dry_run(root: Path, *extra: str) -> tuple[float, str]:
+    """`snakemake -n all` in `root` via the slurm profile: (seconds, output)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(root),
-           *how, "-n", *extra, "all"]
+           "--profile", str(PROFILE), *SLURM_ARGS, "-n", *extra, "all"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     t0 = time.monotonic()
-    if not stream:
-        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        return time.monotonic() - t0, proc.stdout + proc.stderr
-    counts: Counter = Counter()
-    group = re.compile(r"Group job (\S+)")
-    rule = re.compile(r"^(\s*)(?:localrule|rule|checkpoint) (\w+):")
-    in_group = False
-    with subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
-        for line in p.stdout:  # a group's member jobs are indented; a top-level rule ends the group
-            if m := group.search(line):
-                counts[f"group:{m.group(1)}"] += 1
-                in_group = True
-            elif m := rule.match(line):
-                if not m.group(1):
-                    in_group = False
-                counts[f"{'member' if in_group else 'job'}:{m.group(2)}"] += 1
-    if p.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode})")
-    return time.monotonic() - t0, counts
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return time.monotonic() - t0, proc.stdout + proc.stderr
 
 
 def job_table(text: str) -> dict[str, int]:
@@ -120,76 +117,82 @@ def job_table(text: str) -> dict[str, int]:
     return {rule: int(n) for rule, n in (line.split() for line in table) if rule != "total"}
 
 
+def command_rules() -> set[str]:
+    """The rules that run a command (shell/run/script): each of their jobs is one SLURM job."""
+    text = "".join(p.read_text() for p in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")])
+    blocks = re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^(?:rule|checkpoint) |\Z)", text, flags=re.M | re.S)
+    return {name for name, body in blocks if re.search(r"^    (shell|run|script):", body, flags=re.M)}
+
+
 def measure(root: Path, clips: int, label: str) -> dict:
-    """DAG time (with the slurm profile, and without: no job groups), rule jobs and SLURM jobs of one dry run."""
-    plain_seconds, _ = dry_run(root, "--quiet", "rules", profile=False)
+    """Planning time and the SLURM jobs of one dry run."""
     seconds, text = dry_run(root, "--quiet", "rules")
     jobs = job_table(text)
-    _, counts = dry_run(root, stream=True)
-    groups = {k.split(":", 1)[1]: n for k, n in counts.items() if k.startswith("group:")}
-    ungrouped = {k.split(":", 1)[1]: n for k, n in counts.items() if k.startswith("job:") and k != "job:all"}
-    per_clip = {r: n for r, n in jobs.items() if r.endswith("_clip")}
-    ungrouped_clip = {r: n for r, n in ungrouped.items() if r.endswith("_clip")}
-    slurm_jobs = sum(groups.values()) + sum(ungrouped.values())
-    clip_jobs = sum(groups.values()) + sum(ungrouped_clip.values())
-    batches = Counter()
-    for g, n in groups.items():
-        batches[g.rsplit("_", 1)[0]] += n
-    worst = max([n / clips for n in batches.values()] + [n / clips for n in ungrouped_clip.values()] or [0])
+    submitted = {r: n for r, n in jobs.items() if r in command_rules()}
+    per_shard = {r: n for r, n in submitted.items() if r.endswith("_shard")}
     result = {
-        "dag_seconds": round(seconds, 2),
-        "dag_seconds_without_profile": round(plain_seconds, 2),
+        "plan_seconds": round(seconds, 2),
         "rule_jobs": sum(jobs.values()),
-        "per_clip_rule_jobs": sum(per_clip.values()),
+        "slurm_jobs": sum(submitted.values()),
+        "per_shard_jobs": sum(per_shard.values()),
+        "clips_per_slurm_job": round(clips / max(1, sum(submitted.values())), 1),
         "jobs_by_rule": jobs,
-        "slurm_jobs": slurm_jobs,
-        "slurm_jobs_per_clip_batches": clip_jobs,
-        "group_jobs_by_batch": dict(sorted(batches.items())),
-        "ungrouped_slurm_jobs": ungrouped,
-        "clips_per_group_job": {b: round(clips / n, 1) for b, n in sorted(batches.items())},
-        "max_slurm_jobs_per_50_clips_per_batch": round(worst * CLIPS_PER_JOB, 3),
-        "meets_dag_target": seconds < DAG_TARGET_S,
-        "meets_grouping_target": worst * CLIPS_PER_JOB <= 1.0 and not ungrouped_clip,
+        "meets_plan_target": seconds < DAG_TARGET_S,
+        "meets_jobs_target": sum(submitted.values()) * CLIPS_PER_JOB <= clips,
     }
-    log.info("%s: DAG %.1f s (%.1f s without the profile), %d rule jobs → %d SLURM jobs (%s)", label, seconds,
-             plain_seconds, result["rule_jobs"], slurm_jobs, ", ".join(f"{b}: {n}" for b, n in sorted(batches.items())))
+    log.info("%s: planned in %.1f s; %d SLURM jobs (%d per-shard), %.1f clips per job", label, seconds,
+             result["slurm_jobs"], result["per_shard_jobs"], result["clips_per_slurm_job"])
     return result
 
 
+def power_fit(sizes: list[int], seconds: list[float]) -> tuple[float, float]:
+    """(a, b) of t = a · n^b, least squares in log-log."""
+    xs, ys = [math.log(n) for n in sizes], [math.log(s) for s in seconds]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return math.exp(my - b * mx), b
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run both dry runs and write the JSON results."""
+    """Plan every size fresh and after the gate, project the largest, write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=10_000)
-    parser.add_argument("--after-qc-clips", type=int, nargs="+", default=[100, 200])
+    parser.add_argument("--clips", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--project", type=int, default=1_000_000, help="project the planning time of this size")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    with tempfile.TemporaryDirectory(prefix="talkhead-scale-") as tmp:
-        root = Path(tmp)
-        t0 = time.monotonic()
-        write_project(root, args.clips)
-        log.info("manifest of %d clips written in %.1f s", args.clips, time.monotonic() - t0)
-        fresh = measure(root, args.clips, f"fresh, {args.clips} clips (up to the qc checkpoint)")
-    after = {}
-    for n in args.after_qc_clips:
+    by_size = {}
+    for n in args.clips:
         with tempfile.TemporaryDirectory(prefix="talkhead-scale-") as tmp:
             root = Path(tmp)
-            fake_gate(root, write_project(root, n))
-            after[str(n)] = {"clips": n, **measure(root, n, f"after qc, {n} clips (features, pack, dataset, training)")}
+            ids, params = write_project(root, n)
+            fresh = measure(root, n, f"fresh, {n} clips")
+            fake_gate(root, ids, params["dataset"]["shard_size"])
+            after = measure(root, n, f"after the gate, {n} clips")
+        by_size[str(n)] = {"clips": n, "shard_size": params["dataset"]["shard_size"], "fresh": fresh,
+                           "after_gate": after}
+    projection = {}
+    if len(args.clips) >= 2 and args.project:
+        for plan in ("fresh", "after_gate"):
+            a, b = power_fit(args.clips, [by_size[str(n)][plan]["plan_seconds"] for n in args.clips])
+            projection[plan] = {"clips": args.project, "plan_seconds": round(a * args.project ** b, 1),
+                                "exponent": round(b, 3), "meets_target": a * args.project ** b < PROJECTED_TARGET_S}
+        log.info("projected for %d clips: %s", args.project,
+                 ", ".join(f"{k} {v['plan_seconds']} s (n^{v['exponent']})" for k, v in projection.items()))
     snakemake_version = subprocess.run([sys.executable, "-m", "snakemake", "--version"], capture_output=True,
                                        text=True).stdout.strip()
     results = {
-        "clips": args.clips,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "snakemake": snakemake_version,
         "profile": "workflow/profiles/slurm",
-        "method": "dry runs (-n) of `all`; DAG time = wall time of `-n --quiet rules` (with the slurm profile, and "
-                  "without any profile: no job groups); SLURM jobs = 'Group job' lines + jobs of ungrouped rules "
-                  "with a command in the verbose dry run; fresh = nothing run (the DAG ends at the qc checkpoint), "
-                  "after_qc = pre-gate folders and data/qc/accepted.csv written beforehand (all clips accepted)",
-        "targets": {"dag_seconds_below": DAG_TARGET_S, "slurm_jobs_per_50_clips_per_batch_at_most": 1},
-        "fresh": fresh,
-        "after_qc_by_clips": after,
+        "method": "dry runs (-n) of `all` with the project's params.yaml; plan time = wall time of `-n --quiet rules`; "
+                  "SLURM jobs = jobs of rules that run a command; fresh = nothing run; after_gate = every pre-gate "
+                  "shard index and the gate's outputs written beforehand (all clips accepted); projection = power-law "
+                  "fit of the measured plan times (a projection, not a measurement)",
+        "targets": {"plan_seconds_below": DAG_TARGET_S, "clips_per_slurm_job_at_least": CLIPS_PER_JOB,
+                    "projected_plan_seconds_below": PROJECTED_TARGET_S},
+        "by_clips": by_size,
+        "projection": projection,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -24,7 +24,6 @@ rule train_gaussians_speaker:
     params:
         cfg=stage_cfg("gaussians"),
         speaker=speaker_id,
-        crop_dir="data/crop",
         out=folder_of("model"),
     log:
         "logs/train_gaussians/{speaker}.log",
@@ -38,7 +37,7 @@ rule train_gaussians_speaker:
         runtime=minutes(720),
         gpu=gpus("gaussians"),
     shell:
-        "python -m talkhead.stages.train_gaussians --metadata {input.metadata:q} --crop-dir {params.crop_dir:q}"
+        "python -m talkhead.stages.train_gaussians --metadata {input.metadata:q} --crop-dir data/crop"
         " --speaker {params.speaker:q} --out {params.out:q} --cfg {params.cfg:q} 2> {log:q}"
 
 
