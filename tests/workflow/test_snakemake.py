@@ -93,6 +93,12 @@ def test_end_to_end_on_demo_data(workdir, demo_dataset):
     rejected = {r["clip"]: r["reasons"].split("|") for r in csv.DictReader((workdir / "data/qc/rejected.csv").open())}
     assert accepted == set(speaking), (accepted, rejected)
     assert "no_face" in rejected["demo_noface"] and "silent_audio" in rejected["demo_silent"]
+    # The gate's per-shard lists are what the jobs after it run on; train.csv what the learned extractors fit on.
+    shard_list = list(csv.DictReader((workdir / "data/qc/_shards/shard00000.csv").open()))
+    assert {r["clip"] for r in shard_list} == accepted and all(r["ok"] == "1" for r in shard_list)
+    assert {r["clip"] for r in csv.DictReader((workdir / "data/qc/train.csv").open())} == accepted
+    packed_index = list(csv.DictReader((workdir / "data/dataset/_shards/shard00000.csv").open()))
+    assert {r["clip"] for r in packed_index if r["ok"] == "1"} == accepted
     assert (workdir / "data/qc/report/index.html").is_file()
     assert all((workdir / "data/crop" / c / "crop.mp4").is_file() for c in accepted)
     segments = list(csv.DictReader((workdir / "data/qc/segments.csv").open()))

@@ -1,0 +1,137 @@
+"""Per-clip overhead of a shard job: wall time per clip beyond its per-frame work, at shard size 200.
+
+    python benchmarks/shard_overhead.py [--clips 200] [--out benchmarks/results/shard_overhead.json]
+
+A manifest of N cuts of real talking-head videos (../shared/fixtures/real/videos, the five short
+real speakers; without ../shared, the demo clips) at varying start points and lengths (2–4 s) is
+run through the pre-gate phases, each as one shard job (`python -m talkhead.stages.shard`, the
+command the workflow runs) pinned to one CPU core, with the project's params.yaml. Per phase:
+
+- every clip's time comes from the job's log (`[i/N] <phase> <clip>: … in X s`), its frames from
+  the normalized clip; a least-squares line `seconds = intercept + per_frame × frames` over the N
+  clips splits a clip's time into per-frame work and a fixed per-clip part (the intercept);
+- the job's own cost outside the clips (interpreter start, imports, model loading, reading the
+  manifest, writing the index) is the job's wall time minus the clips' summed times, shared by N.
+
+Per-clip overhead = intercept + job cost / N. Target (issue 18): < 0.3 s per clip per phase at 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from preprocess import REAL_SPEAKERS, SHARED_VIDEOS  # noqa: E402
+
+from talkhead.config import section_config  # noqa: E402
+from talkhead.media.probe import probe  # noqa: E402
+
+PRE_GATE = ("ingest", "normalize", "faces", "crop", "quality")
+TARGET_S = 0.3
+LENGTHS_S = (2.0, 2.5, 3.0, 4.0)
+CLIP_LOG = re.compile(r"\[\d+/\d+\] (\w+) (\S+): .* in ([0-9.]+) s$")
+
+
+def sources(tmp: Path) -> list[Path]:
+    """The real speakers' videos, or (no ../shared) the demo clips made here."""
+    real = [SHARED_VIDEOS / name for name in REAL_SPEAKERS if (SHARED_VIDEOS / name).is_file()]
+    if real:
+        return real
+    subprocess.run([sys.executable, "-m", "talkhead.cli", "demo-data", "--out", str(tmp / "demo")], check=True)
+    return sorted(p for p in (tmp / "demo").glob("demo_s*_c*.mp4"))
+
+
+def write_manifest(path: Path, videos: list[Path], n: int) -> None:
+    """N cuts: clip i of video i mod V, length LENGTHS_S[i mod 4], start stepping through the video."""
+    durations = [probe(v)["duration_s"] for v in videos]
+    rows = ["clip_id,source,start,end,speaker,split,emotion"]
+    for i in range(n):
+        v = i % len(videos)
+        length = min(LENGTHS_S[(i // len(videos)) % len(LENGTHS_S)], durations[v])
+        room = max(0.0, durations[v] - length)
+        start = round((i * 0.37) % room, 2) if room > 0 else 0.0
+        rows.append(f"bench_{i:03d},{videos[v]},{start},{start + length:.2f},spk{v},train,neutral")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def run_phase(phase: str, manifest: Path, data: Path, cfg: str, n: int) -> tuple[float, dict[str, float], str]:
+    """One shard job of `phase` on one core: (wall seconds, clip → its logged seconds, stderr)."""
+    cmd = [sys.executable, "-m", "talkhead.stages.shard", phase, "--manifest", str(manifest), "--shard",
+           "shard00000", "--shard-size", str(n), "--data", str(data), "--index",
+           str(data / phase / "_shards" / "shard00000.csv"), "--cfg", cfg]
+    one = {min(os.sched_getaffinity(0))}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=lambda: os.sched_setaffinity(0, one))
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{phase} failed:\n{proc.stderr[-3000:]}")
+    clips = {m.group(2): float(m.group(3)) for line in proc.stderr.splitlines() if (m := CLIP_LOG.search(line))}
+    return wall, clips, proc.stderr
+
+
+def frames_of(data: Path, clip: str) -> int:
+    status = json.loads((data / "normalize" / clip / "status.json").read_text())
+    return int(status.get("details", {}).get("frames") or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=200, help="clips in the shard (default 200)")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "shard_overhead.json")
+    args = parser.parse_args(argv)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    with tempfile.TemporaryDirectory(prefix="talkhead-overhead-") as tmp:
+        tmp = Path(tmp)
+        videos = sources(tmp)
+        manifest = tmp / "manifest.csv"
+        write_manifest(manifest, videos, args.clips)
+        data = tmp / "data"
+        phases = {}
+        for phase in PRE_GATE:
+            cfg = section_config(params, phase).to_json()
+            wall, clips, _ = run_phase(phase, manifest, data, cfg, args.clips)
+            frames = np.array([frames_of(data, c) for c in clips], float)
+            seconds = np.array(list(clips.values()))
+            used = frames > 0  # clips with frames (a clip rejected before normalize has none to fit)
+            slope, intercept = np.polyfit(frames[used], seconds[used], 1) if used.sum() > 2 else (0.0, seconds.mean())
+            job_cost = wall - seconds.sum()
+            overhead = intercept + job_cost / len(clips)
+            phases[phase] = {"wall_s": round(wall, 2), "clips": len(clips), "clip_seconds_sum": round(seconds.sum(), 2),
+                             "job_cost_s": round(job_cost, 2), "per_clip_intercept_s": round(float(intercept), 4),
+                             "per_frame_ms": round(float(slope) * 1000, 3),
+                             "per_clip_overhead_s": round(float(overhead), 4), "meets_target": overhead < TARGET_S}
+            print(f"{phase}: {wall:.1f} s for {len(clips)} clips; per clip {intercept:.3f} s fixed + "
+                  f"{slope * 1000:.2f} ms/frame; job cost {job_cost:.1f} s → overhead {overhead:.3f} s per clip",
+                  flush=True)
+        frames_total = int(sum(frames_of(data, f"bench_{i:03d}") for i in range(args.clips)))
+    results = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (jobs pinned to one), Python {platform.python_version()}",
+        "clips": args.clips, "videos": [v.name for v in videos], "frames": frames_total,
+        "lengths_s": list(LENGTHS_S), "params": "params.yaml",
+        "method": "one shard job per pre-gate phase (talkhead.stages.shard); per-clip seconds from the job log; "
+                  "overhead = intercept of seconds ~ frames + (job wall − Σ clip seconds) / clips",
+        "target_s": TARGET_S, "phases": phases,
+        "meets_target": all(p["meets_target"] for p in phases.values()),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"→ {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
