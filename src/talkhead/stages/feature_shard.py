@@ -16,7 +16,8 @@ params, the completion records of what it read (the crop and quality folders, th
 step files) and the digest of the shared file it used (3DMM basis, video VAE, the speaker's
 calibration). A rerun skips every step whose record matches. A step that raises marks its clip
 `stage_error` in the index (the log has the traceback), the clip's later steps are skipped, and
-the shard goes on; the next run tries the clip again.
+the shard goes on; the next run tries the clip again. (Tests: TALKHEAD_SHARD_KILL_AFTER=N makes the
+job SIGKILL itself after N steps, between two steps of a clip.)
 """
 
 from __future__ import annotations
@@ -36,10 +37,9 @@ from pathlib import Path
 
 from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError
-from talkhead.data.status import STATUS_FILE
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.feature_steps import GROUPS, PHASE_FOLDERS, STEPS, ClipEntry, FeatureStep, StepContext
-from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV
+from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV, folder_record
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +102,13 @@ class _Digests:
         return self._memo[path]
 
 
-def _phase_record(folder: Path) -> str | None:
-    record = folder / DONE_FILE if (folder / DONE_FILE).is_file() else folder / STATUS_FILE
-    return _digest(record.read_bytes()) if record.is_file() else None
-
-
 def step_fingerprint(step: FeatureStep, ctx: StepContext, entry: ClipEntry, cfg_json: str, reads: Sequence[str],
                      digests: _Digests) -> str:
     """The completion fingerprint of one clip's step: params, the records of what it read, the shared file it used."""
     upstream = {}
     for name in reads:
         if name in PHASE_FOLDERS:
-            upstream[name] = _phase_record(ctx.folder(name, entry.clip))
+            upstream[name] = folder_record(ctx.folder(name, entry.clip))
         else:
             rec = record_path(STEPS[name].output(ctx, entry.clip))
             upstream[name] = _digest(rec.read_bytes()) if rec.is_file() else None

@@ -76,13 +76,15 @@ def _source_state(row: ManifestRow, manifest: Path) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
+def folder_record(folder: Path) -> str | None:
+    """The digest of a clip folder's completion record (its status when it has none; None when neither exists)."""
+    record = folder / DONE_FILE if (folder / DONE_FILE).is_file() else folder / STATUS_FILE
+    return _digest(record.read_bytes()) if record.is_file() else None
+
+
 def fingerprint(phase: ShardPhase, inputs: ClipInputs, cfg_json: str) -> str:
     """The completion fingerprint of one clip of `phase`: its params and upstream completion records (ingest: the row)."""
-    upstream = {}
-    for name in phase.upstream:
-        folder = inputs.folder(name)
-        record = folder / DONE_FILE if (folder / DONE_FILE).is_file() else folder / STATUS_FILE
-        upstream[name] = _digest(record.read_bytes()) if record.is_file() else None
+    upstream = {name: folder_record(inputs.folder(name)) for name in phase.upstream}
     payload = {"phase": phase.name, "cfg": json.loads(cfg_json), "upstream": upstream}
     if not phase.upstream:  # ingest reads the manifest row and the source; later phases see them through its record
         payload |= {"row": inputs.row.__dict__, "source_state": _source_state(inputs.row, inputs.manifest)}
