@@ -16,8 +16,9 @@ project's params.yaml and dry-runs `snakemake -n all` through workflow/profiles/
 Each plan is timed as the wall time of `-n --quiet rules` (Snakemake builds the whole DAG and
 prints only its job table). SLURM jobs = the table's jobs of rules that run a command (aggregate
 targets such as `all` or `features` run nothing and are never submitted). With --project, the
-planning time of a larger manifest is projected from the measured sizes by a power-law fit
-(t = a · n^b, the exponent is reported) and written as a projection, not a measurement.
+planning time of a larger manifest (unless it is measured too) is projected from the measured
+sizes by a straight line (t = a + b · n: a fixed start-up and a cost per clip; the plan time grows
+no slower than linearly, as Snakemake visits every job) and written as a projection.
 Targets (issue 18): < 60 s for 100,000 clips fresh and after the gate, ≤ 1 job per 20 clips,
 < 10 min for 1,000,000 clips.
 """
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import platform
 import re
@@ -145,19 +145,19 @@ def measure(root: Path, clips: int, label: str) -> dict:
     return result
 
 
-def power_fit(sizes: list[int], seconds: list[float]) -> tuple[float, float]:
-    """(a, b) of t = a · n^b, least squares in log-log."""
-    xs, ys = [math.log(n) for n in sizes], [math.log(s) for s in seconds]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-    return math.exp(my - b * mx), b
+def linear_fit(sizes: list[int], seconds: list[float]) -> tuple[float, float]:
+    """(a, b) of t = a + b · n, least squares: a fixed start-up and a cost per clip."""
+    mx, my = sum(sizes) / len(sizes), sum(seconds) / len(seconds)
+    b = sum((x - mx) * (y - my) for x, y in zip(sizes, seconds)) / sum((x - mx) ** 2 for x in sizes)
+    return my - b * mx, b
 
 
 def main(argv: list[str] | None = None) -> int:
     """Plan every size fresh and after the gate, project the largest, write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--project", type=int, default=1_000_000, help="project the planning time of this size")
+    parser.add_argument("--project", type=int, default=1_000_000,
+                        help="project the planning time of this size (skipped when it is measured)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -172,13 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         by_size[str(n)] = {"clips": n, "shard_size": params["dataset"]["shard_size"], "fresh": fresh,
                            "after_gate": after}
     projection = {}
-    if len(args.clips) >= 2 and args.project:
+    if len(args.clips) >= 2 and args.project and args.project not in args.clips:
         for plan in ("fresh", "after_gate"):
-            a, b = power_fit(args.clips, [by_size[str(n)][plan]["plan_seconds"] for n in args.clips])
-            projection[plan] = {"clips": args.project, "plan_seconds": round(a * args.project ** b, 1),
-                                "exponent": round(b, 3), "meets_target": a * args.project ** b < PROJECTED_TARGET_S}
+            a, b = linear_fit(args.clips, [by_size[str(n)][plan]["plan_seconds"] for n in args.clips])
+            t = a + b * args.project
+            projection[plan] = {"clips": args.project, "plan_seconds": round(t, 1), "fixed_s": round(a, 2),
+                                "ms_per_clip": round(1000 * b, 4), "meets_target": t < PROJECTED_TARGET_S}
         log.info("projected for %d clips: %s", args.project,
-                 ", ".join(f"{k} {v['plan_seconds']} s (n^{v['exponent']})" for k, v in projection.items()))
+                 ", ".join(f"{k} {v['plan_seconds']} s ({v['ms_per_clip']} ms per clip)" for k, v in projection.items()))
     snakemake_version = subprocess.run([sys.executable, "-m", "snakemake", "--version"], capture_output=True,
                                        text=True).stdout.strip()
     results = {
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "method": "dry runs (-n) of `all` with the project's params.yaml; plan time = wall time of `-n --quiet rules`; "
                   "SLURM jobs = jobs of rules that run a command; fresh = nothing run; after_gate = every pre-gate "
                   "shard index and the gate's outputs written beforehand (all clips accepted); projection = power-law "
-                  "fit of the measured plan times (a projection, not a measurement)",
+                  "linear fit of the measured plan times (a projection, not a measurement)",
         "targets": {"plan_seconds_below": DAG_TARGET_S, "clips_per_slurm_job_at_least": CLIPS_PER_JOB,
                     "projected_plan_seconds_below": PROJECTED_TARGET_S},
         "by_clips": by_size,

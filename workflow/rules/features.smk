@@ -15,7 +15,7 @@
 
 rule features_shard:
     input:
-        clips="data/qc/_shards/{shard}.csv",
+        lists="data/qc/_shards",  # the gate's accepted list of each shard: <shard>.csv
         crop="data/crop/_shards/{shard}.csv",
         quality="data/quality/_shards/{shard}.csv",
     output:
@@ -35,8 +35,8 @@ rule features_shard:
         runtime=shard_minutes(1.0 if "audio_hubert" in MODALITIES else 0.3),
         gpu=gpus("audio_hubert") if "audio_hubert" in MODALITIES else 0,
     shell:
-        "python -m talkhead.stages.feature_shard {params.job} --clips {input.clips:q} --index {output:q}"
-        " --cfg {params.cfg:q} 2> {log:q}"
+        "python -m talkhead.stages.feature_shard {params.job} --clips {input.lists:q}/{wildcards.shard}.csv"
+        " --index {output:q} --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule motion_stats:

@@ -68,7 +68,9 @@ checkpoint qc:
         measures="data/qc/measures.csv",
         segments="data/qc/segments.csv",
         train="data/qc/train.csv",
-        shards=expand("data/qc/_shards/{shard}.csv", shard=SHARDS),
+        # One folder, not a file per shard: Snakemake matches every requested file against every explicit
+        # output of a rule, which made a 1,000,000-clip plan (5,000 shards) quadratic.
+        shards=directory("data/qc/_shards"),
         report=report(
             directory("data/qc/report"),
             htmlindex="index.html",
