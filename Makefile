@@ -52,7 +52,7 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/eval/v3face/        metrics.json (val L1 vs the mean-pose and silent-audio baselines), plots/tracks.png"
 	@echo "  data/eval/motion_dit/    metrics.json (motion L1, mouth-speech r, LMD, Sync-C vs baselines), plots/mouth.png"
 	@echo "  data/eval/dualforce/     metrics.json (latent/structure L1, LMD, drift at 32..512 frames), samples/*.mp4"
-	@echo "  logs/                    one log per rule and shard (before the gate) or clip"
+	@echo "  logs/                    one log per rule and shard"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                              "per_frame_ms": round(float(slope) * 1000, 3),
                              "per_frame_before_start_ms": round(float(skip) * 1000, 3),
                              "clip_seconds": {c: round(t, 4) for c, t in clips.items()},
-                             "per_clip_overhead_s": round(float(overhead), 4), "meets_target": overhead < TARGET_S}
+                             "per_clip_overhead_s": round(float(overhead), 4), "meets_target": bool(overhead < TARGET_S)}
             print(f"{phase}: {wall:.1f} s for {len(clips)} clips; per clip {intercept:.3f} s fixed + "
                   f"{slope * 1000:.2f} ms/frame + {skip * 1000:.2f} ms/frame before the start; job cost "
                   f"{job_cost:.1f} s → overhead {overhead:.3f} s per clip", flush=True)
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "method": "one shard job per pre-gate phase (talkhead.stages.shard); per-clip seconds from the job log; "
                   "overhead = intercept of seconds ~ frames + frames before the start + (job wall − Σ clip seconds) / clips",
         "target_s": TARGET_S, "phases": phases,
-        "meets_target": all(p["meets_target"] for p in phases.values()),
+        "meets_target": bool(all(p["meets_target"] for p in phases.values())),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
