@@ -36,10 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from talkhead.atomic import write_json, write_text
-from talkhead.config import ConfigError
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.feature_steps import GROUPS, PHASE_FOLDERS, STEPS, ClipEntry, FeatureStep, StepContext
-from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV, folder_record
+from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV, _digest, folder_record
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +75,6 @@ def list_text(rows: Sequence[dict[str, str]]) -> str:
 def record_path(output: Path) -> Path:
     """The completion record of a step's output file: `.<stem>.done.json` beside it."""
     return output.parent / f".{output.name.removesuffix('.safetensors')}{DONE_FILE}"
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class _Digests:
@@ -133,7 +128,7 @@ def run_group(group: str, rows: Sequence[dict[str, str]], ctx: StepContext, cfgs
     `cfgs`: step section → its params as JSON; `modalities`: the packed modalities (audio_hubert runs
     only when listed), in pack order."""
     steps = [STEPS[s] for s in GROUPS[group] if s in modalities or s == "pack"]
-    ctx.cache.setdefault("modalities", list(modalities))
+    ctx.modalities = list(modalities)
     canon = {s.name: (s.config.from_json(cfgs.get(s.section, "{}")).to_json() if s.config else "{}") for s in steps}
     cfg_objs = {s.name: (s.config.from_json(canon[s.name]) if s.config else None) for s in steps}
     digests, result = _Digests(), GroupResult()
@@ -178,8 +173,6 @@ def run_group(group: str, rows: Sequence[dict[str, str]], ctx: StepContext, cfgs
 
 
 def _main(args: argparse.Namespace) -> str:
-    if args.group not in GROUPS:
-        raise ConfigError(f"unknown post-gate job {args.group!r}; one of {', '.join(GROUPS)}")
     cfgs = {k: json.dumps(v) for k, v in json.loads(args.cfg or "{}").items()}
     shared = {"face3dmm_basis": Path(args.basis) if args.basis else None,
               "video_vae": Path(args.vae) if args.vae else None,
@@ -198,7 +191,7 @@ def _main(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: python -m talkhead.stages.feature_shard GROUP --clips CSV --index CSV --modalities M,... [--cfg JSON]."""
     parser = stage_parser("talkhead.stages.feature_shard", __doc__.splitlines()[0])
-    parser.add_argument("group", help=f"the post-gate job: {', '.join(GROUPS)}")
+    parser.add_argument("group", choices=list(GROUPS), help="the post-gate job")
     parser.add_argument("--clips", required=True, help="the shard's clip list: data/qc/_shards/<shard>.csv or the "
                         "previous job's index")
     parser.add_argument("--data", default="data", help="data root")

@@ -43,6 +43,7 @@ class StepContext:
     data: Path
     shared: dict[str, Path | None] = field(default_factory=dict)  # name → path (None: not used by this config)
     cache: dict[str, object] = field(default_factory=dict)  # models loaded on first use, kept for the shard
+    modalities: list[str] = field(default_factory=list)  # the packed modalities, in pack order
 
     def folder(self, phase: str, clip: str) -> Path:
         return self.data / phase / clip
@@ -135,7 +136,7 @@ def _pack(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
     from talkhead.data.manifest import ManifestRow
     from talkhead.stages.pack import pack
 
-    features = [ctx.feature(m, e.clip) for m in ctx.cache["modalities"]]
+    features = [ctx.feature(m, e.clip) for m in ctx.modalities]
     row = ManifestRow(e.clip, "", 0.0, None, e.speaker, e.split, e.emotion)  # pack reads speaker/split/emotion
     return pack(features, ctx.folder("crop", e.clip), ctx.folder("quality", e.clip), row, out)
 
