@@ -124,29 +124,62 @@ def canonical_pairs(v: np.ndarray, a: np.ndarray, ridge: float, k: int = 1) -> t
     return np.linalg.solve(lv.T, u[:, :k]), np.linalg.solve(la.T, wt[:k].T), corr[:k]
 
 
+def _moments(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Raw moments of paired rows x (..., N, dx), y (..., N, dy): Σx, Σy, Σxxᵀ, Σyyᵀ, Σxyᵀ."""
+    xt, yt = np.swapaxes(x, -1, -2), np.swapaxes(y, -1, -2)
+    return x.sum(-2), y.sum(-2), xt @ x, yt @ y, xt @ y
+
+
+def _centred(n: np.ndarray | int, sx: np.ndarray, sy: np.ndarray, sxy: np.ndarray) -> np.ndarray:
+    """Σ (x − x̄)(y − ȳ)ᵀ from raw moments of n rows."""
+    n = np.asarray(n, np.float64)[..., None, None]
+    return sxy - sx[..., :, None] * sy[..., None, :] / n
+
+
+def _first_pair(cvv: np.ndarray, caa: np.ndarray, cva: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (..., dv), (..., da) of the first regularised canonical pair of stacked covariances
+    (..., dv, dv), (..., da, da), (..., dv, da): `canonical_pairs` for many fits at once."""
+    def regularised(c: np.ndarray) -> np.ndarray:
+        d = c.shape[-1]
+        return c + (ridge * np.trace(c, axis1=-2, axis2=-1) / d)[..., None, None] * np.eye(d)
+
+    lv, la = np.linalg.cholesky(regularised(cvv)), np.linalg.cholesky(regularised(caa))
+    m = np.linalg.solve(lv, np.swapaxes(np.linalg.solve(la, np.swapaxes(cva, -1, -2)), -1, -2))  # Lv⁻¹ Cva La⁻ᵀ
+    u, _, wt = np.linalg.svd(m)
+    wv = np.linalg.solve(np.swapaxes(lv, -1, -2), u[..., :, :1])[..., 0]
+    wa = np.linalg.solve(np.swapaxes(la, -1, -2), np.swapaxes(wt[..., :1, :], -1, -2))[..., 0]
+    return wv, wa
+
+
 def window_curves(v: np.ndarray, a: np.ndarray, s: OffsetSettings) -> np.ndarray:
     """(folds, 2·max_lag+1) cross-fitted canonical correlation of mouth v (T, dv) and sound a (T, da).
 
     The central frames are cut into `folds` contiguous windows; each window's curve uses the first
     canonical pair fitted on the other windows at the same lag, applied to its own frames.
+    Every (lag, window) fit is done at once from per-window moments (fit = all windows − own).
     """
     lag_max = s.max_lag
     centre = np.arange(lag_max, len(v) - lag_max)
+    lags = np.arange(-lag_max, lag_max + 1)
     blocks = np.array_split(centre, s.folds)
-    curves = np.zeros((s.folds, 2 * lag_max + 1))
-    for j, lag in enumerate(range(-lag_max, lag_max + 1)):
-        for k, test in enumerate(blocks):
-            fit = np.concatenate([b for i, b in enumerate(blocks) if i != k])
-            wv, wa, _ = canonical_pairs(v[fit], a[fit + lag], s.ridge)
-            curves[k, j] = _corr(v[test] @ wv[:, 0], a[test + lag] @ wa[:, 0])
-    return curves
-
-
-def _corr(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson r of two (N,) series (0 when either is constant)."""
-    x, y = x - x.mean(), y - y.mean()
-    norm = np.sqrt((x @ x) * (y @ y))
-    return float(x @ y / norm) if norm > 1e-12 else 0.0
+    # per window k: moments of v[frames] and a[frames + lag] for every lag → (L, F, …)
+    per = [_moments(np.broadcast_to(v[b], (len(lags), len(b), v.shape[1])), a[b[None, :] + lags[:, None]])
+           for b in blocks]
+    sv, sa, svv, saa, sva = (np.stack([p[i] for p in per], 1) for i in range(5))  # (L, F, …)
+    n_test = np.array([len(b) for b in blocks], np.float64)  # (F,)
+    n_fit = n_test.sum() - n_test
+    fit = [m.sum(1, keepdims=True) - m for m in (sv, sa, svv, saa, sva)]
+    cvv = _centred(n_fit, fit[0], fit[0], fit[2]) / n_fit[:, None, None]
+    caa = _centred(n_fit, fit[1], fit[1], fit[3]) / n_fit[:, None, None]
+    cva = _centred(n_fit, fit[0], fit[1], fit[4]) / n_fit[:, None, None]
+    wv, wa = _first_pair(cvv, caa, cva, s.ridge)  # (L, F, dv), (L, F, da)
+    # Pearson r of the projections on each window's own frames, from its centred moments
+    xy = np.einsum("lfi,lfij,lfj->lf", wv, _centred(n_test, sv, sa, sva), wa)
+    xx = np.einsum("lfi,lfij,lfj->lf", wv, _centred(n_test, sv, sv, svv), wv)
+    yy = np.einsum("lfi,lfij,lfj->lf", wa, _centred(n_test, sa, sa, saa), wa)
+    norm = np.sqrt(np.clip(xx, 0, None) * np.clip(yy, 0, None))
+    r = np.divide(xy, norm, out=np.zeros_like(xy), where=norm > 1e-12)
+    return r.T  # (F, L)
 
 
 def null_audio(a: np.ndarray, k: int, n_nulls: int) -> np.ndarray:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from talkhead.quality.av_offset import OffsetSettings, estimate_av_offset
-
+from talkhead.quality.av_offset import OffsetSettings, canonical_pairs, estimate_av_offset, window_curves
 
 
 @pytest.mark.parametrize("delay", [0, 4, 10, -7])
@@ -44,3 +43,26 @@ def test_missing_evidence_is_named(case, words, synthetic_clip):
         points[:200] = np.nan
     result = estimate_av_offset(points, audio, voiced)
     assert result.status == "uncertain" and words in result.reason, result.reason
+
+
+def _curves_one_fit_at_a_time(v, a, s):
+    """The cross-fitted curves the slow, obvious way: one canonical fit per (lag, window)."""
+    centre = np.arange(s.max_lag, len(v) - s.max_lag)
+    blocks = np.array_split(centre, s.folds)
+    curves = np.zeros((s.folds, 2 * s.max_lag + 1))
+    for j, lag in enumerate(range(-s.max_lag, s.max_lag + 1)):
+        for k, test in enumerate(blocks):
+            fit = np.concatenate([b for i, b in enumerate(blocks) if i != k])
+            wv, wa, _ = canonical_pairs(v[fit], a[fit + lag], s.ridge)
+            curves[k, j] = np.corrcoef(v[test] @ wv[:, 0], a[test + lag] @ wa[:, 0])[0, 1]
+    return curves
+
+
+@pytest.mark.parametrize("frames, folds", [(90, 4), (157, 3), (300, 5)])
+def test_all_fits_at_once_equal_one_fit_at_a_time(frames, folds):
+    rng = np.random.default_rng(frames)
+    v = rng.normal(size=(frames, 4))
+    a = rng.normal(size=(frames, 12))
+    a[:, 0] += np.roll(v[:, 0], 3)  # some real relation, so the curves are not all noise
+    s = OffsetSettings(folds=folds)
+    np.testing.assert_allclose(window_curves(v, a, s), _curves_one_fit_at_a_time(v, a, s), atol=1e-9)
