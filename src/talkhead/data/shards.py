@@ -10,12 +10,32 @@ under the clip's own name (`data/<phase>/<clip>/`) and a finished clip is never 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 SHARD_DIGITS = 5  # shard00000 … shard99999: 20 million clips at the default 200 per shard
 SHARD_PATTERN = "shard" + "[0-9]" * SHARD_DIGITS + "+"  # no braces: Snakemake constraints cannot hold them
 SHARDS_DIR = "_shards"  # data/<phase>/_shards/<shard>.csv: the per-shard index of a phase
+INDEX_COLUMNS = ("clip", "ok", "reasons")  # a pre-gate shard index (talkhead.stages.shard)
+LIST_COLUMNS = (*INDEX_COLUMNS, "speaker", "split", "emotion")  # the gate's clip lists and post-gate indices
+
+
+def read_rows(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, str]]:
+    """The rows of a shard index or clip list; with `columns`, each row has exactly those keys (a missing one is '')."""
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return rows if columns is None else [{c: (row.get(c) or "") for c in columns} for row in rows]
+
+
+def rows_text(rows: Iterable[dict[str, object]], columns: Sequence[str]) -> str:
+    """Rows as the CSV text of a shard index or clip list with `columns` (other keys left out)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def shard_name(index: int) -> str:
@@ -55,13 +75,10 @@ def clip_folders(paths: Iterable[str | Path]) -> list[Path]:
     their command lines short at any manifest size; a shard index stands for its clips' folders,
     `<phase>/<clip>`, in index order.
     """
-    import csv
-
     folders: list[Path] = []
     for path in map(Path, paths):
         if path.is_file() and path.suffix == ".csv" and path.parent.name == SHARDS_DIR:
-            with path.open(newline="", encoding="utf-8") as fh:
-                folders.extend(path.parent.parent / row["clip"] for row in csv.DictReader(fh))
+            folders.extend(path.parent.parent / row["clip"] for row in read_rows(path))
         else:
             folders.append(path)
     return folders
@@ -69,10 +86,7 @@ def clip_folders(paths: Iterable[str | Path]) -> list[Path]:
 
 def listed_clips(path: str | Path, ok_only: bool = True) -> list[str]:
     """The clip ids of a clip list or shard index (a CSV with a `clip` column; rows with ok = 0 left out)."""
-    import csv
-
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        return [r["clip"] for r in csv.DictReader(fh) if not ok_only or r.get("ok", "1") != "0"]
+    return [r["clip"] for r in read_rows(path) if not ok_only or r.get("ok", "1") != "0"]
 
 
 def listed_paths(path: str | Path, root: str | Path, name: str = "") -> list[Path]:

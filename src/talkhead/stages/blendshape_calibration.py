@@ -41,11 +41,11 @@ def calibrate_all(indices: Sequence[Path], root: Path, out: Path) -> dict[str, i
     The folder is written atomically; a speaker's clips are taken in clip order. Returns speaker → clips."""
     from talkhead.atomic import atomic_dir
     from talkhead.data.manifest import speaker_key
-    from talkhead.stages.feature_shard import read_clip_list
+    from talkhead.data.shards import LIST_COLUMNS, read_rows
 
     by_speaker: dict[str, list[str]] = {}
     for index in indices:
-        for row in read_clip_list(index):
+        for row in read_rows(index, LIST_COLUMNS):
             if row["ok"] == "1":
                 by_speaker.setdefault(row["speaker"], []).append(row["clip"])
     with atomic_dir(out) as tmp:

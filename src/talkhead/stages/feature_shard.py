@@ -23,9 +23,7 @@ job SIGKILL itself after N steps, between two steps of a clip.)
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
 import logging
 import os
@@ -36,13 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from talkhead.atomic import write_json, write_text
+from talkhead.data.shards import LIST_COLUMNS, read_rows, rows_text
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.feature_steps import GROUPS, PHASE_FOLDERS, STEPS, ClipEntry, FeatureStep, StepContext
 from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV, _digest, folder_record
 
 log = logging.getLogger(__name__)
 
-LIST_COLUMNS = ("clip", "ok", "reasons", "speaker", "split", "emotion")
 
 
 @dataclass
@@ -55,21 +53,6 @@ class GroupResult:
     errors: list[str] = field(default_factory=list)
     steps_run: int = 0
     steps_skipped: int = 0
-
-
-def read_clip_list(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a post-gate clip list or index (LIST_COLUMNS; a missing column reads as '')."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return [{c: (row.get(c) or "") for c in LIST_COLUMNS} for row in csv.DictReader(fh)]
-
-
-def list_text(rows: Sequence[dict[str, str]]) -> str:
-    """A clip list as CSV text (LIST_COLUMNS)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, LIST_COLUMNS, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def record_path(output: Path) -> Path:
@@ -168,7 +151,7 @@ def run_group(group: str, rows: Sequence[dict[str, str]], ctx: StepContext, cfgs
         log.info("[%d/%d] %s %s: %s in %.2f s", n, todo, group, entry.clip,
                  failed or ("done" if ran else "already done"), time.perf_counter() - started)
     if index is not None:
-        write_text(index, list_text(result.rows))
+        write_text(index, rows_text(result.rows, LIST_COLUMNS))
     return result
 
 
@@ -178,7 +161,7 @@ def _main(args: argparse.Namespace) -> str:
               "video_vae": Path(args.vae) if args.vae else None,
               "calibration": Path(args.calibration) if args.calibration else None}
     ctx = StepContext(Path(args.data), shared)
-    rows = read_clip_list(args.clips)
+    rows = read_rows(args.clips, LIST_COLUMNS)
     started = time.perf_counter()
     result = run_group(args.group, rows, ctx, cfgs, [m for m in args.modalities.split(",") if m],
                        Path(args.index) if args.index else None)

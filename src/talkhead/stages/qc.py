@@ -124,14 +124,13 @@ def write_shard_lists(indices: Sequence[Path], accepted: pd.DataFrame, out: Path
     Columns clip, ok (1), reasons (empty), speaker, split, emotion (talkhead.stages.feature_shard);
     every shard gets its list, an empty one when none of its clips passed. Returns the number written."""
     from talkhead.atomic import write_text
-    from talkhead.stages.feature_shard import list_text
-    from talkhead.stages.shard import read_index
+    from talkhead.data.shards import LIST_COLUMNS, read_rows, rows_text
 
     meta = accepted.fillna("").astype(str).set_index("clip")
     for index in indices:
         rows = [{"clip": r["clip"], "ok": "1", "reasons": "", **meta.loc[r["clip"], ["speaker", "split", "emotion"]].to_dict()}
-                for r in read_index(index) if r["clip"] in meta.index]
-        write_text(out / SHARDS_DIR / index.name, list_text(rows))
+                for r in read_rows(index) if r["clip"] in meta.index]
+        write_text(out / SHARDS_DIR / index.name, rows_text(rows, LIST_COLUMNS))
     return len(indices)
 
 

@@ -24,9 +24,7 @@ run of the shard tries it again. The job exits 0 once every clip has a record.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
 import logging
 import os
@@ -39,7 +37,7 @@ from pathlib import Path
 from talkhead.atomic import atomic_dir, write_json, write_text
 from talkhead.config import ConfigError
 from talkhead.data.manifest import ManifestRow, read_manifest, resolve_local_source
-from talkhead.data.shards import shard_members
+from talkhead.data.shards import INDEX_COLUMNS, rows_text, shard_members
 from talkhead.data.status import STATUS_FILE, ClipStatus, read_status
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.shard_phases import PHASES, ClipInputs, ShardPhase
@@ -47,7 +45,6 @@ from talkhead.stages.shard_phases import PHASES, ClipInputs, ShardPhase
 log = logging.getLogger(__name__)
 
 DONE_FILE = ".done.json"
-INDEX_COLUMNS = ("clip", "ok", "reasons")
 KILL_AFTER_ENV = "TALKHEAD_SHARD_KILL_AFTER"  # tests: SIGKILL this process after N clips are finished
 
 
@@ -109,12 +106,8 @@ def _record_error(clip: str, phase: str, out: Path, exc: BaseException) -> ClipS
 
 
 def _index_text(statuses: dict[str, ClipStatus]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(INDEX_COLUMNS)
-    for clip, st in statuses.items():
-        writer.writerow([clip, int(st.ok), "|".join(st.reasons)])
-    return buf.getvalue()
+    return rows_text(({"clip": clip, "ok": int(st.ok), "reasons": "|".join(st.reasons)}
+                      for clip, st in statuses.items()), INDEX_COLUMNS)
 
 
 def run_shard(phase: ShardPhase, rows: Sequence[ManifestRow], manifest: Path, data: Path, cfg_json: str,
@@ -152,12 +145,6 @@ def run_shard(phase: ShardPhase, rows: Sequence[ManifestRow], manifest: Path, da
     if index is not None:
         write_text(index, _index_text(result.statuses))
     return result
-
-
-def read_index(path: str | Path) -> list[dict[str, str]]:
-    """The rows (clip, ok, reasons) of a shard index."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _main(args: argparse.Namespace) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from talkhead.config import FacesConfig
 from talkhead.data.manifest import read_manifest
-from talkhead.data.shards import plan_shards, shard_index, shard_members, shard_name
+from talkhead.data.shards import LIST_COLUMNS, plan_shards, read_rows, shard_index, shard_members, shard_name
 from talkhead.data.status import read_status
 from talkhead.stages import shard as shard_stage
 from talkhead.stages.shard_phases import PHASES, ShardPhase
@@ -59,12 +59,12 @@ def test_one_process_runs_every_phase_and_indexes_the_shard(whole_run):
     ids = [r.clip_id for r in rows]
     for phase, result in results.items():
         assert result.ran == ids and not result.skipped and not result.errors
-        index = shard_stage.read_index(data / phase / "_shards" / "shard00000.csv")
+        index = read_rows(data / phase / "_shards" / "shard00000.csv")
         assert [r["clip"] for r in index] == ids
         for row in index:
             status = read_status(data / phase / row["clip"])
             assert row["ok"] == str(int(status.ok)) and row["reasons"] == "|".join(status.reasons)
-    quality = {r["clip"]: r for r in shard_stage.read_index(data / "quality/_shards/shard00000.csv")}
+    quality = {r["clip"]: r for r in read_rows(data / "quality/_shards/shard00000.csv")}
     assert quality["demo_s0_c0"]["ok"] == "1"
     assert "no_face" in quality["demo_noface"]["reasons"] and "silent_audio" in quality["demo_silent"]["reasons"]
 
@@ -147,7 +147,7 @@ def _post_gate_copy(whole_run, tmp_path) -> tuple[Path, Path]:
     import shutil
 
     from talkhead.atomic import write_text
-    from talkhead.stages.feature_shard import list_text
+    from talkhead.data.shards import rows_text
 
     data = tmp_path / "data"
     shutil.copytree(whole_run[0], data)
@@ -155,40 +155,40 @@ def _post_gate_copy(whole_run, tmp_path) -> tuple[Path, Path]:
             {"clip": "demo_silent", "ok": "1", "reasons": "", "speaker": "demo_a", "split": "train", "emotion": ""},
             {"clip": "demo_noface", "ok": "0", "reasons": "no_face", "speaker": "demo_cat", "split": "", "emotion": ""}]
     clips = data / "qc/_shards/shard00000.csv"
-    write_text(clips, list_text(rows))
+    write_text(clips, rows_text(rows, LIST_COLUMNS))
     return data, clips
 
 
 def test_post_gate_steps_resume_per_step_and_record_a_failing_clip(whole_run, tmp_path):
-    from talkhead.stages.feature_shard import read_clip_list, record_path, run_group
+    from talkhead.stages.feature_shard import record_path, run_group
     from talkhead.stages.feature_steps import StepContext
 
     data, clips = _post_gate_copy(whole_run, tmp_path)
     index = data / "features/_shards/shard00000.csv"
-    first = run_group("features", read_clip_list(clips), StepContext(data), {}, FEATURES, index)
+    first = run_group("features", read_rows(clips, LIST_COLUMNS), StepContext(data), {}, FEATURES, index)
     # The rejected clip listed as ok fails in its first step (the gate did not accept it): recorded, shard goes on.
     assert first.ran == ["demo_s0_c0"] and first.errors == ["demo_silent"] and first.steps_run == 4
-    rows = {r["clip"]: r for r in read_clip_list(index)}
+    rows = {r["clip"]: r for r in read_rows(index, LIST_COLUMNS)}
     assert rows["demo_silent"]["ok"] == "0" and rows["demo_silent"]["reasons"] == "stage_error"
     assert rows["demo_noface"] == {**rows["demo_noface"], "ok": "0", "reasons": "no_face"}  # passed on untouched
     assert not (data / "features/demo_silent").exists() and not (data / "features/demo_noface").exists()
     for name in FEATURES:
         assert record_path(data / "features/demo_s0_c0" / f"{name}.safetensors").is_file()
     before = _tree(data / "features")
-    again = run_group("features", read_clip_list(clips), StepContext(data), {}, FEATURES, index)
+    again = run_group("features", read_rows(clips, LIST_COLUMNS), StepContext(data), {}, FEATURES, index)
     assert again.skipped == ["demo_s0_c0"] and again.steps_run == 0 and _tree(data / "features") == before
     # A changed face_mesh param redoes face_mesh and what reads it; audio_mel is kept.
-    changed = run_group("features", read_clip_list(clips), StepContext(data), {"face_mesh": '{"sigma_frames": 2.0}'},
+    changed = run_group("features", read_rows(clips, LIST_COLUMNS), StepContext(data), {"face_mesh": '{"sigma_frames": 2.0}'},
                         FEATURES, index)
     assert changed.steps_run == 3 and changed.steps_skipped == 1
 
 
 def test_post_gate_kill_9_between_steps_then_rerun_is_byte_identical(whole_run, tmp_path):
-    from talkhead.stages.feature_shard import run_group, read_clip_list
+    from talkhead.stages.feature_shard import run_group
     from talkhead.stages.feature_steps import StepContext
 
     reference, clips = _post_gate_copy(whole_run, tmp_path / "ref")
-    run_group("features", read_clip_list(clips), StepContext(reference), {}, FEATURES,
+    run_group("features", read_rows(clips, LIST_COLUMNS), StepContext(reference), {}, FEATURES,
               reference / "features/_shards/shard00000.csv")
     data, clips = _post_gate_copy(whole_run, tmp_path / "killed")
 
