@@ -133,12 +133,11 @@ def _video_latents(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 
 def _pack(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.data.manifest import ManifestRow
     from talkhead.stages.pack import pack
 
     features = [ctx.feature(m, e.clip) for m in ctx.modalities]
-    row = ManifestRow(e.clip, "", 0.0, None, e.speaker, e.split, e.emotion)  # pack reads speaker/split/emotion
-    return pack(features, ctx.folder("crop", e.clip), ctx.folder("quality", e.clip), row, out)
+    labels = {"speaker": e.speaker, "split": e.split, "emotion": e.emotion}
+    return pack(features, ctx.folder("crop", e.clip), ctx.folder("quality", e.clip), labels, out)
 
 
 STEPS: dict[str, FeatureStep] = {s.name: s for s in (

@@ -15,20 +15,21 @@ from talkhead.media.decode import iter_frames_cfr
 from talkhead.stages.common import accepted_measures, run_stage, stage_parser
 
 
-def pack(features: list[Path], crop_dir: Path, quality_dir: Path, row: ManifestRow, out: Path) -> dict:
-    """Pack one clip; `row` gives speaker, split and emotion."""
+def pack(features: list[Path], crop_dir: Path, quality_dir: Path, labels: dict[str, str], out: Path) -> dict:
+    """Pack one clip; `labels` holds its speaker, split and emotion (from the manifest row)."""
     m = accepted_measures(quality_dir)
     q = json.loads((quality_dir / "quality.json").read_text(encoding="utf-8"))
     reference = next(iter_frames_cfr(crop_dir / "crop.mp4", m["fps"]))  # (H, W, 3) the crop's first frame
     segments = np.array(q.get("segments") or [[0, m["frames"]]], np.int32).reshape(-1, 2)  # (S, 2)
-    info = {"clip": m["clip"], "frames": m["frames"], "fps": m["fps"], "speaker": row.speaker, "split": row.split,
-            "emotion": row.emotion}
+    info = {"clip": m["clip"], "frames": m["frames"], "fps": m["fps"], "speaker": labels["speaker"],
+            "split": labels["split"], "emotion": labels["emotion"]}
     return pack_clip(features, reference, segments, out, info)
 
 
 def _main(args: argparse.Namespace) -> str:
     row = ManifestRow(**json.loads(args.row))
-    meta = pack([Path(f) for f in args.features], Path(args.crop), Path(args.quality), row, Path(args.out))
+    labels = {"speaker": row.speaker, "split": row.split, "emotion": row.emotion}
+    meta = pack([Path(f) for f in args.features], Path(args.crop), Path(args.quality), labels, Path(args.out))
     return f"pack {meta['clip']}: {meta['frames']} frames, {', '.join(json.loads(meta['modalities']))} → {args.out}"
 
 
