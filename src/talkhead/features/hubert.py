@@ -41,13 +41,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkhead.features.precision import autocast, compute_dtype
+
 log = logging.getLogger(__name__)
 
 VERSION = "hubert-1"
 SAMPLE_RATE = 16000
 FEATURE_RATE = 50  # Hz: 16 kHz / the frontend's total stride of 320
 MODELS = {"hubert": "HubertModel", "wav2vec2": "Wav2Vec2Model"}  # config model_type -> transformers class
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # Config fields that change the outputs without changing any weight shape; hashed with the weights.
 _ARCH_KEYS = ("num_attention_heads", "hidden_act", "feat_extract_activation", "feat_extract_norm",
               "do_stable_layer_norm", "layer_norm_eps", "conv_kernel", "conv_stride", "num_conv_pos_embeddings")
@@ -116,14 +117,14 @@ def load_audio_encoder(name_or_path: str, device: str = "cpu", dtype: str = "flo
     The class comes from the config's model_type (MODELS). A folder is read with local_files_only; a
     hub id goes through the Hugging Face cache (HF_HUB_OFFLINE=1 keeps it offline). `normalize` is
     the checkpoint's preprocessor_config.json do_normalize when present (see _wants_normalize).
-    Weights stay float32; `dtype` float16/bfloat16 is applied with autocast in `encode`. Raises
+    Weights stay float32; `dtype` float16/bfloat16 is applied with autocast in `encode`, where it is
+    safe (talkhead.features.precision: bfloat16 on CPU computes in float32). Raises
     FileNotFoundError (missing folder, no config.json) or ValueError (unreadable config or weights,
     another model_type, unknown dtype), each naming the checkpoint.
     """
     import transformers
 
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    compute = compute_dtype(dtype, device, "audio_hubert")
     name, local = _resolve(name_or_path)
     try:
         config = transformers.AutoConfig.from_pretrained(name, local_files_only=local)
@@ -139,8 +140,9 @@ def load_audio_encoder(name_or_path: str, device: str = "cpu", dtype: str = "flo
     normalize = _wants_normalize(name, local, config)
     identity = f"{name_or_path}@{_digest(model, normalize)}"
     model = model.eval().to(device)  # weights stay float32; lower precision runs under autocast
-    log.info("audio encoder %s (%s, normalize=%s) on %s/%s", identity, config.model_type, normalize, device, dtype)
-    return AudioEncoder(model, config.model_type, normalize, device, DTYPES[dtype], identity)
+    log.info("audio encoder %s (%s, normalize=%s) on %s/%s", identity, config.model_type, normalize, device,
+             str(compute).removeprefix("torch."))
+    return AudioEncoder(model, config.model_type, normalize, device, compute, identity)
 
 
 def _frontend(config) -> tuple[int, int]:
@@ -169,7 +171,7 @@ def _hidden(encoder: AudioEncoder, wave: torch.Tensor, layers: Sequence[int]) ->
     """(n,) float32 waveform -> (F, L, D) float32 CPU hidden states of one model pass."""
     device = torch.device(encoder.device)
     x = wave.to(device)[None]  # (1, n)
-    with torch.inference_mode(), torch.autocast(device.type, encoder.dtype, enabled=encoder.dtype != torch.float32):
+    with torch.inference_mode(), autocast(device, encoder.dtype):
         states = encoder.model(x, output_hidden_states=True).hidden_states  # N+1 × (1, F, D)
         return torch.stack([states[i][0] for i in layers], dim=1).float().cpu()  # (F, L, D)
 
@@ -188,7 +190,7 @@ def _clip_stats(encoder: AudioEncoder, conv: torch.nn.Conv1d, groups: int, sampl
     n_out = (len(samples) - kernel) // step + 1
     sums = torch.zeros(2, groups, dtype=torch.float64)  # (sum, sum of squares) per group
     device = torch.device(encoder.device)
-    with torch.inference_mode(), torch.autocast(device.type, encoder.dtype, enabled=encoder.dtype != torch.float32):
+    with torch.inference_mode(), autocast(device, encoder.dtype):
         for p0 in range(0, n_out, chunk):
             p1 = min(p0 + chunk, n_out)
             y = conv(samples[p0 * step:(p1 - 1) * step + kernel].to(device)[None, None])[0]  # (C, p1 - p0)

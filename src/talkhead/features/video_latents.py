@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, VideoLatentsConfig, VideoVaeConfig
+from talkhead.features.precision import DTYPES, autocast, compute_dtype
 from talkhead.media.decode import count_frames_cfr, iter_frames_cfr
 from talkhead.media.probe import probe
 from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint  # noqa: F401 (re-exported)
@@ -39,7 +40,6 @@ MODEL_FORMAT = "talkhead-video-vae-1"
 MAX_WINDOWS = 250  # training windows kept per clip (evenly spaced)
 CACHE_BYTES = 2 << 30  # bound on the uint8 frame cache of training, over all clips
 SCALE_WINDOWS = 256  # windows encoded after training to measure the latents' spread
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
@@ -144,7 +144,7 @@ def _fit(model: VideoVAE, cache: list, cfg: VideoVaeConfig, device: torch.device
     rng = np.random.default_rng(cfg.seed)
     noise = torch.Generator(device=device).manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    autocast = torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda")
+    bf16_on_gpu = torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda")
     rows: list[tuple] = []
     acc = np.zeros(3)
     batches = _batches(cache, cfg, rng)
@@ -152,7 +152,7 @@ def _fit(model: VideoVAE, cache: list, cfg: VideoVaeConfig, device: torch.device
     model.train()
     for step in bar:
         x = to_tensor(next(batches), device)  # (B, T, 3, S, S)
-        with autocast:
+        with bf16_on_gpu:
             mean, logvar = model.encode(x)  # (B, T, C, h, w)
             eps = torch.randn(mean.shape, generator=noise, device=device, dtype=mean.dtype)
             recon = model.decode(mean + torch.exp(0.5 * logvar) * eps).float()  # (B, T, 3, S, S)
@@ -224,14 +224,15 @@ class VideoVAEEncoder(LatentEncoder):
     name = "talkhead-video-vae"
 
     def __init__(self, model: VideoVAE, identity: str, device: str = "cpu", dtype: str = "float32") -> None:
-        self.model, self.identity, self.device, self.dtype = model.eval(), identity, torch.device(device), DTYPES[dtype]
+        self.model, self.identity, self.device = model.eval(), identity, torch.device(device)
+        self.dtype = compute_dtype(dtype, device, "video_latents")
         self.size, self.context = model.spec.size, model.temporal_context
         self.scaling_factor = float(model.scaling_factor)
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 → (N, C, h, w) float32; the N frames are one sequence (temporal mixing)."""
         x = to_tensor(resize_frames(frames, self.size), self.device)[None]  # (1, N, 3, S, S)
-        with torch.inference_mode(), torch.autocast(self.device.type, self.dtype, enabled=self.dtype != torch.float32):
+        with torch.inference_mode(), autocast(self.device, self.dtype):
             mean = self.model.encode(x)[0][0].float()  # (N, C, h, w)
         return (mean * self.scaling_factor).cpu().numpy()
 
@@ -244,14 +245,14 @@ class AutoencoderKLEncoder(LatentEncoder):
     def __init__(self, vae: torch.nn.Module, identity: str, size: int, device: str = "cpu",
                  dtype: str = "float32") -> None:
         self.vae, self.identity, self.size = vae.eval(), identity, size
-        self.device, self.dtype = torch.device(device), DTYPES[dtype]
+        self.device, self.dtype = torch.device(device), compute_dtype(dtype, device, "video_latents")
         self.scaling_factor = float(vae.config.scaling_factor)
         self.shift_factor = float(getattr(vae.config, "shift_factor", None) or 0.0)  # SD3/FLUX VAEs; 0 for SD
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 → (N, C, size/f, size/f) float32: (mean − shift) · scaling_factor."""
         x = to_tensor(resize_frames(frames, self.size), self.device)  # (N, 3, S, S)
-        with torch.inference_mode(), torch.autocast(self.device.type, self.dtype, enabled=self.dtype != torch.float32):
+        with torch.inference_mode(), autocast(self.device, self.dtype):
             mean = self.vae.encode(x).latent_dist.mean.float()  # (N, C, h, w)
         return ((mean - self.shift_factor) * self.scaling_factor).cpu().numpy()
 
