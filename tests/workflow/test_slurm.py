@@ -3,8 +3,9 @@
 The session fixture installs Debian's slurm-wlm + munge if needed (root only; otherwise the tests
 skip and say why), starts munged/slurmctld/slurmd from a temp slurm.conf and stops exactly those
 daemons at the end. The run goes up to the `dataset` target (ingest → qc checkpoint → features →
-packed dataset), one SLURM job per shard and per-shard phase, before and after the gate; V3 Face
-training is left out (minutes on 2 cores, and it runs the same command under SLURM as locally).
+packed dataset), one SLURM job per shard and per-shard phase, before and after the gate, after a
+first run whose ingest shard job SIGKILLs itself mid-shard (only its unfinished clips are redone);
+V3 Face training is left out (minutes on 2 cores, and it runs the same command under SLURM as locally).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV
 
 from .helpers import REPO, snakemake, write_params
 from .slurm_cluster import ClusterUnavailable, SlurmCluster, start_cluster
@@ -101,19 +104,31 @@ def test_dry_run_plans_one_job_per_shard_and_grows_resources_with_attempt(tmp_pa
 
 @pytest.mark.timeout(1800)  # on 2 busy cores: ~1 min locally, ~5 min through SLURM (the executor polls)
 def test_pipeline_on_slurm_matches_local_run(tmp_path, demo_dataset, slurm, local_run, monkeypatch):
+    """Through SLURM, after a shard job killed mid-shard and a rerun: the bytes of a local run."""
     monkeypatch.setenv("SLURM_CONF", str(slurm.conf))
     wd = tmp_path / "wd"
     wd.mkdir()
     write_params(wd, demo_dataset)
+    command = ("--profile", str(PROFILE), *SLURM_ARGS, "--cores", str(slurm.cpus), "--latency-wait", "5", TARGET)
+    # First a run whose ingest shard job SIGKILLs itself after its first clip (the job fails on SLURM; no
+    # retries here, or each retry would finish one more clip before its own kill) …
+    monkeypatch.setenv(KILL_AFTER_ENV, "1")
+    with pytest.raises(AssertionError, match="failed"):
+        snakemake(wd, *command, "--retries", "0", timeout=600)
+    monkeypatch.delenv(KILL_AFTER_ENV)
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in (wd / "data" / "ingest").glob(f"*/{DONE_FILE}")}
+    assert len(finished) == 1, finished
+    assert not list((wd / "data" / "ingest" / "_shards").glob("*.csv"))  # the killed job's index is not there
+    # … then the run that finishes it: the clip done before the kill is not redone, the bytes equal a local run.
     try:
-        snakemake(wd, "--profile", str(PROFILE), *SLURM_ARGS, "--cores", str(slurm.cpus), "--latency-wait", "5",
-                  TARGET, timeout=1200)
+        snakemake(wd, *command, timeout=1200)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{slurm.log_tails()}\nsinfo: {slurm.sinfo()}") from None
+    assert {c: (wd / "data" / "ingest" / c / DONE_FILE).stat().st_mtime_ns for c in finished} == finished
     base = wd / ".snakemake" / "slurm_logs"
     logs = [p.relative_to(base).parts[0] for p in base.rglob("*.log")]
-    for rule in SHARD_RULES:  # one job per shard and phase
-        assert logs.count(f"rule_{rule}") == 1, sorted(logs)
+    for rule in SHARD_RULES:  # one job per shard and phase (ingest: the killed one and its rerun)
+        assert logs.count(f"rule_{rule}") == (2 if rule == "ingest_shard" else 1), sorted(logs)
     assert not any(name.startswith("group_") for name in logs), sorted(logs)
     reference, ours = _digests(local_run), _digests(wd)
     assert any(k.endswith("metadata.parquet") for k in reference) and any("/features/" in k for k in reference)
