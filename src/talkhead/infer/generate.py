@@ -6,6 +6,11 @@
         guidance, Kalman-smoothed pose, lip modulation), driven from the portrait's own motion
       → a renderer (talkhead.render: the offline mesh warp by default) → H.264/AAC mp4 at 25 fps
 
+The portrait is downscaled (area-averaged, even sides) to a long side of at most `max_size`
+(1920) before anything else: the face is animated in a work crop of at most 512 px whatever the
+photo's size, so more pixels would only make the video slower, larger, and, above H.264 level 5.1's
+frame size, unplayable on many players.
+
 The video has round(audio seconds × 25) frames, so it ends within half a frame of its audio.
 The seed 001 notes' text → speech → video path is `--text`: the words are spoken offline and
 drive the face like any recording.
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 FPS = 25
 MEL_RATE = 16000
 DEFAULT_MODEL = Path("data/models/motion_dit")
+MAX_SIZE = 1920  # default cap on the video's long side: a square video stays within H.264 level 5.1
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,14 @@ class GenerateRequest:
     cfg_scale: float | None = None  # None: the model's own default
     seed: int = 0
     renderer: str = "mesh_warp"
+    max_size: int | None = MAX_SIZE  # long side of the video (the portrait is downscaled to it); None: no cap
+
+
+def check_text(text: str) -> str:
+    """`text` itself if it has something to speak (a letter or digit of any script); ValueError otherwise."""
+    if not any(ch.isalnum() for ch in text):
+        raise ValueError(f"--text {text!r} has nothing to speak (no letters or digits)")
+    return text
 
 
 def speech(audio: Path | None, text: str | None, voice: str = "en-us") -> tuple[np.ndarray, int]:
@@ -56,7 +70,7 @@ def speech(audio: Path | None, text: str | None, voice: str = "en-us") -> tuple[
     if text is not None:
         from talkhead.demo.speech import synthesize
 
-        return synthesize(text, voice=voice)
+        return synthesize(check_text(text), voice=voice)
     from talkhead.render.video import load_audio
 
     samples, rate = load_audio(Path(audio))
@@ -105,9 +119,12 @@ def generate_video(req: GenerateRequest) -> dict:
 
     if req.emotion.strip().lower() not in EMOTIONS:
         raise ValueError(f"unknown emotion {req.emotion!r}; choose one of {', '.join(EMOTIONS)}")
+    if req.text is not None:
+        check_text(req.text)
+    image = load_image(req.image, req.max_size)  # ImageTooLargeError / ValueError; capped to the video's size
     model, meta, stats = load_motion_model(req.model)
     renderer = make_renderer(req.renderer)
-    source = renderer.prepare(load_image(req.image), name=str(req.image))  # NoFaceError / MultipleFacesError
+    source = renderer.prepare(image, name=str(req.image))  # NoFaceError / MultipleFacesError
     samples, rate = speech(req.audio, req.text, req.voice)
     mel_rows, frames = speech_mel(samples, rate)
     settings = settings_for(meta, req.cfg_scale, req.seed)

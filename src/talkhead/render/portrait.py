@@ -1,7 +1,10 @@
 """Portraits for rendering: load any common image, find its one face and mesh, cut a bounded work crop.
 
 Loading goes through Pillow with the EXIF orientation applied (phone photos), greyscale, palette
-and alpha images become RGB. Detection runs MediaPipe's full-range detector
+and alpha images become RGB. A file of more than `MAX_PIXELS` (100 megapixels) is refused from its
+header, before decoding (`ImageTooLargeError`), and an unreadable one is a `ValueError`; a caller
+that wants a smaller image (`talkhead generate --max-size`) gets it area-averaged to an even size
+(`fit_long_side`). Detection runs MediaPipe's full-range detector
 (talkhead.faces.mediapipe_backend) on a copy whose long side is at most `DETECT_SIDE`, so a
 3500-px photo costs the same as a 1000-px one. Faces are counted after a size filter: a face
 whose box side is under `MIN_RELATIVE` of the largest face's, or under `MIN_FACE_PX` pixels of the
@@ -35,10 +38,16 @@ MIN_RELATIVE = 0.35  # faces smaller than this fraction of the largest face are 
 MIN_FACE_PX = 24  # faces smaller than this (original pixels) are background
 CROP_FACTOR = 2.0  # work crop side / face mesh extent
 N_FACE = 468  # mesh points without the irises
+MAX_PIXELS = 100_000_000  # larger image files are refused before decoding (3 bytes a pixel: 300 MB of RGB)
+_LIMIT_NOTE = f"talkhead decodes at most {MAX_PIXELS / 1e6:.0f} megapixels safely, downscale it first"
 
 
 class NoFaceError(ValueError):
     """The portrait has no (large enough) face."""
+
+
+class ImageTooLargeError(ValueError):
+    """The image file has more pixels than MAX_PIXELS (a decompression bomb, or just too large)."""
 
 
 class MultipleFacesError(ValueError):
@@ -107,24 +116,77 @@ class Portrait:
     crop: WorkCrop
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """An image file (JPEG, PNG, WebP, TIFF, BMP, …) as (H, W, 3) uint8 RGB, EXIF orientation applied."""
+def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
+    """An image file (JPEG, PNG, WebP, TIFF, BMP, …) as (H, W, 3) uint8 RGB, EXIF orientation applied.
+
+    A file of more than MAX_PIXELS pixels (read from its header, before anything is decoded) and a
+    file that is not a readable image are a `ValueError` with a one-line message. With `max_side`,
+    the long side is capped by `fit_long_side` (a JPEG is decoded at a reduced DCT scale first).
+    """
+    import warnings
+    import zlib
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float greyscale
-                grey = np.asarray(im, np.float64)
-                grey = grey / 257.0 if im.mode.startswith("I;16") else grey * (255.0 / max(grey.max(), 1e-6))
-                return np.repeat(np.clip(grey + 0.5, 0, 255).astype(np.uint8)[..., None], 3, 2)
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, im)  # transparent → white
-            return np.asarray(im.convert("RGB"), np.uint8).copy()
-    except (UnidentifiedImageError, OSError) as exc:
+        with warnings.catch_warnings():  # our own limit replaces Pillow's bomb warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                size = im.size  # before any draft
+                _check_pixels(path, *size)
+                if max_side is not None and max(im.size) > max_side:
+                    k = max_side / max(im.size)
+                    im.draft(im.mode, (max(1, round(im.size[0] * k)), max(1, round(im.size[1] * k))))
+                rgb = _to_rgb(ImageOps.exif_transpose(im))
+    except Image.DecompressionBombError:  # Pillow refuses (from the header) before we see the size
+        raise ImageTooLargeError(f"{path}: over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (Pillow's "
+                                 f"decompression-bomb limit); {_LIMIT_NOTE}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path}: not a readable image ({exc})") from None
+    if max_side is None or max(size) <= max_side:
+        return rgb
+    out = fit_long_side(rgb, max_side)
+    w, h = sorted(size, reverse=rgb.shape[1] >= rgb.shape[0])  # the file's size, in the output's orientation
+    log.info("%s: %d×%d portrait downscaled to %d×%d (long side capped at %d px)", path, w, h, out.shape[1],
+             out.shape[0], max_side)
+    return out
+
+
+def _check_pixels(path: str | Path, width: int, height: int) -> None:
+    """ImageTooLargeError when a width × height image has more than MAX_PIXELS pixels."""
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(f"{path}: {width}×{height} is {width * height / 1e6:.0f} megapixels; {_LIMIT_NOTE}")
+
+
+def _to_rgb(im) -> np.ndarray:
+    """A loaded PIL image of any mode → (H, W, 3) uint8 RGB (16-bit/float grey scaled, alpha on white)."""
+    from PIL import Image
+
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float greyscale
+        grey = np.asarray(im, np.float64)
+        grey = grey / 257.0 if im.mode.startswith("I;16") else grey * (255.0 / max(grey.max(), 1e-6))
+        return np.repeat(np.clip(grey + 0.5, 0, 255).astype(np.uint8)[..., None], 3, 2)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, im)  # transparent → white
+    return np.asarray(im.convert("RGB"), np.uint8).copy()
+
+
+def fit_long_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    """(H, W, 3) → the same image with its long side ≤ max_side and both sides even (area-averaged).
+
+    An image already within `max_side` is returned as it is (odd sides included: the video writer
+    drops a last odd row or column); a larger one gets exactly the largest even long side ≤ max_side
+    and the other side scaled alike, rounded to even (its aspect changes by under one pixel).
+    """
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    long = max(2, max_side - max_side % 2)
+    k = long / max(h, w)
+    nw, nh = (long, max(2, 2 * round(h * k / 2))) if w >= h else (max(2, 2 * round(w * k / 2)), long)
+    return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
 
 
 def _detect(detector, rgb: np.ndarray) -> list[Detection]:

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from talkhead.faces.types import Detection
-from talkhead.render.portrait import (MultipleFacesError, NoFaceError, count_faces, find_portrait, load_image)
+from talkhead.render.portrait import (ImageTooLargeError, MultipleFacesError, NoFaceError, count_faces, find_portrait,
+                                      fit_long_side, load_image)
 
 
 def test_load_image_applies_exif_orientation_and_formats(tmp_path, astronaut):
@@ -30,6 +31,38 @@ def test_load_image_applies_exif_orientation_and_formats(tmp_path, astronaut):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="not a readable image"):
         load_image(tmp_path / "bad.png")
+
+
+def test_load_image_caps_the_long_side(tmp_path, astronaut):
+    import cv2
+
+    big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    Image.fromarray(big).save(tmp_path / "big.jpg", quality=95)  # decoded at a reduced DCT scale, then averaged
+    capped = load_image(tmp_path / "big.jpg", max_side=500)
+    full = cv2.resize(load_image(tmp_path / "big.jpg"), (500, 500), interpolation=cv2.INTER_AREA)
+    assert capped.shape == (500, 500, 3) and np.abs(capped.astype(int) - full).mean() < 3
+    exif = Image.Exif()
+    exif[0x0112] = 6  # displayed 512 wide, 300 tall
+    Image.fromarray(astronaut[:, :300]).save(tmp_path / "rot.jpg", exif=exif.tobytes(), quality=95)
+    assert load_image(tmp_path / "rot.jpg", max_side=256).shape == (150, 256, 3)
+    assert load_image(tmp_path / "rot.jpg", max_side=512).shape == (300, 512, 3)  # within the cap: as it is
+
+
+def test_load_image_refuses_huge_and_truncated_files(tmp_path, png_header):
+    for name, (w, h), words in (("bomb", (14000, 14000), "decompression-bomb"), ("big", (11000, 10000), "110 megap")):
+        (tmp_path / f"{name}.png").write_bytes(png_header(w, h))  # a header only: nothing large is ever decoded
+        with pytest.raises(ImageTooLargeError, match=words):
+            load_image(tmp_path / f"{name}.png")
+    (tmp_path / "cut.png").write_bytes(png_header(100, 100))
+    with pytest.raises(ValueError, match="not a readable image"):
+        load_image(tmp_path / "cut.png")
+
+
+def test_fit_long_side_keeps_the_aspect_with_even_sides():
+    image = np.zeros((601, 1001, 3), np.uint8)
+    assert fit_long_side(image, 255).shape == (152, 254, 3)
+    assert fit_long_side(image.transpose(1, 0, 2), 256).shape == (256, 154, 3)
+    assert fit_long_side(image, 2000) is image  # within the cap: untouched
 
 
 def test_count_faces_ignores_small_background_faces():
