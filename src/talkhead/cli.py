@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +15,59 @@ from talkhead.config import ConfigError, DemoConfig, load_params
 from talkhead.logs import setup_logging
 
 log = logging.getLogger("talkhead")
+
+MAX_SIZE_RANGE = (64, 4096)  # --max-size bounds: a face left to detect; a square frame within H.264 level 6
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under taskset or a batch scheduler)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    """The --threads option of a command that computes."""
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help=f"CPU threads for torch and OpenCV (default: every core this process may use, "
+                        f"{_cores()} here)")
+
+
+def _use_threads(threads: int | None) -> int:
+    """Set torch's and OpenCV's thread counts for this command (None: every core we may use); returns it."""
+    import cv2
+    import torch
+
+    n = threads or _cores()
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+    log.debug("using %d threads", n)
+    return n
+
+
+def _output_file(path: str, command: str) -> Path:
+    """--out as a file we can write, checked before any work: not a folder, and its nearest existing
+    folder (missing ones are created when writing) accepts a new file; ConfigError otherwise."""
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"talkhead {command}: --out {path} is a folder; give a file name")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"talkhead {command}: --out {path}: {folder} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):  # the only sure test (permissions, read-only mounts, root)
+            pass
+    except OSError as exc:
+        raise ConfigError(f"talkhead {command}: --out {path}: cannot write in {folder} ({exc.strerror})") from None
+    return out
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -36,6 +91,7 @@ def _qc(args: argparse.Namespace) -> int:
     from talkhead.quality.run import run_qc
 
     params = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    _use_threads(args.threads)
     run_qc([Path(f) for f in args.videos], Path(args.out), load_params(params), keep=args.keep)
     return 0
 
@@ -47,38 +103,68 @@ def _blendshapes(args: argparse.Namespace) -> int:
     from talkhead.infer import v3face
     from talkhead.media.probe import MediaError
 
-    if bool(args.model) == bool(args.onnx):
-        raise ConfigError("talkhead blendshapes: give exactly one of --model DIR or --onnx FILE")
+    model, onnx = _blendshapes_source(args.model, args.onnx)
+    out_csv = _output_file(args.out, "blendshapes")
+    _use_threads(args.threads)
     try:
         mel_rows, frames = v3face.audio_mel(args.audio)
     except (MediaError, ValueError, OSError) as exc:
         log.error("%s", exc)
         return 1
-    if args.onnx:
-        out = v3face.predict_onnx(args.onnx, mel_rows, args.emotion)
+    if onnx:
+        out = v3face.predict_onnx(onnx, mel_rows, args.emotion)
         if args.crisp:
             log.warning("--crisp is ignored with --onnx: the graph applies its streaming crisp_mouth itself")
     else:
-        out = v3face.predict_model(args.model, mel_rows, args.emotion)
+        out = v3face.predict_model(model, mel_rows, args.emotion)
         if args.crisp:
             d = V3faceExportConfig.from_dict({})
             out = crisp_offline(out, d.crisp_sigma if args.crisp_sigma is None else args.crisp_sigma,
                                 d.crisp_threshold if args.crisp_threshold is None else args.crisp_threshold,
                                 d.crisp_scale if args.crisp_scale is None else args.crisp_scale)
     out = v3face.resample(out, args.fps)
-    v3face.write_csv(args.out, out, args.fps)
+    v3face.write_csv(out_csv, out, args.fps)
     sys.stdout.write(f"{args.out}: {len(out)} frames at {args.fps} fps ({frames / 25:.2f} s)\n")
     return 0
 
 
+def _blendshapes_source(model: str, onnx: str) -> tuple[Path | None, Path | None]:
+    """(model folder, None) or (None, ONNX file) for `talkhead blendshapes`, both checked to exist; with
+    neither given, the model `make demo` trains (v3face.DEFAULT_MODEL); ConfigError otherwise."""
+    from talkhead.infer.v3face import DEFAULT_MODEL
+
+    if model and onnx:
+        raise ConfigError("talkhead blendshapes: give one of --model DIR or --onnx FILE, not both")
+    if onnx:
+        if not Path(onnx).is_file() or not (Path(onnx).parent / "export.json").is_file():
+            raise ConfigError(f"talkhead blendshapes: --onnx {onnx}: no exported graph there (a .onnx file with "
+                              "its export.json beside it)")
+        return None, Path(onnx)
+    folder = Path(model or DEFAULT_MODEL)
+    if not (folder / "config.json").is_file():
+        hint = "run `make demo`, or give --model DIR or --onnx FILE" if not model else "a trained V3 Face folder"
+        raise ConfigError(f"talkhead blendshapes: no trained V3 Face model in {folder}"
+                          f"{' (the default)' if not model else ''}; {hint}")
+    return folder, None
+
+
 def _generate(args: argparse.Namespace) -> int:
     """A portrait speaks: an image + speech (audio file or --text) → an mp4 with the audio, at 25 fps."""
-    from talkhead.infer.generate import GenerateRequest, generate_video, summary_line
+    from talkhead.infer.generate import GenerateRequest, check_text, generate_video, summary_line
     from talkhead.media.probe import MediaError
     from talkhead.render import MultipleFacesError, NoFaceError
 
     if bool(args.audio) == bool(args.text):
         raise ConfigError("talkhead generate: give exactly one of --audio FILE or --text \"...\"")
+    if args.text:
+        try:
+            check_text(args.text)
+        except ValueError as exc:
+            raise ConfigError(f"talkhead generate: {exc}") from None
+    out = _output_file(args.out, "generate")
+    lo, hi = MAX_SIZE_RANGE
+    if not lo <= args.max_size <= hi:
+        raise ConfigError(f"talkhead generate: --max-size must be between {lo} and {hi} pixels, got {args.max_size}")
     if args.model_kind == "gaussians":
         return _generate_gaussians(args)
     if not args.image:
@@ -86,10 +172,11 @@ def _generate(args: argparse.Namespace) -> int:
     if not Path(args.image).is_file():
         log.error("%s: no such image file", args.image)
         return 1
-    request = GenerateRequest(Path(args.image), Path(args.out), Path(args.audio) if args.audio else None,
+    _use_threads(args.threads)
+    request = GenerateRequest(Path(args.image), out, Path(args.audio) if args.audio else None,
                               args.text or None, Path(args.model or "data/models/motion_dit"), args.voice,
                               args.emotion, args.cfg_scale, args.seed,
-                              args.renderer)
+                              args.renderer, args.max_size)
     try:
         summary = generate_video(request)
     except (NoFaceError, MultipleFacesError, MediaError, FileNotFoundError, ValueError, RuntimeError) as exc:
@@ -107,6 +194,7 @@ def _generate_gaussians(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise ConfigError("talkhead generate --model-kind gaussians: give --model data/models/gaussians/<speaker>")
+    _use_threads(args.threads)
     try:
         samples, rate = speech(Path(args.audio) if args.audio else None, args.text or None, args.voice)
         s = generate(args.model, samples, rate, args.out, args.pose_track or None, args.device)
@@ -140,19 +228,23 @@ def _parser() -> argparse.ArgumentParser:
     qc.add_argument("--out", required=True, help="folder for the reports: <file name>.json each (+ a path hash when two inputs share a name)")
     qc.add_argument("--params", default=None, help="params file (default: ./params.yaml if present, else schema defaults)")
     qc.add_argument("--keep", action="store_true", help="keep the intermediate stage folders in OUT/.work")
+    _add_threads(qc)
     qc.set_defaults(func=_qc)
 
     bs = sub.add_parser("blendshapes", help=_blendshapes.__doc__, description=_blendshapes.__doc__)
     bs.add_argument("--audio", required=True, help="audio (or video) file: any format, rate and channel count")
     bs.add_argument("--out", required=True, help="CSV file: frame, time_s and the 52 ARKit names")
-    bs.add_argument("--model", default="", help="a trained model folder, e.g. data/models/v3face/expression")
-    bs.add_argument("--onnx", default="", help="an exported graph, e.g. data/export/v3face/v3face.onnx")
+    bs.add_argument("--model", default="", help="a trained model folder (default: data/models/v3face/expression, "
+                    "what `make demo` trains)")
+    bs.add_argument("--onnx", default="", help="an exported graph instead of --model, e.g. "
+                    "data/export/v3face/v3face.onnx")
     bs.add_argument("--fps", type=int, default=25, choices=(25, 30, 60), help="output frame rate (default 25)")
     bs.add_argument("--emotion", default="none", help="emotion label (MoDA's eight classes or none)")
     bs.add_argument("--crisp", action="store_true", help="apply the offline crisp_mouth filter (with --model)")
     bs.add_argument("--crisp-threshold", type=float, help="gate threshold, fraction of the peak (default 0.25)")
     bs.add_argument("--crisp-scale", type=float, help="gain after the gate (default 1.0)")
     bs.add_argument("--crisp-sigma", type=float, help="Gaussian pre-smoothing in frames (default 1.0)")
+    _add_threads(bs)
     bs.set_defaults(func=_blendshapes)
 
     gen = sub.add_parser("generate", help=_generate.__doc__, description=_generate.__doc__)
@@ -173,6 +265,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help="random seed of the sampler")
     gen.add_argument("--voice", default="en-us", help="espeak-ng voice for --text")
     gen.add_argument("--renderer", default="mesh_warp", help="renderer name (talkhead.render.RENDERERS)")
+    gen.add_argument("--max-size", type=int, default=1920, help="motion_dit: the video's long side in pixels at most "
+                     "(default 1920); a larger portrait is downscaled to it, even sides")
+    _add_threads(gen)
     gen.set_defaults(func=_generate)
     return parser
 

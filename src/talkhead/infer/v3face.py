@@ -27,6 +27,7 @@ from talkhead.media.decode import decode_audio
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MODEL = Path("data/models/v3face/expression")  # what `make demo` trains (the expression phase)
 FPS = 25  # the model's frame rate
 SAMPLE_RATE = 16000
 CHUNK_FRAMES = 1  # ONNX streaming chunk: one 40 ms frame
@@ -105,10 +106,11 @@ def resample(blendshapes: np.ndarray, fps: int) -> np.ndarray:
 
 
 def write_csv(path: str | Path, blendshapes: np.ndarray, fps: int) -> None:
-    """One row per frame: frame, time_s and the 52 ARKit names as columns."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    """One row per frame: frame, time_s and the 52 ARKit names as columns; written atomically (a killed
+    run leaves the previous file, or none, never a truncated one)."""
+    from talkhead.atomic import atomic_path
+
+    with atomic_path(path, suffix=".csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["frame", "time_s", *ARKIT_NAMES])
         for i, row in enumerate(blendshapes):
