@@ -30,12 +30,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from preprocess import REAL_SPEAKERS  # noqa: E402  (the five real talking clips)
 
 from talkhead.eval.speaking import measure_video  # noqa: E402
 
 REAL = REPO.parent / "shared" / "fixtures" / "real"
-REAL_SPEAKERS = ["video-retalking__face_1.mp4", "video-retalking__face_2.mp4", "video-retalking__face_4.mp4",
-                 "SadTalker__ref_video_WDA_KatieHill_000.mp4", "AniPortrait__head_pose_temp_pose_ref_video.mp4"]
 ENGLISH_SPEECH = ["SadTalker__driven_audio_RD_Radio31_000.wav", "LatentSync__demo1_audio.wav",
                   "video-retalking__audio_1.wav"]
 TARGET_STD, TARGET_R = 0.025, 0.25

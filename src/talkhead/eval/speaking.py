@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from talkhead.eval.motion import best_lag_r
+from talkhead.eval.motion import MAX_LAG, best_lag_r  # MAX_LAG: ±3 frames, as the generator's evaluation
 
 UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14  # face-mesh indices of the inner-lip midline
 EYE_CORNERS = (33, 263)  # outer eye corners: the face's scale
-MAX_LAG = 3  # frames searched each way
 FPS = 25
 SAMPLE_RATE = 16000
 SILENCE_DB = -100.0  # the level of an all-zero frame (log of 0 clamped)
