@@ -176,7 +176,7 @@ def _generate(args: argparse.Namespace) -> int:
     request = GenerateRequest(Path(args.image), out, Path(args.audio) if args.audio else None,
                               args.text or None, Path(args.model or "data/models/motion_dit"), args.voice,
                               args.emotion, args.cfg_scale, args.seed,
-                              args.renderer, args.max_size)
+                              args.renderer, args.max_size, args.mouth)
     try:
         summary = generate_video(request)
     except (NoFaceError, MultipleFacesError, MediaError, FileNotFoundError, ValueError, RuntimeError) as exc:
@@ -267,6 +267,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--renderer", default="mesh_warp", help="renderer name (talkhead.render.RENDERERS)")
     gen.add_argument("--max-size", type=int, default=1920, help="motion_dit: the video's long side in pixels at most "
                      "(default 1920); a larger portrait is downscaled to it, even sides")
+    gen.add_argument("--mouth", default="auto", help="motion_dit: what moves the mouth: auto (V3 Face's lipsync "
+                     "model in data/models/v3face/lipsync when it is there), none (the motion DiT alone) or a V3 Face "
+                     "model folder")
     _add_threads(gen)
     gen.set_defaults(func=_generate)
     return parser

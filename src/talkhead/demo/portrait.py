@@ -58,6 +58,12 @@ LOWER_TEETH = np.array([205.0, 196.0, 186.0], np.float32)  # a hint of lower tee
 LASH = np.array([62.0, 42.0, 36.0], np.float32)
 LASH_BAND = 1.5  # source px of the upper lid edge (lashes) that slide down without stretching
 
+# Largest mouth opening (mouth_open 1, the envelope's 95th percentile) in source pixels. 20 px gives the demo
+# clips an inner-lip gap (MediaPipe 13–14 over the eye corners 33–263) of std ≈ 0.05 and p95 − p5 ≈ 0.14, as
+# real talking clips have (0.046–0.069, 0.14–0.22: benchmarks/results/speaking.json); at 9 px it was 0.021 and
+# 0.064, and every model trained on the demo learned a mouth that hardly opens (issue 19).
+MAX_OPEN_PX = 20.0
+
 
 @dataclass(frozen=True)
 class Look:
@@ -180,7 +186,7 @@ class _Eye:
 class PortraitAnimator:
     """Renders frames of the astronaut photo with a given mouth opening, blink and head pose."""
 
-    def __init__(self, size: int, look: Look | None = None, max_open_px: float = 9.0) -> None:
+    def __init__(self, size: int, look: Look | None = None, max_open_px: float = MAX_OPEN_PX) -> None:
         self.size = int(size)
         self.look = look or Look()
         self.base = _base_image(self.look)  # (512, 512, 3) float32

@@ -3,7 +3,8 @@
     speech (an audio file of any format, or text spoken by espeak-ng from its wheel)
       → 16 kHz log-mel (4 rows per 25 fps frame, talkhead.features.mel)
       → the motion DiT (talkhead.infer.motion: 80-frame segments, 10 Euler steps, classifier-free
-        guidance, Kalman-smoothed pose, lip modulation), driven from the portrait's own motion
+        guidance, Kalman-smoothed pose, lip modulation), driven from the portrait's own motion, its
+        mouth moved by V3 Face's lipsync output (talkhead.infer.mouth_driver) when there is a model
       → a renderer (talkhead.render: the offline mesh warp by default) → H.264/AAC mp4 at 25 fps
 
 The portrait is downscaled (area-averaged, even sides) to a long side of at most `max_size`
@@ -54,6 +55,7 @@ class GenerateRequest:
     seed: int = 0
     renderer: str = "mesh_warp"
     max_size: int | None = MAX_SIZE  # long side of the video (the portrait is downscaled to it); None: no cap
+    mouth: str = "auto"  # what moves the mouth: auto | none | a V3 Face folder (talkhead.infer.mouth_driver)
 
 
 def check_text(text: str) -> str:
@@ -114,6 +116,7 @@ def settings_for(meta: dict, cfg_scale: float | None, seed: int):
 def generate_video(req: GenerateRequest) -> dict:
     """Speech → motion → frames → req.out; returns a summary (frames, durations, settings)."""
     from talkhead.infer.motion import generate_motion
+    from talkhead.infer.mouth_driver import load_driver
     from talkhead.models.v3face import EMOTIONS, emotion_id
     from talkhead.render import load_image, make_renderer, render_video
 
@@ -123,6 +126,7 @@ def generate_video(req: GenerateRequest) -> dict:
         check_text(req.text)
     image = load_image(req.image, req.max_size)  # ImageTooLargeError / ValueError; capped to the video's size
     model, meta, stats = load_motion_model(req.model)
+    driver = load_driver(req.mouth, req.model)
     renderer = make_renderer(req.renderer)
     source = renderer.prepare(image, name=str(req.image))  # NoFaceError / MultipleFacesError
     samples, rate = speech(req.audio, req.text, req.voice)
@@ -130,12 +134,13 @@ def generate_video(req: GenerateRequest) -> dict:
     settings = settings_for(meta, req.cfg_scale, req.seed)
     log.info("motion for %d frames (%.2f s of speech), guidance %.2f, emotion %s", frames, len(samples) / rate,
              settings.cfg_scale, req.emotion)
+    mouth = driver.delta(mel_rows) if driver else None  # (T, 33) raw
     motion = generate_motion(model, meta, stats, torch.from_numpy(mel_rows), source.motion,
-                             emotion_id(req.emotion), settings)  # (T, 70) raw
+                             emotion_id(req.emotion), settings, mouth)  # (T, 70) raw
     summary = render_video(renderer, source, motion, (samples, rate), req.out)
     renderer.close()
     return summary | {"emotion": req.emotion, "cfg_scale": settings.cfg_scale, "seed": settings.seed,
-                      "model": str(req.model), "renderer": req.renderer}
+                      "model": str(req.model), "renderer": req.renderer, "mouth": "driver" if driver else "dit"}
 
 
 def summary_line(summary: dict) -> str:

@@ -32,6 +32,7 @@ from talkhead.config import MotionDitConfig
 from talkhead.features import motion as mo
 from talkhead.models.checkpoint import deterministic
 from talkhead.models.motion_dit import MotionCond, MotionDiT, sample
+from talkhead.models.mouth_map import MOUTH_DIMS
 
 log = logging.getLogger(__name__)
 
@@ -144,20 +145,27 @@ def modulate_lip(motion: np.ndarray, ref: np.ndarray, alpha: float, beta: float)
     return out
 
 
-def postprocess(motion: np.ndarray, ref: np.ndarray, settings: GenerateSettings) -> np.ndarray:
-    """Normalised (T, 70): Kalman-smoothed pose channels, then lip modulation."""
+def postprocess(motion: np.ndarray, ref: np.ndarray, settings: GenerateSettings,
+                mouth: np.ndarray | None = None) -> np.ndarray:
+    """Normalised (T, 70): Kalman-smoothed pose channels, the mouth dims replaced by `mouth` (T, 33) when
+    given (a mouth driver's output, talkhead.models.mouth_map.MOUTH_DIMS), then lip modulation."""
     out = motion.copy()
     if len(out) > 1:
         out[:, POSE] = kalman_smooth(out[:, POSE], settings.kalman_process, settings.kalman_measurement)
+    if mouth is not None:
+        out[:, MOUTH_DIMS] = mouth
     return modulate_lip(out, ref, settings.lip_alpha, settings.lip_beta)
 
 
 def generate_motion(model: MotionDiT, meta: dict, stats: dict[str, np.ndarray], audio: torch.Tensor,
-                    ref_motion: np.ndarray, emotion: int = 8, settings: GenerateSettings | None = None) -> np.ndarray:
+                    ref_motion: np.ndarray, emotion: int = 8, settings: GenerateSettings | None = None,
+                    mouth_delta: np.ndarray | None = None) -> np.ndarray:
     """Raw (T, 70) motion for audio features (rows·T, D[, L]) and the source face's raw (70,) motion.
 
     `meta` is the model's config.json (n_pred, n_prev, and the sampling defaults when `settings`
-    is None); seeded and deterministic on CPU.
+    is None); seeded and deterministic on CPU. `mouth_delta` (T, 33), raw units: a mouth driver's
+    deviation of the mouth dims from the source face (talkhead.models.mouth_map.drive); when given,
+    the mouth dims are the source face's plus it instead of the DiT's own, before lip modulation.
     """
     settings = settings or GenerateSettings(steps=int(meta["sample_steps"]), cfg_scale=float(meta["cfg_scale"]),
                                             time_shift=float(meta["time_shift"]))
@@ -166,7 +174,13 @@ def generate_motion(model: MotionDiT, meta: dict, stats: dict[str, np.ndarray], 
     with torch.random.fork_rng(devices=[]), deterministic():
         out = generate_normalised(model, audio, ref, emotion, int(meta["n_pred"]), int(meta["n_prev"]),
                                   settings) + ref  # residual → normalised motion
-    out = postprocess(out, ref, settings)
+    mouth = None
+    if mouth_delta is not None:
+        if mouth_delta.shape != (len(out), len(MOUTH_DIMS)):
+            raise ValueError(f"mouth track {mouth_delta.shape} for {len(out)} frames: expected ({len(out)}, "
+                             f"{len(MOUTH_DIMS)})")
+        mouth = ref[MOUTH_DIMS] + mouth_delta / stats["std"][MOUTH_DIMS]  # normalised units
+    out = postprocess(out, ref, settings, mouth)
     log.info("motion: %d frames from %d segments", len(out),
              len(segment_starts(len(out), int(meta["n_pred"]), int(meta["n_prev"]))))
     return mo.denormalise(out, stats).astype(np.float32)

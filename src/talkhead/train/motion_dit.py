@@ -38,6 +38,8 @@ from talkhead.data.featurefile import read_features
 from talkhead.data.pack import ROWS_PER_FRAME
 from talkhead.models import flow_matching as fm
 from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
+from talkhead.models.mouth_map import MAP_FILE as MOUTH_MAP_FILE
+from talkhead.models.mouth_map import fit_mouth_map, save_mouth_map
 from talkhead.models.motion_dit import (MOTION_DIT_SIZES, NULL_EMOTION, MotionCond, MotionDiT, MotionDiTSpec,
                                         sample)
 from talkhead.models.v3face import AUDIO_KEYS, emotion_id
@@ -216,6 +218,29 @@ def _fingerprint(cfg: MotionDitConfig, data_digest: str, stats_digest: str) -> d
     return {**d, "data": data_digest, "stats": stats_digest}
 
 
+def fit_mouth(metadata: Path, out_dir: Path) -> dict | None:
+    """Fit the mouth driver's map (talkhead.models.mouth_map) on the train split's blendshapes and motion, check
+    it on the val split, write `mouth_map.safetensors`; None (and no file) when the clips carry no blendshapes."""
+    import pandas as pd
+
+    table = pd.read_parquet(metadata)
+    if "blendshapes_extractor" not in table or table["blendshapes_extractor"].isna().any():
+        log.warning("mouth map: the dataset's clips carry no blendshapes; `talkhead generate` will move the mouth "
+                    "with the motion DiT alone")
+        (out_dir / MOUTH_MAP_FILE).unlink(missing_ok=True)
+        return None
+    pairs: dict[str, list] = {"train": [], "val": []}
+    for file, split in zip(table["file"], table["split"]):
+        if split in pairs:
+            tensors, _ = read_features(Path(metadata).parent / file, keys=["blendshapes/coefficients", "motion/motion"])
+            pairs[split].append((tensors["blendshapes/coefficients"], tensors["motion/motion"]))
+    fitted = fit_mouth_map(pairs["train"], pairs["val"])
+    save_mouth_map(out_dir / MOUTH_MAP_FILE, fitted)
+    summary = {k: round(float(v[0]), 4) for k, v in fitted.items() if k.startswith("r2")}
+    log.info("mouth map (lipsync blendshapes → mouth keypoints): R² %s", summary)
+    return summary
+
+
 def train(metadata: Path, stats_path: Path, cfg: MotionDitConfig, out_dir: Path) -> dict:
     """Train into `out_dir` (resuming it if interrupted); return a summary."""
     t0 = time.monotonic()
@@ -230,8 +255,9 @@ def train(metadata: Path, stats_path: Path, cfg: MotionDitConfig, out_dir: Path)
         model.to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
         shutil.copyfile(stats_path, out_dir / STATS_FILE)
+        mouth = fit_mouth(metadata, out_dir)
         write_json(out_dir / "config.json", arch | {"train": dataclasses.asdict(cfg), "clips": data.clips(),
-                                                    "val_split": data.val_split})
+                                                    "val_split": data.val_split, "mouth_map": mouth})
         fingerprint = _fingerprint(cfg, data_digest(metadata), stats_digest)
         state = resume_run(out_dir, fingerprint, model, opt) or {
             "epoch": -1, "best": None, "best_epoch": None, "history": [], "fingerprint": fingerprint}
