@@ -67,6 +67,8 @@ class EvaluateConfig(SectionConfig):
     i3d_min_frames: int
     syncnet_path: str
     sync_max_offset: int
+    speaking_images: str
+    speaking_audio: str
 
 
 @dataclass(frozen=True)

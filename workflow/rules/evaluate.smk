@@ -42,6 +42,7 @@ rule evaluate_v3face:
 rule evaluate_motion_dit:
     input:
         model="data/models/motion_dit/best.safetensors",
+        lipsync="data/models/v3face/lipsync/best.safetensors",  # the mouth driver of the speaking_* scores
         metadata="data/dataset/metadata.parquet",
         syncnet="data/models/syncnet/model.safetensors",
         crops=shard_indices("crop"),

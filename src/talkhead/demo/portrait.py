@@ -59,7 +59,7 @@ LASH = np.array([62.0, 42.0, 36.0], np.float32)
 LASH_BAND = 1.5  # source px of the upper lid edge (lashes) that slide down without stretching
 
 # Largest mouth opening (mouth_open 1, the envelope's 95th percentile) in source pixels. 20 px gives the demo
-# clips an inner-lip gap (MediaPipe 13–14 over the eye corners 33–263) of std ≈ 0.05 and p95 − p5 ≈ 0.14, as
+# clips an inner-lip gap (MediaPipe 13–14 over the eye corners 33–263) of std 0.040–0.049 and p95 − p5 0.15–0.17, as
 # real talking clips have (0.046–0.069, 0.14–0.22: benchmarks/results/speaking.json); at 9 px it was 0.021 and
 # 0.064, and every model trained on the demo learned a mouth that hardly opens (issue 19).
 MAX_OPEN_PX = 20.0

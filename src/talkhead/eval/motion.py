@@ -8,17 +8,20 @@ emotion label, three times with one seed:
   guided   the model's own guidance scale (config.json, MoDA: 1.2)
   cfg0     guidance scale 0: the velocity of the null-audio branch only (audio conditioning off)
   silence  the guided model on digital silence (log-mel of zeros) instead of the clip's speech
+  driven   guided, with the mouth moved by the mouth driver (talkhead.infer.mouth_driver: V3 Face's
+           lipsync model beside the motion model), as `talkhead generate` does by default; only
+           when there is a driver (else `val_l1_driven` and `mouth_env_r_driven` are in `absent`)
 
 Scores (flat names, DVC metrics; docs/generate.md has the table):
 - `val_l1`, `val_l1_exp`, `val_l1_pose`: mean |generated − ground truth| of the guided motion in
   normalised units (the model folder's training-split statistics), over all 70, the 63 exp and the 7
-  pose channels, frame-weighted over clips; `val_l1_cfg0`, `val_l1_silence` the same over all 70, and
+  pose channels, frame-weighted over clips; `val_l1_cfg0`, `val_l1_silence`, `val_l1_driven` the same over all 70, and
   `val_l1_static` for the reference frame held still (the face that does not move).
 - `mouth_env_r_<source>`: Pearson r between the mouth opening (exp y of the lower minus the upper
   inner-lip keypoint, KEYPOINTS 15 and 13/14 of talkhead.features.motion, canonical units, y down so
   open is positive) and the speech envelope (log of the mean over the frame's 4 mel rows of
   Σ exp(mel) over the 80 bands), the best r over lags of ±MAX_LAG frames (mouth at t + lag against
-  the envelope at t, so a positive lag is a mouth that follows the sound), for guided, cfg0, silence
+  the envelope at t, so a positive lag is a mouth that follows the sound), for guided, cfg0, silence, driven
   and the ground truth; a plain mean over clips (each clip counts once). Every source is correlated
   with the clip's real envelope, so silence and cfg0 give the chance level of a mouth that hears
   nothing.
@@ -150,6 +153,7 @@ class Generator:
     meta: dict
     stats: dict[str, np.ndarray]
     settings: object  # talkhead.infer.motion.GenerateSettings
+    driver: object = None  # talkhead.infer.mouth_driver.MouthDriver: V3 Face beside the model moves the mouth
 
     @classmethod
     def load(cls, model_dir: Path) -> Generator:
@@ -157,13 +161,16 @@ class Generator:
         from talkhead.infer.generate import settings_for
         from talkhead.train.motion_dit import load_model
 
+        from talkhead.infer.mouth_driver import load_driver
+
         model, meta, stats = load_model(model_dir)
         if meta["audio"] != "audio_mel":
             raise ValueError(f"{model_dir}: evaluate_motion_dit scores log-mel models only, not {meta['audio']}")
-        return cls(model, meta, stats, settings_for(meta, None, int(meta["train"]["seed"])))
+        return cls(model, meta, stats, settings_for(meta, None, int(meta["train"]["seed"])), load_driver("auto", model_dir))
 
     def run(self, clip: MotionClip) -> dict[str, np.ndarray]:
-        """{guided, cfg0, silence: raw (T, 70)} generated from the clip's audio, reference = motion[0]."""
+        """{guided, cfg0, silence[, driven]: raw (T, 70)} generated from the clip's audio, reference = motion[0];
+        driven = guided with the mouth driver (talkhead generate's default), when there is one."""
         from talkhead.infer.motion import generate_motion
         from talkhead.models.v3face import emotion_id
 
@@ -171,9 +178,14 @@ class Generator:
         silence = melspec.log_mel(np.zeros(frames * SAMPLES_PER_FRAME, np.float32), frames)  # (4T, 80)
         runs = {"guided": (clip.mel, self.settings), "silence": (silence, self.settings),
                 "cfg0": (clip.mel, dataclasses.replace(self.settings, cfg_scale=0.0))}
-        return {name: generate_motion(self.model, self.meta, self.stats, torch.from_numpy(audio), clip.motion[0],
-                                      emotion_id(clip.emotion), settings)[:frames]
-                for name, (audio, settings) in runs.items()}
+        out = {name: generate_motion(self.model, self.meta, self.stats, torch.from_numpy(audio), clip.motion[0],
+                                     emotion_id(clip.emotion), settings)[:frames]
+               for name, (audio, settings) in runs.items()}
+        if self.driver is not None:
+            out["driven"] = generate_motion(self.model, self.meta, self.stats, torch.from_numpy(clip.mel),
+                                            clip.motion[0], emotion_id(clip.emotion), self.settings,
+                                            self.driver.delta(clip.mel))[:frames]
+        return out
 
 
 def rendered(renderer, clip: MotionClip, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
@@ -386,6 +398,10 @@ def _absent_reasons(metrics: dict, absent: dict[str, str], skipped: list[str], v
     for name in (f"mouth_env_r_{s}" for s in ("ground_truth", *SOURCES)):
         if name not in metrics:
             reasons[name] = "the mouth opening or the speech envelope is constant in every clip"
+    for name in ("val_l1_driven", "mouth_env_r_driven"):
+        if name not in metrics:
+            reasons[name] = ("no mouth driver: no V3 Face lipsync model beside the motion model, or no "
+                             "mouth_map.safetensors in it")
     metrics["absent"] = {k: v for k, v in sorted(reasons.items()) if k not in metrics}
 
 

@@ -71,12 +71,10 @@ def speaking_measures(gap: np.ndarray, loudness: np.ndarray, max_lag: int = MAX_
     return out
 
 
-def measure_video(path: str | Path, audio: str | Path | None = None, max_side: int = 720) -> dict[str, float | int]:
-    """The speaking measures of a video file at 25 fps, with its own audio track (or the file `audio`).
-
-    Frames are scaled to a long side of at most `max_side` before the mesh (the gap is a ratio, so
-    the scale does not change it). Raises ValueError when there is no audio.
-    """
+def video_tracks(path: str | Path, audio: str | Path | None = None, max_side: int = 720) -> tuple[np.ndarray, np.ndarray]:
+    """(inner-lip gap (T,), loudness in dB (T,)) of a video file at 25 fps, with its own audio track (or the file
+    `audio`). Frames are scaled to a long side of at most `max_side` before the mesh (the gap is a ratio, so the
+    scale does not change it). Raises ValueError when there is no audio."""
     from talkhead.eval.landmarks import extract_landmarks
     from talkhead.media.decode import decode_audio, iter_frames_cfr
 
@@ -84,4 +82,9 @@ def measure_video(path: str | Path, audio: str | Path | None = None, max_side: i
     samples = decode_audio(audio or path, SAMPLE_RATE)
     if samples is None:
         raise ValueError(f"{audio or path}: no audio stream to measure the mouth against")
-    return speaking_measures(lip_gap(points), loudness_db(samples, len(points)))
+    return lip_gap(points), loudness_db(samples, len(points))
+
+
+def measure_video(path: str | Path, audio: str | Path | None = None, max_side: int = 720) -> dict[str, float | int]:
+    """The speaking measures of a video file (`video_tracks`, then `speaking_measures`)."""
+    return speaking_measures(*video_tracks(path, audio, max_side))

@@ -157,6 +157,7 @@ def test_stage_without_scorers_records_why(trained, tmp_path):
     assert absent["fid_inception"] == "inception_path is not set" and absent["fvd_i3d"] == "i3d_path is not set"
     assert absent["sync_c_syncnet"] == "syncnet_path is not set"
     assert "--syncnet" in absent["sync_c_selftrained"] and "sync_c_selftrained_ground_truth" not in m
+    assert "speaking_images" in absent["speaking_gap_std_median"] and not (tmp_path / "eval" / "speaking.csv").exists()
     assert not set(absent) & set(m)
     table = (tmp_path / "eval" / "tracks.csv").read_text().splitlines()
     assert table[0] == "frame,envelope,mouth_ground_truth,mouth_guided,mouth_cfg0,mouth_silence"
@@ -209,3 +210,49 @@ def test_stage_scores_fid_fvd_and_syncnet_when_configured(trained, face, tmp_pat
     assert not {"fid_inception", "fvd_i3d", "sync_c_syncnet"} & set(m["absent"])
     m = _run(metadata, model, tmp_path / "eval2", "--cfg", json.dumps(cfg))  # networks given, data folders not
     assert "--crop-root" in m["absent"]["fid_inception"] and "--quality-root" in m["absent"]["sync_c_syncnet"]
+
+
+def test_stage_makes_portraits_speak_recordings_when_configured(trained, tmp_path):
+    import pandas as pd
+    from PIL import Image
+
+    from talkhead.media.encode import write_wav
+
+    metadata, model, _ = trained
+    (tmp_path / "portraits").mkdir()
+    Image.fromarray(PortraitAnimator(256).render()).save(tmp_path / "portraits" / "astronaut.png")
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(tmp_path / "portraits" / "grey.png")  # no face
+    (tmp_path / "portraits" / "notes.txt").write_text("not an image")
+    t = np.arange(16000) / 16000
+    write_wav(tmp_path / "speech.wav", (0.3 * np.sin(2 * np.pi * 200 * t) * (np.sin(2 * np.pi * 2 * t) > 0))
+              .astype(np.float32), 16000)
+    cfg = {"speaking_images": str(tmp_path / "portraits"), "speaking_audio": str(tmp_path / "speech.wav")}
+    m = _run(metadata, model, tmp_path / "eval", "--cfg", json.dumps(cfg))
+    assert (m["speaking_videos"], m["speaking_skipped_portraits"]) == (1, 1)
+    assert m["speaking_gap_std_min"] == m["speaking_gap_std_median"] >= 0 and 0 <= m["speaking_meets_target"] <= 1
+    assert "speaking_gap_std_median" not in m["absent"]
+    rows = pd.read_csv(tmp_path / "eval" / "speaking.csv")
+    assert rows["portrait"].tolist() == ["astronaut.png", "grey.png"] and rows["frames"].iloc[0] == 25
+    assert "no face" in rows["skipped"].iloc[1].lower() and rows["mouth"].iloc[0] == "dit"  # no V3 Face beside it
+
+
+def test_stage_scores_the_mouth_driver_when_a_v3face_model_is_beside_the_motion_model(trained, tmp_path):
+    import shutil
+
+    from talkhead.models.mouth_map import MAP_FILE, save_mouth_map
+    from tests.unit.infer.test_mouth_driver import _v3face
+
+    metadata, model, _ = trained
+    assert "val_l1_driven" in _run(metadata, model, tmp_path / "plain")["absent"]
+    models = tmp_path / "models"
+    shutil.copytree(model, models / "motion_dit")
+    _v3face(models / "v3face" / "lipsync")
+    assert "val_l1_driven" in _run(metadata, models / "motion_dit", tmp_path / "no_map")["absent"]  # trained before it
+    weight = np.random.default_rng(0).normal(scale=0.5, size=(31, 33)).astype(np.float32)
+    save_mouth_map(models / "motion_dit" / MAP_FILE, {"weight": weight})
+    m = _run(metadata, models / "motion_dit", tmp_path / "eval")
+    assert m["val_l1_driven"] > 0 and -1 <= m["mouth_env_r_driven"] <= 1
+    assert m["val_l1_driven"] != m["val_l1"]  # the driven mouth is not the DiT's
+    assert not {"val_l1_driven", "mouth_env_r_driven"} & set(m["absent"])
+    header = (tmp_path / "eval" / "tracks.csv").read_text().splitlines()[0]
+    assert header == "frame,envelope,mouth_ground_truth,mouth_guided,mouth_cfg0,mouth_silence,mouth_driven"

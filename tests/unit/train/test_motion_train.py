@@ -13,6 +13,9 @@ from talkhead.config import DatasetConfig, MotionDitConfig
 from talkhead.data.featurefile import write_features
 from talkhead.data.pack import pack_clip
 from talkhead.infer.motion import generate_motion
+from talkhead.models.arkit_channels import LIPSYNC_INDEX
+from talkhead.models.mouth_map import MAP_FILE as MOUTH_MAP_FILE
+from talkhead.models.mouth_map import MOUTH_DIMS
 from talkhead.stages import train_motion
 from talkhead.stages.dataset import metadata_table
 from talkhead.stages.motion_stats import motion_stats
@@ -27,8 +30,9 @@ OUTPUTS = ("config.json", "motion_stats.safetensors", "best.safetensors", "last.
            "state.json", "metrics.csv", "metrics.json")
 
 
-def _clip(root, clip: str, speaker: str, split: str, emotion: str, seed: int):
-    """A packed clip (as in test_v3face_train) whose motion is a fixed function of its smooth random mel."""
+def _clip(root, clip: str, speaker: str, split: str, emotion: str, seed: int, blendshapes: bool = True):
+    """A packed clip (as in test_v3face_train) whose motion is a fixed function of its smooth random mel, and
+    (`blendshapes`) blendshapes whose lipsync channels move with the motion's mouth."""
     rng = np.random.default_rng(seed)
     mel = np.cumsum(rng.normal(size=(4 * FRAMES, 80)), axis=0).astype(np.float32) * 0.2
     loud = mel.reshape(FRAMES, 4 * 80).mean(1, keepdims=True)  # (T, 1)
@@ -38,6 +42,12 @@ def _clip(root, clip: str, speaker: str, split: str, emotion: str, seed: int):
     files = [root / f"{clip}_mel.safetensors", root / f"{clip}_motion.safetensors"]
     write_features(files[0], {"mel": mel}, {**base, "modality": "audio_mel", "rate_hz": 100, "extractor": "m"})
     write_features(files[1], {"motion": motion}, {**base, "modality": "motion", "rate_hz": 25, "extractor": "mo"})
+    if blendshapes:
+        coefficients = np.zeros((FRAMES, 52), np.float32)
+        coefficients[:, list(LIPSYNC_INDEX)] = motion[:, MOUTH_DIMS[:31]] * 0.1 + 0.2
+        files.append(root / f"{clip}_blend.safetensors")
+        write_features(files[-1], {"coefficients": coefficients},
+                       {**base, "modality": "blendshapes", "rate_hz": 25, "extractor": "bs"})
     out = root / "clips" / f"{clip}.safetensors"
     out.parent.mkdir(exist_ok=True)
     pack_clip(files, np.zeros((8, 8, 3), np.uint8), np.array([[0, FRAMES]]), out,
@@ -45,12 +55,13 @@ def _clip(root, clip: str, speaker: str, split: str, emotion: str, seed: int):
     return out, files[1]
 
 
-def _dataset(root, with_val: bool = True):
+def _dataset(root, with_val: bool = True, blendshapes: bool = True):
     """(metadata.parquet, motion_stats of the train clips): 2 train clips (speaker s1), with_val one val clip (s2)."""
     root.mkdir(parents=True, exist_ok=True)
-    clips = [_clip(root, "a1", "s1", "train", "happiness", 1), _clip(root, "a2", "s1", "train", "none", 2)]
+    clips = [_clip(root, "a1", "s1", "train", "happiness", 1, blendshapes),
+             _clip(root, "a2", "s1", "train", "none", 2, blendshapes)]
     if with_val:
-        clips.append(_clip(root, "b1", "s2", "val", "sadness", 3))
+        clips.append(_clip(root, "b1", "s2", "val", "sadness", 3, blendshapes))
     metadata_table([c for c, _ in clips], root, DatasetConfig.from_dict({})).to_parquet(root / "metadata.parquet",
                                                                                           index=False)
     motion_stats([m for _, m in clips[:2]], root / "motion_stats.safetensors")
@@ -89,6 +100,8 @@ def test_training_writes_the_folder_and_metrics(trained):
     assert config["clips"] == {"train": ["a1", "a2"], "val": ["b1"]} and config["spec_name"] == "tiny"
     assert (config["n_pred"], config["n_prev"], config["audio_layers"]) == (16, 4, 0)
     assert (folder / "motion_stats.safetensors").read_bytes() == stats.read_bytes()
+    assert config["mouth_map"]["r2_train"] > 0.99 and config["mouth_map"]["r2_held_out"] > 0.99  # exactly linear
+    assert load_file(folder / MOUTH_MAP_FILE)["weight"].shape == (31, 33)
 
 
 def test_audio_statistics_come_from_the_train_clips(trained):
@@ -118,11 +131,15 @@ def test_trained_folder_generates_motion(trained):
     assert np.array_equal(out, generate_motion(model, meta, stats, audio, stats["mean"], emotion=4))
 
 
-def test_stage_runs_without_val_clips_and_rejects_bad_config(tmp_path):
-    metadata, stats = _dataset(tmp_path / "data", with_val=False)
+def test_stage_runs_without_val_clips_or_blendshapes_and_rejects_bad_config(tmp_path):
+    metadata, stats = _dataset(tmp_path / "data", with_val=False, blendshapes=False)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / MOUTH_MAP_FILE).write_bytes(b"a map of an earlier dataset")
     cfg = json.dumps({**CFG, "epochs": 1, "steps_per_epoch": 2})
     args = ["--metadata", str(metadata), "--stats", str(stats), "--out", str(tmp_path / "model")]
     assert train_motion.main([*args, "--cfg", cfg]) == 0
     assert json.loads((tmp_path / "model" / "metrics.json").read_text())["val_split"] == "train (no val clips)"
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["mouth_map"] is None
+    assert not (tmp_path / "model" / MOUTH_MAP_FILE).exists()  # no stale map drives a mouth it was not fitted for
     assert train_motion.main([*args, "--cfg", json.dumps({**CFG, "size": "huge"})]) == 2
     assert train_motion.main([*args, "--cfg", json.dumps({**CFG, "n_pred": 90})]) == 2  # no 94-frame segment
