@@ -80,8 +80,7 @@ def mouth_opening(motion: np.ndarray) -> np.ndarray:
 
 def speech_envelope(mel: np.ndarray) -> np.ndarray:
     """(4T, 80) log-mel → (T,) log of the frame's mean over its 4 rows of the summed mel power."""
-    power = np.exp(np.asarray(mel, np.float64)).sum(axis=1)  # (4T,)
-    return np.log(power.reshape(-1, 4).mean(axis=1))
+    return melspec.frame_log_power(mel)
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:

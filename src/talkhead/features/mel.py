@@ -84,3 +84,15 @@ def log_mel(samples: np.ndarray, n_video_frames: int, fps: int = 25, backend: st
     if len(mel) < target:
         mel = np.pad(mel, ((0, target - len(mel)), (0, 0)), mode="edge")
     return mel[:target].astype(np.float32)
+
+
+def frame_log_power(mel: np.ndarray, rows_per_frame: int = 4) -> np.ndarray:
+    """(rows·T, 80) log-mel → (T,) log of the frame's mean over its rows of the summed mel power."""
+    power = np.exp(np.asarray(mel, np.float64)).sum(axis=1)  # (rows·T,)
+    return np.log(power[: len(power) // rows_per_frame * rows_per_frame].reshape(-1, rows_per_frame).mean(axis=1))
+
+
+def speech_level(mel: np.ndarray, rows_per_frame: int = 4) -> float:
+    """A recording's speaking level: the 95th percentile over frames of `frame_log_power` (natural-log power
+    units, so a gain g on the samples adds 2·ln g); pauses and silence below it do not move it."""
+    return float(np.percentile(frame_log_power(mel, rows_per_frame), 95))

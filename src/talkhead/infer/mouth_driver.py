@@ -8,6 +8,12 @@ plus the mapped deviation of V3 Face's lipsync blendshapes from those it predict
 
 W is the map the motion DiT's training fitted (`mouth_map.safetensors` in its folder), b_rest the
 mean of V3 Face's output on `REST_S` seconds of digital silence. Both models read the same log-mel.
+
+Recordings come at any gain, and a quiet one moves a model's mouth less (video-retalking's
+audio_1, 7–10 dB below the other recordings: jawOpen std 0.024 against 0.04–0.055). So the driver
+first brings the speech to the training speech's level (`speech_level`, the 95th percentile of the
+per-frame log mel power, recorded in the map at training): a gain is a constant added to the
+log-mel, bounded to ±MAX_GAIN_DB. The video keeps the recording's own audio.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ log = logging.getLogger(__name__)
 
 LIPSYNC_BESIDE = Path("v3face/lipsync")  # "auto": beside the motion model, as `make demo` trains them (data/models/)
 REST_S = 1.0  # seconds of silence whose mean prediction is the mouth at rest
+MAX_GAIN_DB = 20.0  # the most a recording's level is raised or lowered to the training speech's
 FPS = 25
 
 
@@ -37,12 +44,23 @@ class MouthDriver:
     model: torch.nn.Module  # talkhead.models.v3face.V3Face
     weight: np.ndarray  # (31, 33)
     rest: np.ndarray  # (52,)
+    level: float | None = None  # the training speech's level (talkhead.features.mel.speech_level); None: as it is
+
+    def level_shift(self, mel_rows: np.ndarray) -> float:
+        """What to add to a recording's log-mel to bring it to the training speech's level (a gain g adds 2·ln g),
+        within ±MAX_GAIN_DB; 0 without a recorded level."""
+        if self.level is None:
+            return 0.0
+        bound = MAX_GAIN_DB / 10 * np.log(10)  # dB of power → natural-log units
+        return float(np.clip(self.level - mel.speech_level(mel_rows), -bound, bound))
 
     def blendshapes(self, mel_rows: np.ndarray) -> np.ndarray:
-        """(4T, 80) log-mel → (T, 52) V3 Face blendshapes (one offline pass, no emotion)."""
+        """(4T, 80) log-mel → (T, 52) V3 Face blendshapes of the speech at the training level (one offline pass,
+        no emotion)."""
         from talkhead.infer.v3face import run_model
 
-        return run_model(self.model, torch.from_numpy(np.ascontiguousarray(mel_rows, np.float32)))
+        shifted = np.asarray(mel_rows, np.float32) + np.float32(self.level_shift(mel_rows))
+        return run_model(self.model, torch.from_numpy(np.ascontiguousarray(shifted)))
 
     def delta(self, mel_rows: np.ndarray) -> np.ndarray:
         """(4T, 80) log-mel → (T, 33) raw deviation of the mouth dims from the source face."""
@@ -89,4 +107,6 @@ def load_driver(choice: str, motion_dir: Path) -> MouthDriver | None:
     model = load_model(lipsync)
     model.eval()
     log.info("mouth driven by V3 Face (%s) through %s", lipsync, map_path)
-    return MouthDriver(model, load_mouth_map(map_path)["weight"], rest_blendshapes(model))
+    fitted = load_mouth_map(map_path)
+    level = float(fitted["speech_level"][0]) if "speech_level" in fitted else None
+    return MouthDriver(model, fitted["weight"], rest_blendshapes(model), level)

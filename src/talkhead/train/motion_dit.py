@@ -36,6 +36,7 @@ from talkhead.config import ConfigError, MotionDitConfig
 from talkhead.data.dataset import WindowDataset, collate
 from talkhead.data.featurefile import read_features
 from talkhead.data.pack import ROWS_PER_FRAME
+from talkhead.features.mel import speech_level
 from talkhead.models import flow_matching as fm
 from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
 from talkhead.models.mouth_map import MAP_FILE as MOUTH_MAP_FILE
@@ -230,13 +231,18 @@ def fit_mouth(metadata: Path, out_dir: Path) -> dict | None:
         (out_dir / MOUTH_MAP_FILE).unlink(missing_ok=True)
         return None
     pairs: dict[str, list] = {"train": [], "val": []}
+    levels = []  # the train clips' speaking levels (talkhead.features.mel.speech_level)
     for file, split in zip(table["file"], table["split"]):
         if split in pairs:
-            tensors, _ = read_features(Path(metadata).parent / file, keys=["blendshapes/coefficients", "motion/motion"])
+            keys = ["blendshapes/coefficients", "motion/motion"] + (["audio_mel/mel"] if split == "train" else [])
+            tensors, _ = read_features(Path(metadata).parent / file, keys=keys)
             pairs[split].append((tensors["blendshapes/coefficients"], tensors["motion/motion"]))
+            if split == "train":
+                levels.append(speech_level(tensors["audio_mel/mel"]))
     fitted = fit_mouth_map(pairs["train"], pairs["val"])
+    fitted["speech_level"] = np.array([np.median(levels)], np.float32)
     save_mouth_map(out_dir / MOUTH_MAP_FILE, fitted)
-    summary = {k: round(float(v[0]), 4) for k, v in fitted.items() if k.startswith("r2")}
+    summary = {k: round(float(v[0]), 4) for k, v in fitted.items() if k != "weight"}
     log.info("mouth map (lipsync blendshapes → mouth keypoints): R² %s", summary)
     return summary
 

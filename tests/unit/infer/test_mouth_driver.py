@@ -101,3 +101,22 @@ def test_the_driven_mouth_replaces_the_dit_s_and_nothing_else():
     np.testing.assert_allclose(driven[:, MOUTH_DIMS] - ref[MOUTH_DIMS], gain * delta, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="mouth track"):
         im.generate_motion(model, meta, stats, audio, ref, 4, mouth_delta=delta[:30])
+
+
+def test_a_quiet_recording_is_brought_to_the_training_level(models):
+    import dataclasses
+
+    driver = load_driver("auto", models)
+    frames = 50
+    t = np.arange(frames * 640) / 16000
+    noise = np.random.default_rng(0).normal(scale=0.01, size=len(t))  # broadband: no band at the log floor
+    loud = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 3 * t) > 0) + noise
+    speech, quiet = mel.log_mel(loud.astype(np.float32), frames), mel.log_mel((0.1 * loud).astype(np.float32), frames)
+    leveled = dataclasses.replace(driver, level=mel.speech_level(speech))
+    assert leveled.level_shift(speech) == pytest.approx(0.0, abs=1e-6)
+    assert leveled.level_shift(quiet) == pytest.approx(2 * np.log(10), rel=1e-3)  # −20 dB of amplitude: ×100 power
+    np.testing.assert_allclose(leveled.delta(quiet), leveled.delta(speech), atol=1e-4)
+    unleveled = dataclasses.replace(driver, level=None)
+    assert np.abs(unleveled.delta(quiet) - unleveled.delta(speech)).max() > 1e-2
+    far = dataclasses.replace(driver, level=mel.speech_level(speech) + 50.0)  # bounded to +20 dB of power
+    assert far.level_shift(speech) == pytest.approx(20 / 10 * np.log(10))

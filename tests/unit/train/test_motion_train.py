@@ -12,6 +12,7 @@ from safetensors.numpy import load_file
 from talkhead.config import DatasetConfig, MotionDitConfig
 from talkhead.data.featurefile import write_features
 from talkhead.data.pack import pack_clip
+from talkhead.features.mel import speech_level
 from talkhead.infer.motion import generate_motion
 from talkhead.models.arkit_channels import LIPSYNC_INDEX
 from talkhead.models.mouth_map import MAP_FILE as MOUTH_MAP_FILE
@@ -87,7 +88,7 @@ def _rows(folder):
 
 
 def test_training_writes_the_folder_and_metrics(trained):
-    _, stats, folder = trained
+    metadata, stats, folder = trained
     assert all((folder / name).is_file() for name in OUTPUTS)
     rows = _rows(folder)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
@@ -101,6 +102,8 @@ def test_training_writes_the_folder_and_metrics(trained):
     assert (config["n_pred"], config["n_prev"], config["audio_layers"]) == (16, 4, 0)
     assert (folder / "motion_stats.safetensors").read_bytes() == stats.read_bytes()
     assert config["mouth_map"]["r2_train"] > 0.99 and config["mouth_map"]["r2_held_out"] > 0.99  # exactly linear
+    levels = [speech_level(load_file(metadata.parent / f"{c}_mel.safetensors")["mel"]) for c in ("a1", "a2")]
+    assert config["mouth_map"]["speech_level"] == pytest.approx(np.median(levels), abs=1e-4)
     assert load_file(folder / MOUTH_MAP_FILE)["weight"].shape == (31, 33)
 
 
