@@ -2,6 +2,7 @@
 512²), and the whole path end to end on 10 s and 60 s of speech.
 
     python benchmarks/generate.py [--model data/models/motion_dit] [--out benchmarks/results/generate.json]
+                                  [--sizes-only]
 
 Three parts, each in its own process so that peak memory (ru_maxrss) and the thread count are its own:
 - `motion`: benchmarks/motion.py's one-thread measurement (the `small` DiT, 80-frame segments with 16
@@ -12,6 +13,8 @@ Three parts, each in its own process so that peak memory (ru_maxrss) and the thr
   so, when the folder has no model: run `make demo` first), the astronaut portrait, 10 s and 60 s of
   espeak-ng speech written to a WAV — timed from the call to the finished mp4 (model load, face detection,
   mel, motion, rendering, encoding, muxing). `x_real_time` = audio seconds / wall seconds.
+- `portrait_sizes`: the same on 2 s of speech from the astronaut resized to a 1024² PNG, an 8000² JPEG and
+  an 8000² PNG (the big ones become 1920² videos): their time over the 1024² one's (issue 19: ≤ 3×).
 Targets (issue 6): motion ≥ 10× real time, rendering ≥ 25 fps at 256², memory that does not grow with the
 audio's length. The machine is shared: load averages are recorded beside every number.
 """
@@ -36,8 +39,9 @@ TEXT = ("The quick brown fox jumps over the lazy dog. Please call Stella and ask
         "with her from the store. We will meet again at the station tomorrow morning. ")
 
 
-def end_to_end_child(model: str, seconds: float) -> dict:
-    """One generate_video call on `seconds` of speech (this process: one torch thread)."""
+def end_to_end_child(model: str, seconds: float, side: int = 0, fmt: str = "png") -> dict:
+    """One generate_video call on `seconds` of speech (this process: one torch thread); the astronaut at its own
+    512² (side 0) or resized to side² (bicubic) and saved as `fmt` (png or jpg, quality 95)."""
     import numpy as np
     import soundfile as sf
     import torch
@@ -51,15 +55,19 @@ def end_to_end_child(model: str, seconds: float) -> dict:
         reps = int(np.ceil(seconds * rate / len(samples)))
         wav = Path(tmp) / "speech.wav"
         sf.write(wav, np.tile(samples, reps)[:int(seconds * rate)], rate)
-        image = Path(tmp) / "astronaut.png"
+        image = Path(tmp) / f"astronaut.{fmt}"
         import cv2
 
-        cv2.imwrite(str(image), data.astronaut()[..., ::-1])
+        pixels = data.astronaut()[..., ::-1]
+        if side:
+            pixels = cv2.resize(pixels, (side, side), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(image), pixels, [cv2.IMWRITE_JPEG_QUALITY, 95] if fmt == "jpg" else [])
         load = os.getloadavg()[0]
         t0, c0 = time.perf_counter(), time.process_time()
         summary = generate_video(GenerateRequest(image=image, audio=wav, out=Path(tmp) / "out.mp4", model=Path(model)))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"audio_s": seconds, "frames": summary["frames"], "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+    return {"audio_s": seconds, "portrait": f"{side or 512}² {fmt}", "video": summary["size"],
+            "frames": summary["frames"], "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
             "x_real_time": round(seconds / wall, 2), "x_real_time_cpu": round(seconds / cpu, 2),
             "fps": round(summary["frames"] / wall, 1), "load_avg_1min": round(load, 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
@@ -91,16 +99,35 @@ def run_child(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def portrait_sizes(model: str) -> dict:
+    """generate_video on 2 s of speech from a 1024² PNG, an 8000² JPEG and an 8000² PNG (the astronaut, one
+    thread each): issue 19's target is the 8000² portraits within 3× the 1024² one's time (video ≤ 1920 px)."""
+    runs = {f"{side}_{fmt}": run_child("e2e", model, "2", str(side), fmt)
+            for side, fmt in ((1024, "png"), (8000, "jpg"), (8000, "png"))}
+    base = runs["1024_png"]["wall_s"]
+    return {"runs": runs, "ratio_to_1024_png": {k: round(v["wall_s"] / base, 2) for k, v in runs.items()},
+            "target_ratio": 3.0}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(REPO / "data/models/motion_dit"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/generate.json")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes-only", action="store_true",
+                        help="only the portrait-size part (1024² PNG vs 8000² JPEG and PNG), merged into --out")
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
-        result = render_child() if kind == "render" else end_to_end_child(rest[0], float(rest[1]))
+        result = render_child() if kind == "render" else end_to_end_child(rest[0], float(rest[1]),
+                                                                          *([int(rest[2]), rest[3]] if rest[2:] else []))
         print(json.dumps(result))
+        return 0
+    if args.sizes_only:
+        old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
+        old["portrait_sizes"] = portrait_sizes(args.model)
+        args.out.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(old["portrait_sizes"]["ratio_to_1024_png"]))
         return 0
     import motion as motion_bench
 
@@ -117,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
               "motion": motion, "render": render}
     if (Path(args.model) / "best.safetensors").is_file():
         e2e = {f"{s:g}s": run_child("e2e", args.model, str(s)) for s in (10.0, 60.0)}
+        result |= {"portrait_sizes": portrait_sizes(args.model)}
         result |= {"end_to_end_x_real_time": e2e["60s"]["x_real_time"],
                    "end_to_end_peak_rss_mb": {k: v["peak_rss_mb"] for k, v in e2e.items()}, "end_to_end": e2e}
     else:
