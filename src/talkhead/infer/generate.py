@@ -145,4 +145,5 @@ def generate_video(req: GenerateRequest) -> dict:
 
 def summary_line(summary: dict) -> str:
     """One line for the terminal."""
-    return json.dumps({k: summary[k] for k in ("frames", "video_s", "audio_s", "size", "cfg_scale", "emotion")})
+    keys = ("frames", "video_s", "audio_s", "size", "cfg_scale", "emotion", "mouth")
+    return json.dumps({k: summary[k] for k in keys if k in summary})
