@@ -11,8 +11,8 @@ every frame: the MediaPipe blendshapes (what V3 Face learns to predict) and the 
 Fit (`fit_mouth_map`): ridge regression of the motion's mouth dims on the lipsync channels, both
 centred per clip (so a speaker's identity offsets and resting mouth are not part of W), over every
 frame of the train split. The ridge weight is relative to the mean eigenvalue of XᵀX, so it does not
-depend on the corpus size. Its held-out fit (R² on the val split, or the train split when there is
-none) is recorded beside W.
+depend on the corpus size. R² on the train split and, when there are val clips, on them is recorded
+beside W (talkhead.train.motion_dit.fit_mouth adds the training speech's level).
 
 Apply (`mouth_delta`, used by talkhead.infer.mouth_driver): the mouth dims of the generated motion
 become the source face's plus the mapped deviation of the predicted blendshapes from those V3 Face
