@@ -51,15 +51,17 @@ def score_portraits(model: Path, images: list[Path], speech: list[Path], work: P
 
     Videos are written to `work` (named portrait__recording.mp4); `on_video(path, gap, loudness, row)` is
     called for each (figures, say)."""
-    from talkhead.infer.generate import GenerateRequest, generate_video
+    from talkhead.infer.generate import GenerateRequest, generate_video, load_models
     from talkhead.render import MultipleFacesError, NoFaceError
 
+    models = load_models(Path(model), mouth)  # once for every video
     rows = []
     for image in images:
         for audio in speech:
             out = Path(work) / f"{image.stem}__{audio.stem}.mp4"
             try:
-                summary = generate_video(GenerateRequest(image, out, audio=audio, model=Path(model), mouth=mouth))
+                summary = generate_video(GenerateRequest(image, out, audio=audio, model=Path(model), mouth=mouth),
+                                         models)
             except (NoFaceError, MultipleFacesError) as exc:
                 log.info("%s skipped: %s", image.name, exc)
                 rows.append({"portrait": image.name, "speech": "", "skipped": str(exc)})

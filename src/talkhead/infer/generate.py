@@ -113,10 +113,18 @@ def settings_for(meta: dict, cfg_scale: float | None, seed: int):
     return dataclasses.replace(base, seed=int(seed), **({} if cfg_scale is None else {"cfg_scale": float(cfg_scale)}))
 
 
-def generate_video(req: GenerateRequest) -> dict:
-    """Speech → motion → frames → req.out; returns a summary (frames, durations, settings)."""
-    from talkhead.infer.motion import generate_motion
+def load_models(model_dir: Path, mouth: str = "auto") -> tuple:
+    """(motion model, config.json, stats, mouth driver or None): what generate_video needs loaded, once for many
+    requests with the same `model` and `mouth`."""
     from talkhead.infer.mouth_driver import load_driver
+
+    return (*load_motion_model(model_dir), load_driver(mouth, model_dir))
+
+
+def generate_video(req: GenerateRequest, models: tuple | None = None) -> dict:
+    """Speech → motion → frames → req.out; returns a summary (frames, durations, settings). `models`:
+    load_models(req.model, req.mouth) already loaded (loaded here when None)."""
+    from talkhead.infer.motion import generate_motion
     from talkhead.models.v3face import EMOTIONS, emotion_id
     from talkhead.render import load_image, make_renderer, render_video
 
@@ -125,8 +133,7 @@ def generate_video(req: GenerateRequest) -> dict:
     if req.text is not None:
         check_text(req.text)
     image = load_image(req.image, req.max_size)  # ImageTooLargeError / ValueError; capped to the video's size
-    model, meta, stats = load_motion_model(req.model)
-    driver = load_driver(req.mouth, req.model)
+    model, meta, stats, driver = models or load_models(req.model, req.mouth)
     renderer = make_renderer(req.renderer)
     source = renderer.prepare(image, name=str(req.image))  # NoFaceError / MultipleFacesError
     samples, rate = speech(req.audio, req.text, req.voice)
