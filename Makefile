@@ -65,7 +65,7 @@ lint: $(STAMP) data/demo/manifest.csv
 	$(BIN)/snakemake -n --quiet rules
 
 lock: $(STAMP)
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^talkhead' > requirements/lock.new
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^talkhead' | sed 's/+cpu$$//' > requirements/lock.new
 	@echo "review requirements/lock.new, then move it over requirements/lock.txt"
 
 clean:

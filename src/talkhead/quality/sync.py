@@ -48,18 +48,47 @@ def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
         return (gap / eyes).astype(np.float32)
 
 
-def audio_features(samples: np.ndarray, sample_rate: int, fps: int, n_frames: int) -> np.ndarray:
-    """(n_frames, N_MELS) log-mel energies, one row per video frame (window centred on the frame)."""
-    import torch
-    import torchaudio
+def _htk_mel(f: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
 
+
+def _htk_hz(m: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
+
+
+def _htk_filterbank(n_fft: int, sample_rate: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
+    """(n_fft // 2 + 1, n_mels) triangular filters on the HTK mel scale, unnormalised (peak 1)."""
+    freqs = np.linspace(0.0, sample_rate // 2, n_fft // 2 + 1)
+    edges = _htk_hz(np.linspace(_htk_mel(f_min), _htk_mel(f_max), n_mels + 2))
+    slopes = edges[None, :] - freqs[:, None]  # (F, n_mels + 2)
+    width = np.diff(edges)
+    down = -slopes[:, :-2] / width[:-1]
+    up = slopes[:, 2:] / width[1:]
+    return np.maximum(0.0, np.minimum(down, up))
+
+
+def audio_features(samples: np.ndarray, sample_rate: int, fps: int, n_frames: int) -> np.ndarray:
+    """(n_frames, N_MELS) log-mel energies, one row per video frame (window centred on the frame).
+
+    One frame per video frame: a periodic Hann window one frame long, zero-padded in the middle of an
+    FFT of the next power of two ≥ 512, centred frames (reflect padding), power spectrum, 20 HTK-scale
+    triangular bands from 80 Hz to 7.6 kHz, natural log with a floor of 1e-6 (the settings of
+    torchaudio's MelSpectrogram with htk scale, computed here in NumPy so no audio library is needed).
+    """
     hop = int(round(sample_rate / fps))
-    mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=max(512, 1 << (2 * hop - 1).bit_length() >> 1),
-                                               win_length=hop, hop_length=hop, n_mels=N_MELS, f_min=80.0,
-                                               f_max=min(7600.0, sample_rate / 2), center=True)
-    with torch.inference_mode():
-        spec = mel(torch.from_numpy(np.ascontiguousarray(samples, np.float32)))  # (N_MELS, frames)
-    feats = torch.log(spec + 1e-6).T.numpy()[:n_frames]
+    n_fft = max(512, 1 << (2 * hop - 1).bit_length() >> 1)
+    x = np.ascontiguousarray(samples, np.float32).reshape(-1).astype(np.float64)
+    x = np.pad(x, n_fft // 2, mode="reflect" if len(x) > n_fft // 2 else "constant")
+    count = 1 + (len(x) - n_fft) // hop
+    window = np.zeros(n_fft)
+    start = (n_fft - hop) // 2
+    window[start:start + hop] = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(hop) / hop)  # periodic Hann
+    power = np.empty((count, n_fft // 2 + 1))
+    for lo in range(0, count, 256):  # (chunk, n_fft) frames at a time: bounded memory on long clips
+        idx = np.arange(n_fft)[None, :] + hop * np.arange(lo, min(lo + 256, count))[:, None]
+        power[lo:lo + len(idx)] = np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2
+    bank = _htk_filterbank(n_fft, sample_rate, N_MELS, 80.0, min(7600.0, sample_rate / 2))
+    feats = np.log(power @ bank + 1e-6).astype(np.float32)[:n_frames]
     if len(feats) < n_frames:
         feats = np.pad(feats, ((0, n_frames - len(feats)), (0, 0)), mode="edge")
     return feats.astype(np.float64)
