@@ -87,7 +87,7 @@ class _Data:
         keys = [self.audio_key, f"blendshapes/{cfg.target}"]
         self.train = WindowDataset(metadata, "train", cfg.window, keys, cfg.seed)
         if len(self.train) == 0:
-            raise ValueError(f"{metadata}: no train clip has a {cfg.window}-frame segment")
+            raise ConfigError(f"{metadata}: no train clip has a {cfg.window}-frame segment (v3face.window)")
         val = WindowDataset(metadata, "val", cfg.window, keys, cfg.seed)
         self.val_split = "val" if len(val) else "train (no val clips)"
         self.val = val if len(val) else WindowDataset(metadata, "train", cfg.window, keys, cfg.seed)

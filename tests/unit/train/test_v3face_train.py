@@ -141,3 +141,11 @@ def test_stages_run_end_to_end_and_validate_on_train_without_val_clips(tmp_path)
     bad = json.dumps({**CFG, "lookahead": 3})  # differs from the lipsync model's
     assert train_expression.main(["--metadata", str(metadata), "--init", str(tmp_path / "lip"),
                                   "--out", str(tmp_path / "expr2"), "--cfg", bad]) == 2
+
+
+def test_a_window_longer_than_every_clip_is_a_config_error_exit_2(tmp_path, capsys):
+    metadata = _dataset(tmp_path / "data", with_val=False)
+    cfg = json.dumps({**CFG, "window": FRAMES + 1})
+    assert train_lipsync.main(["--metadata", str(metadata), "--out", str(tmp_path / "lip"), "--cfg", cfg]) == 2
+    assert f"no train clip has a {FRAMES + 1}-frame segment (v3face.window)" in capsys.readouterr().err
+    assert not (tmp_path / "lip" / "best.safetensors").exists()
