@@ -16,6 +16,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip uninstall -qq -y torchaudio  # a venv made before 2026-12-06 has it; it pins torch 2.11
 	$(BIN)/python -m pip install -qq --requirement requirements/lock.txt
 	$(BIN)/python -m pip install -qq --no-deps --editable .
 	$(BIN)/python -m pip check
