@@ -45,16 +45,26 @@ def mel_filterbank() -> np.ndarray:
     return bank * (2.0 / (edges[2:] - edges[:-2]))[None, :]
 
 
+def stft_power(samples: np.ndarray, n_fft: int, win: int, hop: int) -> np.ndarray:
+    """(frames, n_fft // 2 + 1) power spectrum: centred frames (reflect padding, so len(samples) > n_fft // 2),
+    a periodic Hann window of `win` samples zero-padded in the middle of the n_fft-point FFT (torch.stft's
+    convention); computed 256 frames at a time so memory stays bounded on long recordings."""
+    pad = n_fft // 2
+    x = np.pad(np.asarray(samples).astype(np.float64), pad, mode="reflect")
+    n_frames = 1 + (len(x) - n_fft) // hop
+    window = np.zeros(n_fft)
+    start = (n_fft - win) // 2
+    window[start:start + win] = np.hanning(win + 1)[:-1]  # periodic Hann, as torch.hann_window
+    power = np.empty((n_frames, n_fft // 2 + 1))
+    for lo in range(0, n_frames, 256):
+        idx = np.arange(n_fft)[None, :] + hop * np.arange(lo, min(lo + 256, n_frames))[:, None]
+        power[lo:lo + len(idx)] = np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2
+    return power
+
+
 def _numpy_power(samples: np.ndarray) -> np.ndarray:
-    """(frames, N_FFT // 2 + 1) power spectrum, centred frames, Hann window zero-padded to N_FFT."""
-    pad = N_FFT // 2
-    x = np.pad(samples.astype(np.float64), pad, mode="reflect")
-    n_frames = 1 + (len(x) - N_FFT) // HOP
-    window = np.zeros(N_FFT)
-    start = (N_FFT - WIN) // 2
-    window[start:start + WIN] = np.hanning(WIN + 1)[:-1]  # periodic Hann, as torch.hann_window
-    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n_frames)[:, None]
-    return np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2
+    """(frames, N_FFT // 2 + 1) power spectrum of the log-mel's settings."""
+    return stft_power(samples, N_FFT, WIN, HOP)
 
 
 def _torch_power(samples: np.ndarray) -> np.ndarray | None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from talkhead.features.mel import stft_power
 from talkhead.quality.av_offset import detrend
 
 # Face-mesh indices: inner upper / lower lip (13, 14), outer eye corners (33, 263).
@@ -77,16 +78,10 @@ def audio_features(samples: np.ndarray, sample_rate: int, fps: int, n_frames: in
     """
     hop = int(round(sample_rate / fps))
     n_fft = max(512, 1 << (2 * hop - 1).bit_length() >> 1)
-    x = np.ascontiguousarray(samples, np.float32).reshape(-1).astype(np.float64)
-    x = np.pad(x, n_fft // 2, mode="reflect" if len(x) > n_fft // 2 else "constant")
-    count = 1 + (len(x) - n_fft) // hop
-    window = np.zeros(n_fft)
-    start = (n_fft - hop) // 2
-    window[start:start + hop] = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(hop) / hop)  # periodic Hann
-    power = np.empty((count, n_fft // 2 + 1))
-    for lo in range(0, count, 256):  # (chunk, n_fft) frames at a time: bounded memory on long clips
-        idx = np.arange(n_fft)[None, :] + hop * np.arange(lo, min(lo + 256, count))[:, None]
-        power[lo:lo + len(idx)] = np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2
+    x = np.ascontiguousarray(samples, np.float32).reshape(-1)
+    if len(x) <= n_fft // 2:  # too short to reflect: pad with silence first
+        x = np.pad(x, (0, n_fft // 2 + 1 - len(x)))
+    power = stft_power(x, n_fft, hop, hop)  # (frames, n_fft // 2 + 1)
     bank = _htk_filterbank(n_fft, sample_rate, N_MELS, 80.0, min(7600.0, sample_rate / 2))
     feats = np.log(power @ bank + 1e-6).astype(np.float32)[:n_frames]
     if len(feats) < n_frames:
