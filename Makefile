@@ -14,9 +14,10 @@ export PYTHONUNBUFFERED := 1
 
 install: $(STAMP)
 
+# torchaudio: a venv made before 2026-12-06 has it, and it pins torch 2.11 (pip check would fail).
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip uninstall -qq -y torchaudio  # a venv made before 2026-12-06 has it; it pins torch 2.11
+	$(BIN)/python -m pip uninstall -qq -y torchaudio
 	$(BIN)/python -m pip install -qq --requirement requirements/lock.txt
 	$(BIN)/python -m pip install -qq --no-deps --editable .
 	$(BIN)/python -m pip check
