@@ -28,6 +28,7 @@ rule evaluate_v3face:
         "logs/evaluate_v3face/evaluate_v3face.log",
     benchmark:
         "logs/benchmarks/evaluate_v3face/evaluate_v3face.tsv"
+    priority: PRIORITY["v3face"]
     threads: 1
     conda:
         ENV
@@ -96,6 +97,7 @@ rule evaluate_dualforce:
         "logs/evaluate_dualforce/evaluate_dualforce.log",
     benchmark:
         "logs/benchmarks/evaluate_dualforce/evaluate_dualforce.tsv"
+    priority: PRIORITY["evaluate_dualforce"]
     threads: 1
     conda:
         ENV

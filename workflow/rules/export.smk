@@ -17,6 +17,7 @@ rule export_v3face:
         "logs/export_v3face/export_v3face.log",
     benchmark:
         "logs/benchmarks/export_v3face/export_v3face.tsv"
+    priority: PRIORITY["v3face"]
     threads: 1
     conda:
         ENV

@@ -30,6 +30,7 @@ rule train_dualforce:
         "logs/train_dualforce/train_dualforce.log",
     benchmark:
         "logs/benchmarks/train_dualforce/train_dualforce.tsv"
+    priority: PRIORITY["dualforce"]
     threads: 2 * DUALFORCE_NPROC
     conda:
         ENV

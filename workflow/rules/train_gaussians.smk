@@ -29,6 +29,7 @@ rule train_gaussians_speaker:
         "logs/train_gaussians/{speaker}.log",
     benchmark:
         "logs/benchmarks/train_gaussians/{speaker}.tsv"
+    priority: PRIORITY["gaussians"]
     threads: 1
     conda:
         ENV

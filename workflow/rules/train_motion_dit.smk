@@ -22,6 +22,7 @@ rule train_motion:
         "logs/train_motion/train_motion.log",
     benchmark:
         "logs/benchmarks/train_motion/train_motion.tsv"
+    priority: PRIORITY["motion_dit"]
     threads: 1
     conda:
         ENV

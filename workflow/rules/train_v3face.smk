@@ -26,6 +26,7 @@ rule train_lipsync:
         "logs/train_lipsync/train_lipsync.log",
     benchmark:
         "logs/benchmarks/train_lipsync/train_lipsync.tsv"
+    priority: PRIORITY["v3face"]
     threads: 2 * V3FACE_NPROC
     conda:
         ENV
@@ -56,6 +57,7 @@ rule train_expression:
         "logs/train_expression/train_expression.log",
     benchmark:
         "logs/benchmarks/train_expression/train_expression.tsv"
+    priority: PRIORITY["v3face"]
     threads: 2 * V3FACE_NPROC
     conda:
         ENV
