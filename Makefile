@@ -61,6 +61,7 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  logs/                    one log per rule and shard"
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test-all: $(STAMP)

@@ -18,7 +18,7 @@ def clip(tmp_path_factory):
     path = tmp_path_factory.mktemp("damage") / "clip.mp4"
     rng = np.random.default_rng(0)
     with VideoWriter(path, fps=FPS, size=(96, 96), audio_rate=RATE, crf=10) as writer:
-        for i in range(4 * FPS):
+        for _ in range(4 * FPS):
             writer.write_frame(rng.integers(0, 255, (96, 96, 3), np.uint8))
         t = np.arange(4 * RATE) / RATE
         writer.write_audio(0.3 * np.sin(2 * np.pi * 440 * t).astype(np.float32))

@@ -49,7 +49,7 @@ class Renderer(ABC):
         one buffer so that memory and copying do not grow with the photo): copy it to keep it.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a default that subclasses may override, not abstract)
         """Free model resources (graphs, sessions); the default has none."""
 
 

@@ -100,8 +100,7 @@ def test_every_input_gets_a_verdict(inputs, tmp_path, capsys):
     assert not (tmp_path / "out" / ".work").exists()
 
 
-def test_same_named_inputs_get_one_report_each(inputs, tmp_path):
-    good = inputs["non_ascii_good"][0]
+def test_same_named_inputs_get_one_report_each(tmp_path):
     names = [tmp_path / "a.mp4", tmp_path / "a.mkv", tmp_path / "a.webm", tmp_path / "x" / "a.mp4"]
     for path in names:
         path.parent.mkdir(exist_ok=True)
