@@ -26,7 +26,8 @@ SETTINGS = {  # name -> build_on_meta keyword arguments
 
 def count(size: str, bridge_layers: int, setting: dict) -> dict:
     """Parameter counts of one size in one setting, built on the meta device."""
-    from talkhead.models.video_df import build_on_meta, parameter_count
+    from talkhead.models.layers import parameter_count
+    from talkhead.models.video_df import build_on_meta
 
     model = build_on_meta(size, bridge_layers=bridge_layers, **setting)
     total = parameter_count(model)

@@ -38,7 +38,8 @@ def child(size: str, seconds: float, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     from talkhead.infer.motion import GenerateSettings, generate_motion, segment_starts
-    from talkhead.models.motion_dit import MOTION_DIT_SIZES, MotionDiT, parameter_count
+    from talkhead.models.layers import parameter_count
+    from talkhead.models.motion_dit import MOTION_DIT_SIZES, MotionDiT
 
     torch.manual_seed(0)
     model = MotionDiT(MOTION_DIT_SIZES[size], 80, 4).eval()

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from talkhead.data.featurefile import read_features
-from talkhead.data.pack import ROWS_PER_FRAME
+from talkhead.vocab import ROWS_PER_FRAME
 
 
 class WindowDataset(Dataset):

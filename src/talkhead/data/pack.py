@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from talkhead.data.featurefile import read_features, write_features
+from talkhead.vocab import ROWS_PER_FRAME
 
 VERSION = "pack-1"
-ROWS_PER_FRAME = {"audio_mel": 4, "audio_hubert": 2}  # audio rows per video frame; face modalities: 1
 
 
 def check_alignment(modality: str, rows: int, frames: int) -> None:

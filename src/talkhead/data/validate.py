@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from talkhead.data.featurefile import FeatureFileError, read_features
-from talkhead.data.pack import ROWS_PER_FRAME
 from talkhead.gx import run_suites
+from talkhead.vocab import ROWS_PER_FRAME
 
 TOLERANCE = {"audio_mel": 2, "audio_hubert": 1}  # rows; face modalities: 0
 RATE = {"audio_mel": 100.0, "audio_hubert": 50.0}  # Hz; face modalities: the clip's fps

@@ -171,7 +171,7 @@ class Generator:
         """{guided, cfg0, silence[, driven]: raw (T, 70)} generated from the clip's audio, reference = motion[0];
         driven = guided with the mouth driver (talkhead generate's default), when there is one."""
         from talkhead.infer.motion import generate_motion
-        from talkhead.models.v3face import emotion_id
+        from talkhead.vocab import emotion_id
 
         frames = len(clip.motion)
         silence = melspec.log_mel(np.zeros(frames * SAMPLES_PER_FRAME, np.float32), frames)  # (4T, 80)

@@ -159,7 +159,7 @@ def score(model_dir: Path, metadata: Path, export_dir: Path | None, cfg: Evaluat
     """(metrics, tracks of the first clip for plotting: {name: (T, 52)}) of V3 Face on the held-out split."""
     from talkhead.export.crisp import crisp_offline
     from talkhead.infer.v3face import run_model
-    from talkhead.models.v3face import AUDIO_KEYS
+    from talkhead.vocab import AUDIO_KEYS
     from talkhead.train.v3face import load_model
 
     meta = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))

@@ -36,12 +36,13 @@ import numpy as np
 
 from talkhead.features.canonical import canonical_face
 from talkhead.features.pose import Pose
+from talkhead.vocab import MOTION_DIM
 
 VERSION = "motion-1"
 KEYPOINTS = np.array([70, 105, 107, 336, 334, 300, 159, 145, 386, 374,
                       61, 291, 0, 17, 13, 14, 205, 425, 152, 172, 397])  # (21,) mesh indices
 N_KEYPOINTS = 21
-DIM = 70
+DIM = MOTION_DIM  # (exp 63, scale, t 3, pitch/yaw/roll)
 NAMES: tuple[str, ...] = (*(f"exp_{k}_{a}" for k in KEYPOINTS for a in "xyz"), "scale", "tx", "ty", "tz",
                           "pitch", "yaw", "roll")
 STD_FLOOR = 1e-3  # smallest standard deviation used to normalise a dimension

@@ -148,7 +148,7 @@ def generate_clip_video(model: DualForce, meta: dict, stats: dict[str, np.ndarra
     """A packed clip's first frame (and its audio, repeated to `frames` when shorter, unless `audio` features are
     given) → `frames` generated frames → an mp4 with `samples` as its sound (silent without)."""
     from talkhead.data.featurefile import read_features
-    from talkhead.models.v3face import AUDIO_KEYS
+    from talkhead.vocab import AUDIO_KEYS
 
     key = AUDIO_KEYS[meta["audio"]]
     tensors, _ = read_features(clip_file, keys=[key, "video_latents/clip_first_frame", "motion/motion"])

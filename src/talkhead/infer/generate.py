@@ -125,7 +125,7 @@ def generate_video(req: GenerateRequest, models: tuple | None = None) -> dict:
     """Speech → motion → frames → req.out; returns a summary (frames, durations, settings). `models`:
     load_models(req.model, req.mouth) already loaded (loaded here when None)."""
     from talkhead.infer.motion import generate_motion
-    from talkhead.models.v3face import EMOTIONS, emotion_id
+    from talkhead.vocab import EMOTIONS, emotion_id
     from talkhead.render import load_image, make_renderer, render_video
 
     if req.emotion.strip().lower() not in EMOTIONS:

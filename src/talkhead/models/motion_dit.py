@@ -18,7 +18,6 @@ Time layout for RoPE: ref at 0, prev at 1..P, motion and audio frame i both at P
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -27,11 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from talkhead.models import flow_matching as fm
-from talkhead.models.v3face import EMOTIONS
+from talkhead.models.layers import (TIME_FREQS, AudioStandardised, apply_rope, modulate, rope_angles,
+                                     timestep_features, zero_init)
+from talkhead.vocab import EMOTIONS, MOTION_DIM
 
-MOTION_DIM = 70
-NULL_EMOTION = EMOTIONS.index("none")  # 8: MoDA's "None" label, also the dropped-emotion label of CFG
-TIME_FREQS = 256  # width of the sinusoidal flow-time features
 
 
 @dataclass(frozen=True)
@@ -79,32 +77,6 @@ class MotionCond:
     drop_audio: torch.Tensor | None = None  # (B,) bool: use the learned null audio instead (CFG)
 
 
-def rope_angles(positions: torch.Tensor, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(cos, sin), each (n, head_dim / 2), of the rotary embedding at integer `positions` (n,)."""
-    inv = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64, device=positions.device) / head_dim)
-    ang = positions.to(torch.float64)[:, None] * inv[None, :]  # (n, hd/2)
-    return ang.cos().float(), ang.sin().float()
-
-
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate consecutive pairs of x (…, n, hd) by the angles of each position."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]  # (…, n, hd/2)
-    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
-
-
-def timestep_features(t: torch.Tensor, dim: int = TIME_FREQS) -> torch.Tensor:
-    """Sinusoidal features (B, dim) of flow times t (B,) in [0, 1] (scaled by 1000, as DiT's steps)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = 1000.0 * t.float()[:, None] * freqs[None]  # (B, half)
-    return torch.cat([args.cos(), args.sin()], dim=-1)
-
-
-def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """AdaLN: x (B, n, H) · (1 + scale) + shift, with shift, scale (B, H)."""
-    return x * (1 + scale[:, None]) + shift[:, None]
-
-
 class StreamWeights(nn.Module):
     """One stream's weights in a block: AdaLN-Zero modulation, qkv with RMSNorm qk-norm, output, MLP."""
 
@@ -112,8 +84,7 @@ class StreamWeights(nn.Module):
         super().__init__()
         self.heads, self.head_dim = heads, hidden // heads
         self.ada = nn.Linear(hidden, 6 * hidden)  # shift, scale, gate for attention and for the MLP
-        nn.init.zeros_(self.ada.weight)
-        nn.init.zeros_(self.ada.bias)
+        zero_init(self.ada)
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.qkv = nn.Linear(hidden, 3 * hidden)
@@ -144,7 +115,7 @@ class MultiStreamBlock(nn.Module):
         if len(sizes) != len(self.streams) or sum(sizes) != x.shape[1]:
             raise ValueError(f"{x.shape[1]} tokens in streams {sizes}, block has {len(self.streams)} streams")
         parts = x.split(sizes, dim=1)
-        mods = [s.ada(F.silu(c)).chunk(6, dim=-1) for s in self.streams]  # per stream 6 × (B, H)
+        mods = [s.ada(F.silu(c))[:, None].chunk(6, dim=-1) for s in self.streams]  # per stream 6 × (B, 1, H)
         qkv = [s.qkv_heads(p, m) for s, p, m in zip(self.streams, parts, mods)]
         q, k, v = (torch.cat([t[i] for t in qkv], dim=2) for i in range(3))  # (B, heads, n, hd)
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
@@ -152,34 +123,10 @@ class MultiStreamBlock(nn.Module):
         o = o.transpose(1, 2).flatten(2).split(sizes, dim=1)  # streams of (B, n_i, H)
         out = []
         for s, p, m, oi in zip(self.streams, parts, mods, o):
-            p = p + m[2][:, None] * s.proj(oi)
-            p = p + m[5][:, None] * s.mlp(modulate(s.norm2(p), m[3], m[4]))
+            p = p + m[2] * s.proj(oi)
+            p = p + m[5] * s.mlp(modulate(s.norm2(p), m[3], m[4]))
             out.append(p)
         return torch.cat(out, dim=1)
-
-
-class AudioStandardised(nn.Module):
-    """Audio features standardised per dimension with the training split's mean and std (buffers saved with the
-    weights; identity until set_audio_stats). Not a per-frame LayerNorm: a louder frame is the same log-mel plus a
-    constant, which such a normalisation divides out, and loudness is what a mouth follows most."""
-
-    def init_audio_stats(self, audio_dim: int, audio_layers: int) -> None:
-        """Register the (D,) — or (L, D) for multi-layer HuBERT — mean and std buffers."""
-        shape = (audio_layers, audio_dim) if audio_layers else (audio_dim,)
-        self.register_buffer("audio_mean", torch.zeros(shape))
-        self.register_buffer("audio_std", torch.ones(shape))
-
-    def set_audio_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Per-dimension mean and std ((D,) or (L, D)) of the training audio features; std is floored at 1e-3."""
-        if mean.shape != self.audio_mean.shape or std.shape != self.audio_std.shape:
-            raise ValueError(f"audio stats {tuple(mean.shape)}/{tuple(std.shape)}, model expects "
-                             f"{tuple(self.audio_mean.shape)}")
-        self.audio_mean.copy_(mean)
-        self.audio_std.copy_(std.clamp_min(1e-3))
-
-    def standardise_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        """(…, D) or (…, L, D) features → standardised float32."""
-        return (audio.float() - self.audio_mean) / self.audio_std
 
 
 class MotionDiT(AudioStandardised):
@@ -207,9 +154,7 @@ class MotionDiT(AudioStandardised):
         self.final_norm = nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
         self.final_ada = nn.Linear(h, 2 * h)
         self.out = nn.Linear(h, MOTION_DIM)
-        for layer in (self.final_ada, self.out):  # AdaLN-Zero: the initial velocity is exactly 0
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        zero_init(self.final_ada, self.out)  # AdaLN-Zero: the initial velocity is exactly 0
 
     def embed_audio(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
         """(B, rows·N, D) or (B, rows·N, L, D) features → (B, N, H), one token per video frame."""
@@ -245,7 +190,7 @@ class MotionDiT(AudioStandardised):
         rope = rope_angles(self.positions(n, p, x.device), self.spec.hidden // self.spec.heads)
         for block, sizes in zip(self.blocks, self.stream_sizes(n, p)):
             tokens = block(tokens, c, sizes, rope)
-        shift, scale = self.final_ada(F.silu(c)).chunk(2, dim=-1)
+        shift, scale = self.final_ada(F.silu(c))[:, None].chunk(2, dim=-1)  # (B, 1, H) each
         return self.out(modulate(self.final_norm(tokens[:, :n]), shift, scale))  # (B, N, 70)
 
 
@@ -275,8 +220,3 @@ def sample(model: MotionDiT, cond: MotionCond, frames: int, steps: int, scale: f
     b = cond.ref.shape[0]
     x0 = torch.randn(b, frames, MOTION_DIM, generator=generator).to(cond.ref.device)
     return fm.euler_sample(lambda x, t: guided_velocity(model, x, t, cond, scale), x0, steps, shift)
-
-
-def parameter_count(model: nn.Module) -> int:
-    """Number of parameters of a model."""
-    return sum(p.numel() for p in model.parameters())

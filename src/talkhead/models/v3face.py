@@ -22,13 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkhead.data.pack import ROWS_PER_FRAME
 from talkhead.models.arkit_channels import EXPRESSION_INDEX, LIPSYNC_INDEX
+from talkhead.vocab import AUDIO_KEYS, EMOTIONS, ROWS_PER_FRAME
 
 N_CHANNELS = 52
-EMOTIONS: tuple[str, ...] = ("anger", "contempt", "disgust", "fear", "happiness", "neutral", "sadness", "surprise",
-                             "none")  # MoDA's eight classes + none (the manifest schema's enum); ids 0..8
-AUDIO_KEYS = {"audio_mel": "audio_mel/mel", "audio_hubert": "audio_hubert/hidden"}  # packed tensor per modality
 
 
 @dataclass(frozen=True)
@@ -69,12 +66,6 @@ V3FACE_SIZES: dict[str, V3FaceSpec] = {
     "small": V3FaceSpec(hidden=64, layers=4, kernel=3, dilation_cycle=2, expr_hidden=32),  # CPU demo, 12 frames
     "base": V3FaceSpec(hidden=256, layers=8, kernel=3, dilation_cycle=4, expr_hidden=128),  # cluster, 60 frames
 }
-
-
-def emotion_id(label: str) -> int:
-    """The id 0..8 of an emotion label (unknown or empty labels are `none`)."""
-    label = (label or "none").strip().lower()
-    return EMOTIONS.index(label) if label in EMOTIONS else EMOTIONS.index("none")
 
 
 def audio_features(batch_tensor: torch.Tensor, modality: str) -> torch.Tensor:
@@ -215,6 +206,3 @@ class V3Face(nn.Module):
         return self.forward_valid(audio, cond)
 
 
-def parameter_count(model: nn.Module) -> int:
-    """Number of parameters of a model."""
-    return sum(p.numel() for p in model.parameters())

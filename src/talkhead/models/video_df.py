@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkhead.models.motion_dit import TIME_FREQS, AudioStandardised, timestep_features
-from talkhead.models.video_df_attention import Bridge, KVCache, TowerBlock, modulate, per_token, time_rope
+from talkhead.models.layers import TIME_FREQS, AudioStandardised, modulate, timestep_features, zero_init
+from talkhead.models.video_df_attention import Bridge, KVCache, TowerBlock, per_token, time_rope
+from talkhead.vocab import MOTION_DIM
 
-MOTION_DIM = 70
 PATCH = 2  # spatial patch; time is not patched (one latent frame per video frame)
 LIP_CHANNELS = list(range(30, 48))  # motion channels of the 6 lip keypoints (mesh 61, 291, 0, 17, 13, 14) × xyz
 
@@ -170,9 +170,7 @@ class DualForce(AudioStandardised):
         self.bridges = nn.ModuleList(Bridge(hv, hs, spec.heads) for _ in range(bridge_layers))
         self.final_v, self.final_s = nn.Linear(hv, 2 * hv), nn.Linear(hs, 2 * hs)
         self.out_v, self.out_s = nn.Linear(hv, c * PATCH * PATCH), nn.Linear(hs, MOTION_DIM)
-        for layer in (self.final_v, self.final_s, self.out_v, self.out_s):  # AdaLN-Zero: initial velocity 0
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        zero_init(self.final_v, self.final_s, self.out_v, self.out_s)  # AdaLN-Zero: initial velocity 0
 
     @property
     def tokens_per_frame(self) -> int:
@@ -235,11 +233,6 @@ class DualForce(AudioStandardised):
         shift, scale = self.final_s(F.silu(cs)).chunk(2, dim=-1)
         vs = self.out_s(modulate(F.layer_norm(hs, hs.shape[-1:], eps=1e-6), shift, scale))
         return vv, vs
-
-
-def parameter_count(model: nn.Module) -> int:
-    """Number of parameters of a model (works on the meta device)."""
-    return sum(p.numel() for p in model.parameters())
 
 
 def build_on_meta(size: str, latent_channels: int = 16, latent_size: int = 32, audio_dim: int = 1024,

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkhead.models.motion_dit import apply_rope, rope_angles
+from talkhead.models.layers import apply_rope, modulate, rope_angles, zero_init
 
 Rope = tuple[torch.Tensor, torch.Tensor]  # (cos, sin), each (n, head_dim / 2)
 
@@ -75,11 +75,6 @@ def per_token(m: torch.Tensor, tokens_per_frame: int) -> torch.Tensor:
     return m.repeat_interleave(tokens_per_frame, dim=1)
 
 
-def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """AdaLN per token: x (B, N, H) · (1 + scale) + shift, with shift, scale (B, N, H)."""
-    return x * (1 + scale) + shift
-
-
 class Heads(nn.Module):
     """Projection to heads with RMSNorm qk-norm: (B, n, D_in) → (B, heads, n, hd)."""
 
@@ -101,8 +96,7 @@ class TowerBlock(nn.Module):
     def __init__(self, hidden: int, heads: int, mlp_ratio: int) -> None:
         super().__init__()
         self.ada = nn.Linear(hidden, 6 * hidden)  # shift, scale, gate for attention and for the MLP
-        nn.init.zeros_(self.ada.weight)
-        nn.init.zeros_(self.ada.bias)
+        zero_init(self.ada)
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.norm3 = nn.LayerNorm(hidden, eps=1e-6)

@@ -41,7 +41,8 @@ CALIBRATION_CLIPS = 32  # predicted tracks used to calibrate the streaming filte
 def predict_tracks(model, metadata: Path, audio: str, limit: int = CALIBRATION_CLIPS) -> dict[str, np.ndarray]:
     """clip → (T, 52) offline model predictions for up to `limit` packed clips of the dataset."""
     from talkhead.infer.v3face import run_model
-    from talkhead.models.v3face import AUDIO_KEYS, audio_features
+    from talkhead.models.v3face import audio_features
+    from talkhead.vocab import AUDIO_KEYS
 
     key = AUDIO_KEYS[audio]
     table = pd.read_parquet(metadata).sort_values("clip").head(limit)

@@ -40,16 +40,16 @@ from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, DualforceConfig
 from talkhead.data.dataset import WindowDataset, collate
 from talkhead.data.featurefile import read_features
-from talkhead.data.pack import ROWS_PER_FRAME
 from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
-from talkhead.models.v3face import AUDIO_KEYS
-from talkhead.models.video_df import DUALFORCE_SIZES, DFCond, DualForce, DualForceSpec, parameter_count
+from talkhead.models.layers import parameter_count
+from talkhead.models.video_df import DUALFORCE_SIZES, DFCond, DualForce, DualForceSpec
 from talkhead.models.video_df_attention import Bridge, TowerBlock
 from talkhead.models.video_df_forcing import LossWeights, forcing_loss, speech_weight
 from talkhead.train import distributed
 from talkhead.train.distributed import World
 from talkhead.train.motion_dit import STATS_FILE, load_stats
 from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, rounded, write_epoch_files
+from talkhead.vocab import AUDIO_KEYS, ROWS_PER_FRAME
 
 log = logging.getLogger(__name__)
 

@@ -35,16 +35,14 @@ from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, MotionDitConfig
 from talkhead.data.dataset import WindowDataset, collate
 from talkhead.data.featurefile import read_features
-from talkhead.data.pack import ROWS_PER_FRAME
 from talkhead.features.mel import speech_level
 from talkhead.models import flow_matching as fm
 from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
 from talkhead.models.mouth_map import MAP_FILE as MOUTH_MAP_FILE
 from talkhead.models.mouth_map import fit_mouth_map, save_mouth_map
-from talkhead.models.motion_dit import (MOTION_DIT_SIZES, NULL_EMOTION, MotionCond, MotionDiT, MotionDiTSpec,
-                                        sample)
-from talkhead.models.v3face import AUDIO_KEYS, emotion_id
+from talkhead.models.motion_dit import MOTION_DIT_SIZES, MotionCond, MotionDiT, MotionDiTSpec, sample
 from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, rounded, write_epoch_files
+from talkhead.vocab import AUDIO_KEYS, NULL_EMOTION, ROWS_PER_FRAME, emotion_id
 
 log = logging.getLogger(__name__)
 

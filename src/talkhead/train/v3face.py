@@ -33,11 +33,11 @@ from talkhead.data.dataset import WindowDataset, collate
 from talkhead.features.blendshapes import ARKIT_NAMES
 from talkhead.models.arkit_channels import BROW_CHANNELS, EXPRESSION_INDEX, LIPSYNC_INDEX
 from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
-from talkhead.models.v3face import (AUDIO_KEYS, V3FACE_SIZES, V3Face, V3FaceSpec, audio_features, audio_rows,
-                                    emotion_id)
+from talkhead.models.v3face import V3FACE_SIZES, V3Face, V3FaceSpec, audio_features, audio_rows
 from talkhead.train import distributed
 from talkhead.train.distributed import World
 from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, rounded, write_epoch_files
+from talkhead.vocab import AUDIO_KEYS, emotion_id
 
 log = logging.getLogger(__name__)
 

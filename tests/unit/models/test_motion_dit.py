@@ -7,8 +7,8 @@ import torch
 
 from talkhead.config import MotionDitConfig
 from talkhead.models import flow_matching as fm
-from talkhead.models.motion_dit import (MOTION_DIT_SIZES, MotionCond, MotionDiT, apply_rope, guided_velocity,
-                                        parameter_count, rope_angles, sample)
+from talkhead.models.layers import apply_rope, parameter_count, rope_angles
+from talkhead.models.motion_dit import MOTION_DIT_SIZES, MotionCond, MotionDiT, guided_velocity, sample
 from talkhead.train.motion_dit import flow_loss
 
 N, P = 12, 4

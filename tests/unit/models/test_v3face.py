@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from talkhead.models.arkit_channels import EXPRESSION_INDEX, LIPSYNC_INDEX
-from talkhead.models.v3face import (EMOTIONS, V3FACE_SIZES, V3Face, audio_features, audio_rows, emotion_id,
-                                    parameter_count)
+from talkhead.models.layers import parameter_count
+from talkhead.models.v3face import V3FACE_SIZES, V3Face, audio_features, audio_rows
+from talkhead.vocab import EMOTIONS, emotion_id
 
 LIP, EXPR = list(LIPSYNC_INDEX), list(EXPRESSION_INDEX)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from talkhead.models.video_df import (DUALFORCE_SIZES, LIP_CHANNELS, DFCond, DualForce, DualForceSpec, build_on_meta,
-                                      parameter_count)
+from talkhead.models.layers import parameter_count
+from talkhead.models.video_df import DUALFORCE_SIZES, LIP_CHANNELS, DFCond, DualForce, DualForceSpec, build_on_meta
 from talkhead.models.video_df_forcing import (LossWeights, context_prefix, forcing_loss, frame_times, noised,
                                               speech_weight)
 
