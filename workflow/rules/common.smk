@@ -115,13 +115,9 @@ def stage_cfgs(*sections):
     return json.dumps({s: json.loads(stage_cfg(s)) for s in sections}, sort_keys=True)
 
 
-# Local scheduling order of the trainings (Snakemake `priority`; no effect on SLURM, where every job gets its
-# own node). The local scheduler maximises the summed priority of the jobs it starts, so each two-thread
-# job must outrank any pair of one-thread jobs. DualForce runs first, then V3 Face's chain (its export and
-# evaluation take one core each), and only then the long one-thread trainings (motion DiT, Gaussian head,
-# SyncNet) and the evaluations, two at a time: a two-thread job left for later would wait, with one core
-# idle, for a one-thread training to end. On the demo's 2 cores this shortens the training phase by
-# ~1.5 min. Same jobs, same threads, same outputs.
+# Local order of the trainings (no effect on SLURM). Snakemake starts the jobs of highest summed priority,
+# so a two-thread job outranks any pair of one-thread ones: DualForce, then V3 Face's chain, then the
+# one-thread trainings two at a time (else a two-thread job waits with a core idle; demo: 560 → 468 s).
 PRIORITY = {"dualforce": 1000, "v3face": 100, "motion_dit": 20, "evaluate_dualforce": 20, "gaussians": 10}
 
 
