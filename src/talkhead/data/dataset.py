@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from talkhead.config import ConfigError
 from talkhead.data.featurefile import read_features
 from talkhead.vocab import ROWS_PER_FRAME
 
@@ -78,3 +79,23 @@ def collate(items: list[dict]) -> dict[str, torch.Tensor | list]:
     """Stack tensors along a new batch axis; strings and ints become lists."""
     return {k: torch.stack([it[k] for it in items]) if isinstance(items[0][k], torch.Tensor) else [it[k] for it in items]
             for k in items[0]}
+
+
+def train_val(metadata: str | Path, window: int, keys: Sequence[str], seed: int,
+              setting: str) -> tuple[WindowDataset, WindowDataset, str]:
+    """(train, val, the val split's name) windows of a packed dataset; with no val clip long enough, the train
+    clips stand in for validation ("train (no val clips)", recorded in metrics). ConfigError naming `setting`
+    (the params key that set `window`) when no train clip has a segment of `window` frames."""
+    train = WindowDataset(metadata, "train", window, keys, seed)
+    if len(train) == 0:
+        raise ConfigError(f"{metadata}: no train clip has a {window}-frame segment ({setting})")
+    val = WindowDataset(metadata, "val", window, keys, seed)
+    if len(val):
+        return train, val, "val"
+    return train, WindowDataset(metadata, "train", window, keys, seed), "train (no val clips)"
+
+
+def val_picks(clips: int, draws: int, batch_size: int) -> list[list[tuple[int, int]]]:
+    """The fixed validation batches: `draws` windows (epochs 0..draws-1) of every clip, as (clip, draw) pairs."""
+    picks = [(i, d) for i in range(clips) for d in range(draws)]
+    return [picks[s:s + batch_size] for s in range(0, len(picks), batch_size)]

@@ -158,7 +158,7 @@ class Generator:
     def load(cls, model_dir: Path) -> Generator:
         """The model folder's model, its own sampling settings and seed."""
         from talkhead.infer.generate import settings_for
-        from talkhead.train.motion_dit import load_model
+        from talkhead.models.motion_dit import load_model
 
         from talkhead.infer.mouth_driver import load_driver
 

@@ -160,7 +160,7 @@ def score(model_dir: Path, metadata: Path, export_dir: Path | None, cfg: Evaluat
     from talkhead.export.crisp import crisp_offline
     from talkhead.infer.v3face import run_model
     from talkhead.vocab import AUDIO_KEYS
-    from talkhead.train.v3face import load_model
+    from talkhead.models.v3face import load_model
 
     meta = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     audio, target_key = meta["audio"], f"blendshapes/{meta['train']['target']}"

@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     from talkhead.logs import setup_logging
-    from talkhead.train.dualforce import load_model
+    from talkhead.models.video_df import load_model
 
     parser = argparse.ArgumentParser(prog="talkhead.infer.dualforce", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="data/models/dualforce")

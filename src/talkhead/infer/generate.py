@@ -92,7 +92,7 @@ def speech_mel(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
 
 def load_motion_model(model_dir: Path):
     """(model, config.json, stats) of a trained motion DiT folder, with a clear error when there is none."""
-    from talkhead.train.motion_dit import load_model
+    from talkhead.models.motion_dit import load_model
 
     if not (Path(model_dir) / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir}: no trained motion model there (train one with `make demo` or "

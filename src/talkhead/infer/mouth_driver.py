@@ -102,7 +102,7 @@ def load_driver(choice: str, motion_dir: Path) -> MouthDriver | None:
     if meta.get("audio") != "audio_mel":
         raise ValueError(f"{lipsync}: the V3 Face model reads {meta.get('audio')}; the mouth driver computes "
                          "log-mel only")
-    from talkhead.train.v3face import load_model
+    from talkhead.models.v3face import load_model
 
     model = load_model(lipsync)
     model.eval()

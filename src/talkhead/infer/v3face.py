@@ -56,7 +56,7 @@ def run_model(model, audio: torch.Tensor, emotion: str = "none") -> np.ndarray:
 
 def predict_model(model_dir: str | Path, mel_rows: np.ndarray, emotion: str = "none") -> np.ndarray:
     """(4T, 80) log-mel → (T, 52) blendshapes from a trained V3 Face folder (one offline pass)."""
-    from talkhead.train.v3face import load_model
+    from talkhead.models.v3face import load_model
 
     meta = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
     if meta.get("audio") != "audio_mel":

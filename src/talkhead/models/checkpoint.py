@@ -9,11 +9,32 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from dataclasses import asdict, fields
+from typing import Any, Self, TypeVar
 
+import numpy as np
 import torch
+from safetensors.numpy import load_file as load_numpy
 from safetensors.torch import load_file
+from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
+
+
+class IntSpec:
+    """Base of the frozen architecture dataclasses with integer fields (V3FaceSpec, MotionDiTSpec, …): the plain
+    dict a config.json stores, and back."""
+
+    def to_dict(self) -> dict[str, int]:
+        """The spec as a plain dict (what config.json stores)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Self:
+        """Build from a dict, ignoring keys that are not spec fields (e.g. a whole params section)."""
+        return cls(**{f.name: int(values[f.name]) for f in fields(cls) if f.name in values})  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -53,3 +74,24 @@ def read_checkpoint(model_dir: str | Path, weights: str, fmt: str, what: str) ->
     if meta.get("format") != fmt:
         raise ValueError(f"{config}: format {meta.get('format')!r} is not {fmt}")
     return meta, load_file(str(path)), path
+
+
+STATS_FILE = "motion_stats.safetensors"  # the training split's motion mean/std, copied beside a motion model
+
+
+def load_motion_stats(path: str | Path) -> dict[str, np.ndarray]:
+    """`mean` and `std` (70,) float32 of a motion statistics file (features/_stats or a model folder's copy)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no motion statistics file")
+    tensors = load_numpy(str(path))
+    return {k: tensors[k].astype(np.float32) for k in ("mean", "std")}
+
+
+def load_model_folder(model_dir: str | Path, fmt: str, what: str,
+                      from_config: Callable[[dict], M], device: str = "cpu") -> tuple[M, dict]:
+    """(the model in eval mode on `device`, its config.json) of a folder with config.json + best.safetensors:
+    `from_config` builds the untrained architecture the config records, the weights are loaded strictly."""
+    meta, state, _ = read_checkpoint(model_dir, "best.safetensors", fmt, what)
+    model = from_config(meta)
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval(), meta

@@ -18,22 +18,27 @@ Time layout for RoPE: ref at 0, prev at 1..P, motion and audio frame i both at P
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from talkhead.models import flow_matching as fm
+from talkhead.models.checkpoint import STATS_FILE, IntSpec, load_model_folder, load_motion_stats
 from talkhead.models.layers import (TIME_FREQS, AudioStandardised, apply_rope, modulate, rope_angles,
                                      timestep_features, zero_init)
 from talkhead.vocab import EMOTIONS, MOTION_DIM
 
 
+MODEL_FORMAT = "talkhead-motion-dit-3"  # 2: motion as the residual to the reference; 3: audio standardised
+
 
 @dataclass(frozen=True)
-class MotionDiTSpec:
+class MotionDiTSpec(IntSpec):
     """The architecture: width, heads and the number of four-, double- and single-stream blocks."""
 
     hidden: int = 128
@@ -48,15 +53,6 @@ class MotionDiTSpec:
             raise ValueError(f"bad motion DiT spec {self}")
         if self.hidden % self.heads or (self.hidden // self.heads) % 2:
             raise ValueError(f"hidden {self.hidden} must split into {self.heads} heads of even width (RoPE)")
-
-    def to_dict(self) -> dict[str, int]:
-        """The spec as a plain dict (what config.json stores)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> MotionDiTSpec:
-        """Build from a dict, ignoring keys that are not spec fields."""
-        return cls(**{f.name: int(values[f.name]) for f in fields(cls) if f.name in values})
 
 
 MOTION_DIT_SIZES: dict[str, MotionDiTSpec] = {
@@ -220,3 +216,15 @@ def sample(model: MotionDiT, cond: MotionCond, frames: int, steps: int, scale: f
     b = cond.ref.shape[0]
     x0 = torch.randn(b, frames, MOTION_DIM, generator=generator).to(cond.ref.device)
     return fm.euler_sample(lambda x, t: guided_velocity(model, x, t, cond, scale), x0, steps, shift)
+
+
+def model_from_config(meta: dict) -> MotionDiT:
+    """An untrained MotionDiT with the architecture recorded in a config.json."""
+    return MotionDiT(MotionDiTSpec.from_dict(meta["spec"]), int(meta["audio_dim"]), int(meta["audio_rows"]),
+                     int(meta["audio_layers"]))
+
+
+def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[MotionDiT, dict, dict[str, np.ndarray]]:
+    """(the model in eval mode, its config.json, its motion statistics) of a motion_dit folder."""
+    model, meta = load_model_folder(model_dir, MODEL_FORMAT, "a motion DiT model", model_from_config, device)
+    return model, meta, load_motion_stats(Path(model_dir) / STATS_FILE)

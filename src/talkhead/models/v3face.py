@@ -15,21 +15,23 @@ features only through `.detach()`, and is trained second with the lipsync branch
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from talkhead.models.arkit_channels import EXPRESSION_INDEX, LIPSYNC_INDEX
+from talkhead.models.checkpoint import IntSpec, load_model_folder
 from talkhead.vocab import AUDIO_KEYS, EMOTIONS, ROWS_PER_FRAME
 
 N_CHANNELS = 52
+MODEL_FORMAT = "talkhead-v3face-1"  # config.json `format` of a V3 Face phase folder
 
 
 @dataclass(frozen=True)
-class V3FaceSpec:
+class V3FaceSpec(IntSpec):
     """The architecture: widths, depth, kernel and dilation pattern of both branches."""
 
     hidden: int = 64  # width of the front-end and the lipsync branch
@@ -50,15 +52,6 @@ class V3FaceSpec:
     def receptive_field(self) -> int:
         """Frames besides the output frame that one output depends on (context + lookahead)."""
         return sum((self.kernel - 1) * d for d in self.dilations())
-
-    def to_dict(self) -> dict[str, int]:
-        """The spec as a plain dict (what config.json stores)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> V3FaceSpec:
-        """Build from a dict, ignoring keys that are not spec fields."""
-        return cls(**{f.name: int(values[f.name]) for f in fields(cls) if f.name in values})
 
 
 V3FACE_SIZES: dict[str, V3FaceSpec] = {
@@ -206,3 +199,12 @@ class V3Face(nn.Module):
         return self.forward_valid(audio, cond)
 
 
+def model_from_config(meta: dict) -> V3Face:
+    """An untrained V3Face with the architecture recorded in a config.json."""
+    return V3Face(V3FaceSpec.from_dict(meta["spec"]), int(meta["audio_dim"]), int(meta["audio_rows"]),
+                  int(meta["cond_dim"]), int(meta["lookahead"]))
+
+
+def load_model(model_dir: str | Path, device: str = "cpu") -> V3Face:
+    """The V3 Face model of a phase folder (config.json + best.safetensors), in eval mode."""
+    return load_model_folder(model_dir, MODEL_FORMAT, "a V3 Face model", model_from_config, device)[0]

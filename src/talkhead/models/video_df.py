@@ -19,23 +19,26 @@ Attention is block-causal (a frame sees frames ≤ it), so the KV cache reproduc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from talkhead.models.checkpoint import STATS_FILE, IntSpec, load_model_folder, load_motion_stats
 from talkhead.models.layers import TIME_FREQS, AudioStandardised, modulate, timestep_features, zero_init
 from talkhead.models.video_df_attention import Bridge, KVCache, TowerBlock, per_token, time_rope
 from talkhead.vocab import MOTION_DIM
 
+MODEL_FORMAT = "talkhead-dualforce-1"  # structure = normalised motion − the normalised first frame's
 PATCH = 2  # spatial patch; time is not patched (one latent frame per video frame)
 LIP_CHANNELS = list(range(30, 48))  # motion channels of the 6 lip keypoints (mesh 61, 291, 0, 17, 13, 14) × xyz
 
 
 @dataclass(frozen=True)
-class DualForceSpec:
+class DualForceSpec(IntSpec):
     """The architecture: tower widths, heads, depth (both towers) and MLP ratio."""
 
     video_hidden: int = 64
@@ -52,15 +55,6 @@ class DualForceSpec:
         for width in (self.video_hidden, self.struct_hidden):
             if width % self.heads or (width // self.heads) % 2:
                 raise ValueError(f"width {width} must split into {self.heads} heads of even width (RoPE)")
-
-    def to_dict(self) -> dict[str, int]:
-        """The spec as a plain dict (what config.json stores)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DualForceSpec:
-        """Build from a dict, ignoring keys that are not spec fields."""
-        return cls(**{f.name: int(values[f.name]) for f in fields(cls) if f.name in values})
 
 
 DUALFORCE_SIZES: dict[str, DualForceSpec] = {
@@ -233,6 +227,19 @@ class DualForce(AudioStandardised):
         shift, scale = self.final_s(F.silu(cs)).chunk(2, dim=-1)
         vs = self.out_s(modulate(F.layer_norm(hs, hs.shape[-1:], eps=1e-6), shift, scale))
         return vv, vs
+
+
+def model_from_config(meta: dict) -> DualForce:
+    """An untrained DualForce with the architecture recorded in a config.json."""
+    return DualForce(DualForceSpec.from_dict(meta["spec"]), int(meta["latent_channels"]), int(meta["latent_size"]),
+                     int(meta["audio_dim"]), int(meta["audio_rows"]), int(meta["audio_layers"]),
+                     int(meta["bridge_layers"]))
+
+
+def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[DualForce, dict, dict[str, np.ndarray]]:
+    """(the model in eval mode, its config.json, its motion statistics) of a dualforce folder."""
+    model, meta = load_model_folder(model_dir, MODEL_FORMAT, "a DualForce model", model_from_config, device)
+    return model, meta, load_motion_stats(Path(model_dir) / STATS_FILE)
 
 
 def build_on_meta(size: str, latent_channels: int = 16, latent_size: int = 32, audio_dim: int = 1024,

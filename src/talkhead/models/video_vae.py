@@ -15,19 +15,20 @@ mixing is causal (zero padding before frame 0), frame 0 is always encoded as if 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from talkhead.models.checkpoint import IntSpec
 
 MAX_MULT = 8  # channels double per level up to 8 × the first level's
 TEMPORAL_KERNEL = 3  # frames seen by the causal temporal mixing (the current one and 2 before it)
 
 
 @dataclass(frozen=True)
-class VideoVAESpec:
+class VideoVAESpec(IntSpec):
     """The architecture: input size, downsampling levels, base channels and latent channels."""
 
     size: int = 64  # frames are size × size; latents are size / 2**levels wide
@@ -49,15 +50,6 @@ class VideoVAESpec:
     def level_channels(self) -> list[int]:
         """Channels of each level, from the finest to the coarsest."""
         return [self.channels * min(2 ** i, MAX_MULT) for i in range(self.levels)]
-
-    def to_dict(self) -> dict[str, int]:
-        """The spec as a plain dict (what config.json stores)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> VideoVAESpec:
-        """Build from a dict, ignoring keys that are not spec fields (e.g. a whole video_vae section)."""
-        return cls(**{k: int(values[k]) for k in ("size", "levels", "channels", "latent_channels") if k in values})
 
 
 def _norm(channels: int) -> nn.GroupNorm:

@@ -139,7 +139,7 @@ def evaluate_dualforce(model_dir: Path, vae_dir: Path, metadata: Path, out: Path
     from talkhead.infer.dualforce import decode_latents, extend_audio, extend_samples, generate_latents, load_vae, \
         write_mp4
     from talkhead.vocab import AUDIO_KEYS
-    from talkhead.train.dualforce import load_model
+    from talkhead.models.video_df import load_model
 
     model, meta, stats = load_model(model_dir)
     vae = load_vae(vae_dir)

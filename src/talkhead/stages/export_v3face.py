@@ -57,7 +57,7 @@ def predict_tracks(model, metadata: Path, audio: str, limit: int = CALIBRATION_C
 def export_v3face(model_dir: Path, metadata: Path, out: Path, cfg: V3faceExportConfig) -> dict:
     """Calibrate, export, verify and (when large) quantize; write the folder `out`; return export.json."""
     from talkhead.export import crisp, v3face_onnx
-    from talkhead.train.v3face import load_model
+    from talkhead.models.v3face import load_model
 
     meta = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     model = load_model(model_dir)

@@ -38,40 +38,25 @@ import torch
 
 from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, DualforceConfig
-from talkhead.data.dataset import WindowDataset, collate
+from talkhead.data.dataset import WindowDataset, collate, train_val, val_picks
 from talkhead.data.featurefile import read_features
-from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
+from talkhead.models.checkpoint import STATS_FILE, file_digest, load_motion_stats
 from talkhead.models.layers import parameter_count
-from talkhead.models.video_df import DUALFORCE_SIZES, DFCond, DualForce, DualForceSpec
+from talkhead.models.video_df import DUALFORCE_SIZES, MODEL_FORMAT, DFCond, DualForce, model_from_config
 from talkhead.models.video_df_attention import Bridge, TowerBlock
 from talkhead.models.video_df_forcing import LossWeights, forcing_loss, speech_weight
 from talkhead.train import distributed
 from talkhead.train.distributed import World
-from talkhead.train.motion_dit import STATS_FILE, load_stats
-from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, rounded, write_epoch_files
+from talkhead.train.harness import (EpochResult, epoch_draws, fresh_state, optimizer_step, run_epochs, run_fingerprint,
+                                    seeded_run)
+from talkhead.train.run_files import data_digest, resume_run
 from talkhead.vocab import AUDIO_KEYS, ROWS_PER_FRAME
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "talkhead-dualforce-1"  # structure = normalised motion − the normalised first frame's
 VAL_DRAWS = 2  # fixed validation windows per val clip
 LATENT_KEY, FIRST_KEY, MOTION_KEY = "video_latents/latents", "video_latents/clip_first_frame", "motion/motion"
 CSV_HEADER = "epoch,train_loss,val_loss,val_video,val_struct,val_lip\n"
-
-
-def model_from_config(meta: dict) -> DualForce:
-    """An untrained DualForce with the architecture recorded in a config.json."""
-    return DualForce(DualForceSpec.from_dict(meta["spec"]), int(meta["latent_channels"]), int(meta["latent_size"]),
-                     int(meta["audio_dim"]), int(meta["audio_rows"]), int(meta["audio_layers"]),
-                     int(meta["bridge_layers"]))
-
-
-def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[DualForce, dict, dict[str, np.ndarray]]:
-    """(the model in eval mode, its config.json, its motion statistics) of a dualforce folder."""
-    meta, state, _ = read_checkpoint(model_dir, "best.safetensors", MODEL_FORMAT, "a DualForce model")
-    model = model_from_config(meta)
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval(), meta, load_stats(Path(model_dir) / STATS_FILE)
 
 
 class _Data:
@@ -81,16 +66,10 @@ class _Data:
         self.cfg, self.audio_key = cfg, AUDIO_KEYS[cfg.audio]
         self.mean, self.std = torch.from_numpy(stats["mean"]), torch.from_numpy(stats["std"])
         keys = [self.audio_key, LATENT_KEY, FIRST_KEY, MOTION_KEY]
-        self.train = WindowDataset(metadata, "train", cfg.window, keys, cfg.seed)
-        if len(self.train) == 0:
-            raise ConfigError(f"{metadata}: no train clip has a {cfg.window}-frame segment (dualforce.window)")
-        val = WindowDataset(metadata, "val", cfg.window, keys, cfg.seed)
-        self.val_split = "val" if len(val) else "train (no val clips)"
-        self.val = val if len(val) else WindowDataset(metadata, "train", cfg.window, keys, cfg.seed)
+        self.train, self.val, self.val_split = train_val(metadata, cfg.window, keys, cfg.seed, "dualforce.window")
         self.refs = {ds.clips.iloc[i]["clip"]: self.first_motion(ds.root / ds.clips.iloc[i]["file"])
                      for ds in (self.train, self.val) for i in range(len(ds))}
-        picks = [(i, d) for i in range(len(self.val)) for d in range(VAL_DRAWS)]
-        self.val_picks = [picks[s:s + cfg.batch_size] for s in range(0, len(picks), cfg.batch_size)]
+        self.val_picks = val_picks(len(self.val), VAL_DRAWS, cfg.batch_size)
 
     def normalise(self, motion: torch.Tensor) -> torch.Tensor:
         """(…, 70) raw → normalised motion."""
@@ -144,22 +123,15 @@ def _train_epoch(step_model: torch.nn.Module, opt: torch.optim.Optimizer, data: 
                  device: torch.device, world: World) -> float:
     """cfg.steps_per_epoch AdamW steps on freshly drawn windows (this rank's share); the mean training loss."""
     cfg = data.cfg
-    rng = np.random.default_rng([cfg.seed, 8, epoch])
     step_model.train()
     total = 0.0
-    for step in range(cfg.steps_per_epoch):
-        first = (epoch * cfg.steps_per_epoch + step) * cfg.batch_size  # a fresh draw per window
-        picks = [(int(i), first + j) for j, i in enumerate(rng.integers(len(data.train), size=cfg.batch_size))]
-        g = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))  # dropout, times, noise of the global batch
+    for picks, g in epoch_draws([cfg.seed, 8], epoch, cfg.steps_per_epoch, cfg.batch_size, len(data.train)):
+        # g: dropout, times and noise of the global batch; this rank computes its share of the rows
         cond, latents, motion, speech = data.batch(data.train, distributed.shard(picks, world))
         share = (world.rank * len(latents), cfg.batch_size)  # this rank's rows of the global batch
         drop = torch.rand(cfg.batch_size, generator=g) < cfg.audio_drop  # CFG dropout, drawn for the global batch
         cond.drop_audio = drop[share[0]:share[0] + len(latents)]
-        loss = _loss(step_model, data, cond, latents, motion, speech, g, device, share)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += loss.item()
+        total += optimizer_step(opt, _loss(step_model, data, cond, latents, motion, speech, g, device, share)["loss"])
     return distributed.mean_over_ranks(total) / cfg.steps_per_epoch
 
 
@@ -212,14 +184,6 @@ def _build(cfg: DualforceConfig, data: _Data, stats_digest: str) -> tuple[DualFo
     return model, arch
 
 
-def _fingerprint(cfg: DualforceConfig, data_digest_: str, stats_digest: str) -> dict:
-    """What must match for a folder to be resumed: the cfg except epochs and evaluation, the data, the stats."""
-    d = dataclasses.asdict(cfg)
-    for key in ("epochs", "eval_lengths", "eval_clips"):
-        d.pop(key)
-    return {**d, "data": data_digest_, "stats": stats_digest}
-
-
 def _checkpoint_model(model: DualForce, wrapped: torch.nn.Module, fsdp: bool,
                       replica: DualForce | None) -> DualForce | None:
     """The module whose state_dict rank 0 writes: the model itself, or under FSDP a CPU replica (rank 0 only)
@@ -244,10 +208,9 @@ def train(metadata: Path, stats_path: Path, cfg: DualforceConfig, out_dir: Path)
         raise ConfigError(f"dualforce.batch_size {cfg.batch_size} does not split over {world.size} processes")
     if world.main:
         out_dir.mkdir(parents=True, exist_ok=True)
-    with torch.random.fork_rng(devices=[]), deterministic():
-        torch.manual_seed(cfg.seed)
+    with seeded_run(cfg.seed):
         stats_digest = file_digest([stats_path])
-        data = _Data(metadata, load_stats(stats_path), cfg)
+        data = _Data(metadata, load_motion_stats(stats_path), cfg)
         model, arch = _build(cfg, data, stats_digest)
         model.to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
@@ -255,12 +218,12 @@ def train(metadata: Path, stats_path: Path, cfg: DualforceConfig, out_dir: Path)
             shutil.copyfile(stats_path, out_dir / STATS_FILE)
             write_json(out_dir / "config.json", arch | {"train": dataclasses.asdict(cfg), "clips": data.clips(),
                                                         "val_split": data.val_split})
-        fingerprint = _fingerprint(cfg, data_digest(metadata), stats_digest)
+        fingerprint = run_fingerprint(cfg, ("epochs", "eval_lengths", "eval_clips"), data=data_digest(metadata),
+                                      stats=stats_digest)
         state = resume_run(out_dir, fingerprint, model, opt)
         if state is None:
             initial = _validate(model, data, device)["val_loss"]
-            state = {"epoch": -1, "best": None, "best_epoch": None, "history": [], "fingerprint": fingerprint,
-                     "initial": round(initial, 8), "parameters": parameter_count(model)}
+            state = fresh_state(fingerprint, initial=round(initial, 8), parameters=parameter_count(model))
         distributed.barrier()
         fsdp = cfg.strategy == "fsdp" and world.distributed
         replica = copy.deepcopy(model).cpu() if fsdp and world.main else None  # what rank 0 writes under FSDP
@@ -268,26 +231,22 @@ def train(metadata: Path, stats_path: Path, cfg: DualforceConfig, out_dir: Path)
                                          shard_units=(TowerBlock, Bridge))  # FSDP: one unit per layer
         if fsdp:  # FSDP owns the parameters now: the optimizer must be built on the wrapped module
             opt = torch.optim.AdamW(wrapped.parameters(), lr=cfg.lr)
-        resumed = state["epoch"] + 1
-        for epoch in range(resumed, cfg.epochs):
+
+        def run_epoch(epoch: int) -> EpochResult:
             train_loss = _train_epoch(wrapped, opt, data, epoch, device, world)
             val = _validate(wrapped, data, device)
-            improved = state["best"] is None or round(val["val_loss"], 8) < state["best"]
-            row = rounded({"epoch": epoch + 1, "train_loss": train_loss, **val})
-            state = {**state, "epoch": epoch, "history": [*state["history"], row]}
-            if improved:
-                state |= {"best": round(val["val_loss"], 8), "best_epoch": epoch + 1}
-            saved = _checkpoint_model(model, wrapped, fsdp, replica)
-            if world.main:
-                save_opt = opt if not fsdp else torch.optim.AdamW(saved.parameters(), lr=cfg.lr)
-                write_epoch_files(out_dir, saved, save_opt, state, improved,
-                                  lambda: _write_metrics(out_dir, state, data.val_split))
-            log.info("dualforce epoch %d/%d: train %.4f, val %.4f (video %.4f, struct %.4f, lip %.4f)%s", epoch + 1,
-                     cfg.epochs, train_loss, val["val_loss"], val["val_video"], val["val_struct"], val["val_lip"],
-                     " (best)" if improved else "")
-        if resumed and state["history"] and world.main:  # restore what a workflow manager may have deleted
-            shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
-            _write_metrics(out_dir, state, data.val_split)
+            return EpochResult({"train_loss": train_loss, **val}, val["val_loss"],
+                               f"train {train_loss:.4f}, val {val['val_loss']:.4f} (video {val['val_video']:.4f}, "
+                               f"struct {val['val_struct']:.4f}, lip {val['val_lip']:.4f})")
+
+        def checkpoint() -> tuple[torch.nn.Module, torch.optim.Optimizer] | None:
+            saved = _checkpoint_model(model, wrapped, fsdp, replica)  # under FSDP a collective on every rank
+            if not world.main:
+                return None
+            return saved, opt if not fsdp else torch.optim.AdamW(saved.parameters(), lr=cfg.lr)
+
+        state, resumed = run_epochs(out_dir, state, cfg.epochs, "dualforce", run_epoch, checkpoint,
+                                    lambda st: _write_metrics(out_dir, st, data.val_split), world.main)
         distributed.barrier()
     log.info("dualforce: validation loss %.4f untrained → best %s", state["initial"], state["best"])
     if state["best"] is not None and state["best"] >= state["initial"]:

@@ -33,45 +33,26 @@ import torch.nn.functional as F
 
 from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, MotionDitConfig
-from talkhead.data.dataset import WindowDataset, collate
+from talkhead.data.dataset import WindowDataset, collate, train_val, val_picks
 from talkhead.data.featurefile import read_features
 from talkhead.features.mel import speech_level
 from talkhead.models import flow_matching as fm
-from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
+from talkhead.models.checkpoint import STATS_FILE, file_digest, load_motion_stats
 from talkhead.models.mouth_map import MAP_FILE as MOUTH_MAP_FILE
 from talkhead.models.mouth_map import fit_mouth_map, save_mouth_map
-from talkhead.models.motion_dit import MOTION_DIT_SIZES, MotionCond, MotionDiT, MotionDiTSpec, sample
-from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, rounded, write_epoch_files
+from talkhead.models.motion_dit import (MODEL_FORMAT, MOTION_DIT_SIZES, MotionCond, MotionDiT, model_from_config,
+                                        sample)
+from talkhead.train.harness import (EpochResult, epoch_draws, fresh_state, optimizer_step, run_epochs, run_fingerprint,
+                                    seeded_run)
+from talkhead.train.run_files import data_digest, resume_run
 from talkhead.vocab import AUDIO_KEYS, NULL_EMOTION, ROWS_PER_FRAME, emotion_id
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "talkhead-motion-dit-3"  # 2: motion as the residual to the reference; 3: audio standardised
 #                                           with training statistics (buffers) instead of a per-frame LayerNorm
-STATS_FILE = "motion_stats.safetensors"
 VAL_DRAWS = 2  # fixed validation windows per val clip
 EXP, POSE = slice(0, 63), slice(63, 70)  # exp keypoints | scale, t, pitch/yaw/roll
 CSV_HEADER = "epoch,train_loss,val_l1,val_l1_exp,val_l1_pose\n"
-
-
-def load_stats(path: str | Path) -> dict[str, np.ndarray]:
-    """`mean` and `std` (70,) float32 of a motion_stats file."""
-    tensors, _ = read_features(path, keys=["mean", "std"])
-    return {k: v.astype(np.float32) for k, v in tensors.items()}
-
-
-def _model_from_config(meta: dict) -> MotionDiT:
-    """An untrained MotionDiT with the architecture recorded in a config.json."""
-    return MotionDiT(MotionDiTSpec.from_dict(meta["spec"]), int(meta["audio_dim"]), int(meta["audio_rows"]),
-                     int(meta["audio_layers"]))
-
-
-def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[MotionDiT, dict, dict[str, np.ndarray]]:
-    """(the model in eval mode, its config.json, its motion statistics) of a motion_dit folder."""
-    meta, state, _ = read_checkpoint(model_dir, "best.safetensors", MODEL_FORMAT, "a motion DiT model")
-    model = _model_from_config(meta)
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval(), meta, load_stats(Path(model_dir) / STATS_FILE)
 
 
 class _Data:
@@ -81,17 +62,10 @@ class _Data:
         self.cfg, self.audio_key = cfg, AUDIO_KEYS[cfg.audio]
         self.mean, self.std = torch.from_numpy(stats["mean"]), torch.from_numpy(stats["std"])
         keys, window = [self.audio_key, "motion/motion"], cfg.n_prev + cfg.n_pred
-        self.train = WindowDataset(metadata, "train", window, keys, cfg.seed)
-        if len(self.train) == 0:
-            raise ConfigError(f"{metadata}: no train clip has a {window}-frame segment (n_prev + n_pred)")
-        val = WindowDataset(metadata, "val", window, keys, cfg.seed)
-        self.val_split = "val" if len(val) else "train (no val clips)"
-        self.val = val if len(val) else WindowDataset(metadata, "train", window, keys, cfg.seed)
+        self.train, self.val, self.val_split = train_val(metadata, window, keys, cfg.seed, "n_prev + n_pred")
         self.refs = {ds.clips.iloc[i]["clip"]: self._first_frame(ds, i) for ds in (self.train, self.val)
                      for i in range(len(ds))}
-        picks = [(i, d) for i in range(len(self.val)) for d in range(VAL_DRAWS)]
-        self.val_batches = [self.batch(self.val, picks[s:s + cfg.batch_size])
-                            for s in range(0, len(picks), cfg.batch_size)]
+        self.val_batches = [self.batch(self.val, p) for p in val_picks(len(self.val), VAL_DRAWS, cfg.batch_size)]
 
     def normalise(self, motion: torch.Tensor) -> torch.Tensor:
         """(…, 70) raw → normalised motion."""
@@ -152,19 +126,11 @@ def _train_epoch(model: MotionDiT, opt: torch.optim.Optimizer, data: _Data, epoc
                  device: torch.device) -> float:
     """cfg.steps_per_epoch AdamW steps on freshly drawn windows; the mean training loss."""
     cfg = data.cfg
-    rng = np.random.default_rng([cfg.seed, 6, epoch])
     model.train()
     total = 0.0
-    for step in range(cfg.steps_per_epoch):
-        first = (epoch * cfg.steps_per_epoch + step) * cfg.batch_size  # a fresh draw per window
-        picks = [(int(i), first + j) for j, i in enumerate(rng.integers(len(data.train), size=cfg.batch_size))]
-        g = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))  # times, noise, dropout of this step
+    for picks, g in epoch_draws([cfg.seed, 6], epoch, cfg.steps_per_epoch, cfg.batch_size, len(data.train)):
         cond, x1 = data.batch(data.train, picks)
-        loss = flow_loss(model, _to(cfg_dropout(cond, cfg, g), device), x1.to(device), cfg, g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += loss.item()
+        total += optimizer_step(opt, flow_loss(model, _to(cfg_dropout(cond, cfg, g), device), x1.to(device), cfg, g))
     return total / cfg.steps_per_epoch
 
 
@@ -205,16 +171,9 @@ def _build(cfg: MotionDitConfig, data: _Data, stats_digest: str) -> tuple[Motion
             "n_prev": cfg.n_prev, "sample_steps": cfg.sample_steps, "cfg_scale": cfg.cfg_scale,
             "time_shift": cfg.time_shift, "stats": stats_digest}
     torch.manual_seed(cfg.seed)
-    model = _model_from_config(arch)
+    model = model_from_config(arch)
     model.set_audio_stats(*data.train.feature_stats(data.audio_key))
     return model, arch
-
-
-def _fingerprint(cfg: MotionDitConfig, data_digest: str, stats_digest: str) -> dict:
-    """What must match for a folder to be resumed: the training cfg except the epoch count, the data, the stats."""
-    d = dataclasses.asdict(cfg)
-    d.pop("epochs")
-    return {**d, "data": data_digest, "stats": stats_digest}
 
 
 def fit_mouth(metadata: Path, out_dir: Path) -> dict | None:
@@ -251,10 +210,9 @@ def train(metadata: Path, stats_path: Path, cfg: MotionDitConfig, out_dir: Path)
     metadata, stats_path, out_dir = Path(metadata), Path(stats_path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(cfg.device)
-    with torch.random.fork_rng(devices=[]), deterministic():
-        torch.manual_seed(cfg.seed)
+    with seeded_run(cfg.seed):
         stats_digest = file_digest([stats_path])
-        data = _Data(metadata, load_stats(stats_path), cfg)
+        data = _Data(metadata, load_motion_stats(stats_path), cfg)
         model, arch = _build(cfg, data, stats_digest)
         model.to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
@@ -262,25 +220,18 @@ def train(metadata: Path, stats_path: Path, cfg: MotionDitConfig, out_dir: Path)
         mouth = fit_mouth(metadata, out_dir)
         write_json(out_dir / "config.json", arch | {"train": dataclasses.asdict(cfg), "clips": data.clips(),
                                                     "val_split": data.val_split, "mouth_map": mouth})
-        fingerprint = _fingerprint(cfg, data_digest(metadata), stats_digest)
-        state = resume_run(out_dir, fingerprint, model, opt) or {
-            "epoch": -1, "best": None, "best_epoch": None, "history": [], "fingerprint": fingerprint}
-        resumed = state["epoch"] + 1
-        for epoch in range(resumed, cfg.epochs):
+        fingerprint = run_fingerprint(cfg, data=data_digest(metadata), stats=stats_digest)
+        state = resume_run(out_dir, fingerprint, model, opt) or fresh_state(fingerprint)
+
+        def run_epoch(epoch: int) -> EpochResult:
             train_loss = _train_epoch(model, opt, data, epoch, device)
             val, val_exp, val_pose = _validate(model, data, device)
-            improved = state["best"] is None or round(val, 8) < state["best"]
-            row = rounded({"epoch": epoch + 1, "train_loss": train_loss, "val_l1": val, "val_l1_exp": val_exp,
-                            "val_l1_pose": val_pose})
-            state = {**state, "epoch": epoch, "history": [*state["history"], row]}
-            if improved:
-                state |= {"best": round(val, 8), "best_epoch": epoch + 1}
-            write_epoch_files(out_dir, model, opt, state, improved, lambda: _write_metrics(out_dir, state, data.val_split))
-            log.info("motion_dit epoch %d/%d: train %.4f, val L1 %.4f (exp %.4f, pose %.4f)%s", epoch + 1,
-                     cfg.epochs, train_loss, val, val_exp, val_pose, " (best)" if improved else "")
-        if resumed and state["history"]:  # restore what a workflow manager may have deleted
-            shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
-            _write_metrics(out_dir, state, data.val_split)
+            return EpochResult({"train_loss": train_loss, "val_l1": val, "val_l1_exp": val_exp,
+                                "val_l1_pose": val_pose}, val,
+                               f"train {train_loss:.4f}, val L1 {val:.4f} (exp {val_exp:.4f}, pose {val_pose:.4f})")
+
+        state, resumed = run_epochs(out_dir, state, cfg.epochs, "motion_dit", run_epoch, lambda: (model, opt),
+                                    lambda st: _write_metrics(out_dir, st, data.val_split))
     hist = state["history"]
     return {"epochs": cfg.epochs, "resumed_after": resumed, "clips": len(data.train),
             "first_val": hist[0]["val_l1"] if hist else None, "best_val": state["best"],

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,19 +28,21 @@ from tqdm import tqdm
 
 from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, V3faceConfig
-from talkhead.data.dataset import WindowDataset, collate
+from talkhead.data.dataset import WindowDataset, collate, train_val, val_picks
 from talkhead.features.blendshapes import ARKIT_NAMES
 from talkhead.models.arkit_channels import BROW_CHANNELS, EXPRESSION_INDEX, LIPSYNC_INDEX
-from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
-from talkhead.models.v3face import V3FACE_SIZES, V3Face, V3FaceSpec, audio_features, audio_rows
+from talkhead.models.checkpoint import file_digest
+from talkhead.models.v3face import (MODEL_FORMAT, V3FACE_SIZES, V3Face, audio_features, audio_rows, load_model,
+                                    model_from_config)
 from talkhead.train import distributed
 from talkhead.train.distributed import World
-from talkhead.train.run_files import RESUME_BEST, data_digest, resume_run, rounded, write_epoch_files
+from talkhead.train.harness import (EpochResult, epoch_draws, fresh_state, optimizer_step, run_epochs, run_fingerprint,
+                                    seeded_run)
+from talkhead.train.run_files import data_digest, resume_run
 from talkhead.vocab import AUDIO_KEYS, emotion_id
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "talkhead-v3face-1"
 PHASES: dict[str, tuple[int, ...]] = {"lipsync": LIPSYNC_INDEX, "expression": EXPRESSION_INDEX}
 PHASE_SEED = {"lipsync": 1, "expression": 2}  # keeps the two phases' window draws apart
 VAL_DRAWS = 4  # fixed validation windows per val clip
@@ -65,35 +66,14 @@ def phase_loss(pred: torch.Tensor, target: torch.Tensor, channels: torch.Tensor,
     return rec + vel_w * vel
 
 
-def _model_from_config(meta: dict) -> V3Face:
-    """An untrained V3Face with the architecture recorded in a config.json."""
-    return V3Face(V3FaceSpec.from_dict(meta["spec"]), int(meta["audio_dim"]), int(meta["audio_rows"]),
-                  int(meta["cond_dim"]), int(meta["lookahead"]))
-
-
-def load_model(model_dir: str | Path, device: str = "cpu") -> V3Face:
-    """The V3 Face model of a phase folder (config.json + best.safetensors), in eval mode."""
-    meta, state, _ = read_checkpoint(model_dir, "best.safetensors", MODEL_FORMAT, "a V3 Face model")
-    model = _model_from_config(meta)
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval()
-
-
 class _Data:
     """The train and validation datasets of a phase, with the fixed validation batches."""
 
     def __init__(self, metadata: Path, cfg: V3faceConfig) -> None:
         self.cfg, self.audio_key = cfg, AUDIO_KEYS[cfg.audio]
         keys = [self.audio_key, f"blendshapes/{cfg.target}"]
-        self.train = WindowDataset(metadata, "train", cfg.window, keys, cfg.seed)
-        if len(self.train) == 0:
-            raise ConfigError(f"{metadata}: no train clip has a {cfg.window}-frame segment (v3face.window)")
-        val = WindowDataset(metadata, "val", cfg.window, keys, cfg.seed)
-        self.val_split = "val" if len(val) else "train (no val clips)"
-        self.val = val if len(val) else WindowDataset(metadata, "train", cfg.window, keys, cfg.seed)
-        picks = [(i, d) for i in range(len(self.val)) for d in range(VAL_DRAWS)]
-        self.val_batches = [self.batch(self.val, picks[s:s + cfg.batch_size])
-                            for s in range(0, len(picks), cfg.batch_size)]
+        self.train, self.val, self.val_split = train_val(metadata, cfg.window, keys, cfg.seed, "v3face.window")
+        self.val_batches = [self.batch(self.val, p) for p in val_picks(len(self.val), VAL_DRAWS, cfg.batch_size)]
 
     def batch(self, ds: WindowDataset, picks: list[tuple[int, int]]) -> tuple[torch.Tensor, ...]:
         """(audio (B, rows·W, D), emotion ids (B,), target (B, W, 52)) of (clip index, draw) picks."""
@@ -110,13 +90,6 @@ class _Data:
         return {"train": self.train.clips["clip"].tolist(), "val": self.val.clips["clip"].tolist()}
 
 
-def _fingerprint(cfg: V3faceConfig, phase: str) -> dict:
-    """What must match for a folder to be resumed: the training cfg except the epoch counts."""
-    d = dataclasses.asdict(cfg)
-    d.pop("epochs_lipsync"), d.pop("epochs_expression"), d.pop("nproc")  # nproc: how, not what, is trained
-    return {"phase": phase, **d}
-
-
 def _build_model(phase: str, cfg: V3faceConfig, data: _Data, init: Path | None) -> tuple[V3Face, dict]:
     """The phase's starting model (seeded init, or phase 1's best frozen) and its config.json header."""
     if cfg.size not in V3FACE_SIZES:
@@ -127,7 +100,7 @@ def _build_model(phase: str, cfg: V3faceConfig, data: _Data, init: Path | None) 
             "cond_dim": cfg.cond_dim, "lookahead": cfg.lookahead}
     if phase == "lipsync":
         torch.manual_seed(cfg.seed)
-        return _model_from_config(arch), arch | {"init": None}
+        return model_from_config(arch), arch | {"init": None}
     if init is None:
         raise ConfigError("the expression phase needs --init (the lipsync model folder)")
     init_meta = json.loads((Path(init) / "config.json").read_text(encoding="utf-8"))
@@ -169,7 +142,6 @@ def _train_epoch(step_fn: nn.Module, opt: torch.optim.Optimizer, data: _Data, ph
                  device: torch.device, world: World) -> float:
     """cfg.steps_per_epoch AdamW steps on freshly drawn windows (this rank's share of each); the mean loss."""
     cfg = data.cfg
-    rng = np.random.default_rng([cfg.seed, PHASE_SEED[phase], epoch])
     channels = torch.tensor(PHASES[phase], device=device)
     vel_channel_w = torch.tensor([cfg.brow_velocity_weight if ARKIT_NAMES[i] in BROW_CHANNELS else 1.0
                                   for i in PHASES[phase]], device=device)
@@ -177,21 +149,18 @@ def _train_epoch(step_fn: nn.Module, opt: torch.optim.Optimizer, data: _Data, ph
     autocast = torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda")
     step_fn.train()
     total = 0.0
-    bar = tqdm(range(cfg.steps_per_epoch), desc=f"{phase} {epoch + 1}/{epochs}", unit="step",
+    draws = epoch_draws([cfg.seed, PHASE_SEED[phase]], epoch, cfg.steps_per_epoch, cfg.batch_size, len(data.train),
+                        generators=False)
+    bar = tqdm(draws, total=cfg.steps_per_epoch, desc=f"{phase} {epoch + 1}/{epochs}", unit="step",
                disable=not (sys.stderr.isatty() and world.main))
-    for step in bar:
-        first = (epoch * cfg.steps_per_epoch + step) * cfg.batch_size  # a fresh draw per window
-        picks = [(int(i), first + j) for j, i in enumerate(rng.integers(len(data.train), size=cfg.batch_size))]
+    for picks, _ in bar:
         picks = distributed.shard(picks, world)  # every rank drew the same global batch; this rank's share
         audio, labels, target = (t.to(device) for t in data.batch(data.train, picks))
         with autocast:
             pred = step_fn(audio, labels, target.shape[1]).float()  # (B / world, W, 52)
-        loss = phase_loss(pred, target, channels, vel_channel_w, vel_w, cfg.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += loss.item()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+        loss = optimizer_step(opt, phase_loss(pred, target, channels, vel_channel_w, vel_w, cfg.loss))
+        total += loss
+        bar.set_postfix(loss=f"{loss:.4f}")
     return distributed.mean_over_ranks(total) / cfg.steps_per_epoch  # equal shares: the global batch's mean
 
 
@@ -203,13 +172,6 @@ def _write_metrics(out_dir: Path, state: dict, val_split: str, phase: str) -> No
         f"{r['velocity_weight']:.6f}\n" for r in rows))
     write_json(out_dir / "metrics.json", {**rows[-1], "phase": phase, "best_epoch": state["best_epoch"],
                                           "best_val_l1": state["best"], "val_split": val_split})
-
-
-def _restore_outputs(out_dir: Path, state: dict, val_split: str, phase: str) -> None:
-    """After a resume: best.safetensors and the metrics files exist again, as the uninterrupted run wrote them."""
-    if state["history"]:
-        shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
-        _write_metrics(out_dir, state, val_split, phase)
 
 
 def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, init: Path | None = None) -> dict:
@@ -226,40 +188,33 @@ def train_phase(metadata: Path, phase: str, cfg: V3faceConfig, out_dir: Path, in
     if world.main:
         out_dir.mkdir(parents=True, exist_ok=True)
     epochs = cfg.epochs_lipsync if phase == "lipsync" else cfg.epochs_expression
-    with torch.random.fork_rng(devices=[]), deterministic():
-        torch.manual_seed(cfg.seed + PHASE_SEED[phase])  # the process's RNG state is not fixed at start-up
+    with seeded_run(cfg.seed + PHASE_SEED[phase]):
         data = _Data(Path(metadata), cfg)
         model, arch = _build_model(phase, cfg, data, init)
         model.to(device)
         params = model.expression_parameters() if phase == "expression" else [
             p for m in model.lipsync_modules() for p in m.parameters()]
         opt = torch.optim.AdamW(params, lr=cfg.lr)
-        fingerprint = _fingerprint(cfg, phase) | {"init": arch["init"], "data": data_digest(Path(metadata))}
+        fingerprint = run_fingerprint(cfg, ("epochs_lipsync", "epochs_expression", "nproc"),  # nproc: how, not what
+                                      phase=phase, init=arch["init"], data=data_digest(Path(metadata)))
         if world.main:
             write_json(out_dir / "config.json", arch | {"phase": phase, "train": dataclasses.asdict(cfg),
                                                         "clips": data.clips(), "val_split": data.val_split})
-        state = resume_run(out_dir, fingerprint, model, opt) or {
-            "epoch": -1, "best": None, "best_epoch": None, "history": [], "fingerprint": fingerprint}
+        state = resume_run(out_dir, fingerprint, model, opt) or fresh_state(fingerprint)
         distributed.barrier()  # every rank has read the folder before rank 0 writes the next epoch into it
         step_fn = distributed.wrap_model(_Step(model), "ddp", world, device)
-        resumed = state["epoch"] + 1
-        for epoch in range(resumed, epochs):
+
+        def run_epoch(epoch: int) -> EpochResult:
             train_loss = _train_epoch(step_fn, opt, data, phase, epoch, epochs, device, world)
             val_lip, val_expr = _validate(model, data, device)
-            score = val_lip if phase == "lipsync" else val_expr
-            improved = state["best"] is None or round(score, 8) < state["best"]
-            row = rounded({"epoch": epoch + 1, "train_loss": train_loss, "val_l1_lipsync": val_lip,
-                            "val_l1_expression": val_expr, "velocity_weight": velocity_ramp(cfg, epoch)})
-            state = {**state, "epoch": epoch, "history": [*state["history"], row]}
-            if improved:
-                state |= {"best": round(score, 8), "best_epoch": epoch + 1}
-            if world.main:
-                write_epoch_files(out_dir, model, opt, state, improved,
-                                  lambda: _write_metrics(out_dir, state, data.val_split, phase))
-            log.info("%s epoch %d/%d: train %.4f, val L1 lipsync %.4f, expression %.4f%s", phase, epoch + 1, epochs,
-                     train_loss, val_lip, val_expr, " (best)" if improved else "")
-        if resumed and world.main:
-            _restore_outputs(out_dir, state, data.val_split, phase)
+            return EpochResult({"train_loss": train_loss, "val_l1_lipsync": val_lip, "val_l1_expression": val_expr,
+                                "velocity_weight": velocity_ramp(cfg, epoch)},
+                               val_lip if phase == "lipsync" else val_expr,
+                               f"train {train_loss:.4f}, val L1 lipsync {val_lip:.4f}, expression {val_expr:.4f}")
+
+        state, resumed = run_epochs(out_dir, state, epochs, phase, run_epoch,
+                                    lambda: (model, opt) if world.main else None,
+                                    lambda st: _write_metrics(out_dir, st, data.val_split, phase), world.main)
         distributed.barrier()  # the folder is complete when any rank returns
     hist = state["history"]
     return {"phase": phase, "epochs": epochs, "resumed_after": resumed, "clips": len(data.train),

@@ -16,7 +16,7 @@ from talkhead.infer.mouth_driver import load_driver
 from talkhead.models.motion_dit import MOTION_DIT_SIZES, MotionDiT
 from talkhead.models.mouth_map import MAP_FILE, MOUTH_DIMS, save_mouth_map
 from talkhead.models.v3face import V3FACE_SIZES, V3Face
-from talkhead.train.v3face import MODEL_FORMAT
+from talkhead.models.v3face import MODEL_FORMAT
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

@@ -13,7 +13,8 @@ from talkhead.data.pack import pack_clip
 from talkhead.stages import train_dualforce
 from talkhead.stages.dataset import metadata_table
 from talkhead.stages.motion_stats import motion_stats
-from talkhead.train.dualforce import load_model, train
+from talkhead.models.video_df import load_model
+from talkhead.train.dualforce import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

@@ -20,7 +20,8 @@ from talkhead.models.mouth_map import MOUTH_DIMS
 from talkhead.stages import train_motion
 from talkhead.stages.dataset import metadata_table
 from talkhead.stages.motion_stats import motion_stats
-from talkhead.train.motion_dit import load_model, train
+from talkhead.models.motion_dit import load_model
+from talkhead.train.motion_dit import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

@@ -15,7 +15,8 @@ from talkhead.models.arkit_channels import LIPSYNC_INDEX
 from talkhead.models.v3face import audio_features
 from talkhead.stages import train_expression, train_lipsync
 from talkhead.stages.dataset import metadata_table
-from talkhead.train.v3face import load_model, train_phase
+from talkhead.models.v3face import load_model
+from talkhead.train.v3face import train_phase
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
