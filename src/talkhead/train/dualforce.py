@@ -161,7 +161,7 @@ def _write_metrics(out_dir: Path, state: dict, val_split: str) -> None:
         "parameters": state["parameters"]})
 
 
-def _build(cfg: DualforceConfig, data: _Data, stats_digest: str) -> tuple[DualForce, dict]:
+def _build(cfg: DualforceConfig, data: _Data, stats_path: Path) -> tuple[DualForce, dict]:
     """The seeded initial model and its config.json header."""
     if cfg.size not in DUALFORCE_SIZES:
         raise ConfigError(f"dualforce.size {cfg.size!r} not in {sorted(DUALFORCE_SIZES)}")
@@ -177,7 +177,7 @@ def _build(cfg: DualforceConfig, data: _Data, stats_digest: str) -> tuple[DualFo
             "audio_dim": int(audio.shape[-1]), "audio_rows": ROWS_PER_FRAME[cfg.audio],
             "audio_layers": int(audio.shape[2]) if audio.dim() == 4 else 0, "window": cfg.window,
             "stride": cfg.stride, "sample_steps": cfg.sample_steps, "sample_lag": cfg.sample_lag,
-            "cfg_scale": cfg.cfg_scale, "time_shift": cfg.time_shift, "stats": stats_digest}
+            "cfg_scale": cfg.cfg_scale, "time_shift": cfg.time_shift, "stats": file_digest([stats_path])}
     torch.manual_seed(cfg.seed)
     model = model_from_config(arch)
     model.set_audio_stats(*data.train.feature_stats(data.audio_key))
@@ -209,9 +209,8 @@ def train(metadata: Path, stats_path: Path, cfg: DualforceConfig, out_dir: Path)
     if world.main:
         out_dir.mkdir(parents=True, exist_ok=True)
     with seeded_run(cfg.seed):
-        stats_digest = file_digest([stats_path])
         data = _Data(metadata, load_motion_stats(stats_path), cfg)
-        model, arch = _build(cfg, data, stats_digest)
+        model, arch = _build(cfg, data, stats_path)
         model.to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
         if world.main:
@@ -219,7 +218,7 @@ def train(metadata: Path, stats_path: Path, cfg: DualforceConfig, out_dir: Path)
             write_json(out_dir / "config.json", arch | {"train": dataclasses.asdict(cfg), "clips": data.clips(),
                                                         "val_split": data.val_split})
         fingerprint = run_fingerprint(cfg, ("epochs", "eval_lengths", "eval_clips"), data=data_digest(metadata),
-                                      stats=stats_digest)
+                                      stats=arch["stats"])
         state = resume_run(out_dir, fingerprint, model, opt)
         if state is None:
             initial = _validate(model, data, device)["val_loss"]

@@ -160,7 +160,7 @@ def _write_metrics(out_dir: Path, state: dict, val_split: str) -> None:
                                           "val_split": val_split})
 
 
-def _build(cfg: MotionDitConfig, data: _Data, stats_digest: str) -> tuple[MotionDiT, dict]:
+def _build(cfg: MotionDitConfig, data: _Data, stats_path: Path) -> tuple[MotionDiT, dict]:
     """The seeded initial model and its config.json header."""
     if cfg.size not in MOTION_DIT_SIZES:
         raise ConfigError(f"motion_dit.size {cfg.size!r} not in {sorted(MOTION_DIT_SIZES)}")
@@ -169,7 +169,7 @@ def _build(cfg: MotionDitConfig, data: _Data, stats_digest: str) -> tuple[Motion
             "audio": cfg.audio, "audio_dim": int(audio.shape[-1]), "audio_rows": ROWS_PER_FRAME[cfg.audio],
             "audio_layers": int(audio.shape[2]) if audio.dim() == 4 else 0, "n_pred": cfg.n_pred,
             "n_prev": cfg.n_prev, "sample_steps": cfg.sample_steps, "cfg_scale": cfg.cfg_scale,
-            "time_shift": cfg.time_shift, "stats": stats_digest}
+            "time_shift": cfg.time_shift, "stats": file_digest([stats_path])}
     torch.manual_seed(cfg.seed)
     model = model_from_config(arch)
     model.set_audio_stats(*data.train.feature_stats(data.audio_key))
@@ -211,16 +211,15 @@ def train(metadata: Path, stats_path: Path, cfg: MotionDitConfig, out_dir: Path)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(cfg.device)
     with seeded_run(cfg.seed):
-        stats_digest = file_digest([stats_path])
         data = _Data(metadata, load_motion_stats(stats_path), cfg)
-        model, arch = _build(cfg, data, stats_digest)
+        model, arch = _build(cfg, data, stats_path)
         model.to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
         shutil.copyfile(stats_path, out_dir / STATS_FILE)
         mouth = fit_mouth(metadata, out_dir)
         write_json(out_dir / "config.json", arch | {"train": dataclasses.asdict(cfg), "clips": data.clips(),
                                                     "val_split": data.val_split, "mouth_map": mouth})
-        fingerprint = run_fingerprint(cfg, data=data_digest(metadata), stats=stats_digest)
+        fingerprint = run_fingerprint(cfg, data=data_digest(metadata), stats=arch["stats"])
         state = resume_run(out_dir, fingerprint, model, opt) or fresh_state(fingerprint)
 
         def run_epoch(epoch: int) -> EpochResult:
