@@ -48,7 +48,7 @@ TOLERANCE = 2
 def extract(name: str, work: Path) -> tuple[np.ndarray, np.ndarray]:
     """(face mesh (T, 478, 3), 16 kHz audio) of one fixture clip through the pipeline's stages."""
     from talkhead.config import load_params
-    from talkhead.quality.run import qc_file
+    from talkhead.stages.qc_files import qc_file
 
     params = load_params(REPO / "params.yaml")
     params["crop"]["size"] = 256

@@ -42,7 +42,7 @@ REAL = ["video-retalking__face_1.mp4", "video-retalking__face_2.mp4", "video-ret
 def preprocess(src: Path, work: Path) -> tuple[Path, Path, int]:
     """`talkhead qc --keep` on one file; (quality folder, crop folder, frames) of the accepted clip."""
     from talkhead.config import load_params
-    from talkhead.quality.run import run_qc
+    from talkhead.stages.qc_files import run_qc
 
     report = run_qc([src], work, load_params(REPO / "params.yaml"), keep=True)[0]
     if report["verdict"] != "accept":

@@ -88,7 +88,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 def _qc(args: argparse.Namespace) -> int:
     """Quality-check video files with the pipeline's own stages: a JSON verdict per file, a line on stdout."""
-    from talkhead.quality.run import run_qc
+    from talkhead.stages.qc_files import run_qc
 
     params = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
     _use_threads(args.threads)

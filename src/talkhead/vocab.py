@@ -1,4 +1,4 @@
-"""The vocabulary every layer shares: emotion labels, packed audio tensors, the motion's size.
+"""The vocabulary every layer shares: emotion labels, packed audio tensors, the motion's size, the 52 blendshapes.
 
 One definition each, imported by the data, model, training, evaluation and inference code alike
 (nothing here imports from talkhead). The manifest schema's `emotion` enum is the same list
@@ -15,6 +15,21 @@ AUDIO_KEYS = {"audio_mel": "audio_mel/mel", "audio_hubert": "audio_hubert/hidden
 ROWS_PER_FRAME = {"audio_mel": 4, "audio_hubert": 2}  # audio rows per video frame; face modalities: 1
 
 MOTION_DIM = 70  # MoDA's per-frame motion: 21 keypoints × xyz, scale, translation, pitch/yaw/roll (features.motion)
+
+
+# The 52 ARKit blendshapes in ARKit's order (the columns of every blendshape track and of V3 Face's output)
+ARKIT_NAMES: tuple[str, ...] = (
+    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
+    "eyeSquintLeft", "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight",
+    "eyeLookOutRight", "eyeLookUpRight", "eyeSquintRight", "eyeWideRight", "jawForward", "jawLeft",
+    "jawRight", "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight",
+    "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft",
+    "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight", "mouthRollLower", "mouthRollUpper",
+    "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft",
+    "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight", "browDownLeft", "browDownRight",
+    "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff", "cheekSquintLeft",
+    "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
+)
 
 
 def emotion_id(label: str) -> int:

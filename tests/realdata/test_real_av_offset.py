@@ -18,7 +18,7 @@ import pytest
 import pandas as pd
 
 from talkhead.config import AvCorpusConfig, QualityConfig, load_params
-from talkhead.quality.run import run_qc
+from talkhead.stages.qc_files import run_qc
 from talkhead.stages.av_corpus import run_av_corpus
 
 pytestmark = pytest.mark.realdata

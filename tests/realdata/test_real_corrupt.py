@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from talkhead.config import load_params
-from talkhead.quality.run import run_qc
+from talkhead.stages.qc_files import run_qc
 
 pytestmark = pytest.mark.realdata
 ACCEPTED = ["video-retalking__face_1", "video-retalking__face_2", "video-retalking__face_4",

@@ -16,7 +16,7 @@ import soundfile as sf
 import yaml
 
 from talkhead.data.featurefile import read_features
-from talkhead.features.blendshapes import ARKIT_NAMES
+from talkhead.vocab import ARKIT_NAMES
 from tests.workflow.helpers import REPO, snakemake
 
 pytestmark = [pytest.mark.realdata, pytest.mark.workflow]

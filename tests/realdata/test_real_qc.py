@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from talkhead.config import load_params
-from talkhead.quality.run import run_qc
+from talkhead.stages.qc_files import run_qc
 
 pytestmark = pytest.mark.realdata
 LAG_CLIP = "DERIVED__video-retalking__face_2__audio_lag_400ms"

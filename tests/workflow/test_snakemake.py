@@ -218,7 +218,7 @@ def test_blendshapes_cli_on_the_trained_model_and_its_onnx(workdir, tmp_path):
     import numpy as np
 
     from talkhead.cli import main as cli
-    from talkhead.features.blendshapes import ARKIT_NAMES
+    from talkhead.vocab import ARKIT_NAMES
     from tests.conftest import REAL
 
     snakemake(workdir, "--cores", "2", "all")  # (a no-op when the end-to-end test ran first)

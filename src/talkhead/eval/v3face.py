@@ -37,7 +37,7 @@ import torch
 from talkhead.config import EvaluateConfig
 from talkhead.data.featurefile import read_features
 from talkhead.features import mel
-from talkhead.features.blendshapes import ARKIT_NAMES
+from talkhead.vocab import ARKIT_NAMES
 from talkhead.models.arkit_channels import EXPRESSION_INDEX, LIPSYNC_INDEX
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from talkhead.features import mel
-from talkhead.features.blendshapes import ARKIT_NAMES
+from talkhead.vocab import ARKIT_NAMES
 from talkhead.media.decode import decode_audio
 
 log = logging.getLogger(__name__)

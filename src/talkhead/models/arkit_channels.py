@@ -3,12 +3,12 @@
 The V3 Face notes split the output into the channels driven by speech — `LIPSYNC_ONLY ∪
 SHARED_CHANNELS` there, 31 channels: every jaw*, mouth*, cheek* shape and tongueOut — and the
 expression channels (eyes, brows, nose: 21), trained second with the lipsync branch frozen. This is
-the one place the split is defined; indices are into talkhead.features.blendshapes.ARKIT_NAMES.
+the one place the split is defined; indices are into talkhead.vocab.ARKIT_NAMES.
 """
 
 from __future__ import annotations
 
-from talkhead.features.blendshapes import ARKIT_NAMES
+from talkhead.vocab import ARKIT_NAMES
 
 LIPSYNC_PREFIXES = ("jaw", "mouth", "cheek", "tongue")
 LIPSYNC_CHANNELS: tuple[str, ...] = tuple(n for n in ARKIT_NAMES if n.startswith(LIPSYNC_PREFIXES))

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, V3faceConfig
 from talkhead.data.dataset import WindowDataset, collate, train_val, val_picks
-from talkhead.features.blendshapes import ARKIT_NAMES
+from talkhead.vocab import ARKIT_NAMES
 from talkhead.models.arkit_channels import BROW_CHANNELS, EXPRESSION_INDEX, LIPSYNC_INDEX
 from talkhead.models.checkpoint import file_digest
 from talkhead.models.v3face import (MODEL_FORMAT, V3FACE_SIZES, V3Face, audio_features, audio_rows, load_model,

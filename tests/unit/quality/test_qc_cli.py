@@ -15,7 +15,7 @@ from skimage import data as skdata
 from talkhead.cli import main
 from talkhead.data.manifest import read_manifest
 from talkhead.media.encode import VideoWriter
-from talkhead.quality.run import clip_id_for
+from talkhead.stages.qc_files import clip_id_for
 
 
 @pytest.fixture(scope="module")
