@@ -133,7 +133,7 @@ def _build_cache(crop_files: list[Path], size: int, frames: int) -> tuple[list[s
     named = [(Path(p).parent.name, _cache_clip(Path(p), size, frames, cap)) for p in crop_files]
     clips, cache = [n for n, c in named if c is not None], [c for _, c in named if c is not None]
     if not cache:
-        raise ValueError(f"no crop has {frames} frames to train the video VAE on ({len(crop_files)} given)")
+        raise ConfigError(f"no crop has {frames} frames to train the video VAE on ({len(crop_files)} given; video_vae.frames)")
     log.info("video VAE: %d clips, %d windows of %d frames at %d px (%.0f MB cached)", len(cache),
              sum(len(s) for _, s in cache), frames, size, sum(f.nbytes for f, _ in cache) / 2**20)
     return clips, cache, cap

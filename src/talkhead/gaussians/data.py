@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from talkhead.config import ConfigError
 from talkhead.data.featurefile import read_features
 from talkhead.models.arkit_channels import EXPRESSION_INDEX
 
@@ -65,7 +66,7 @@ def pick_speakers(metadata: Path, speakers: list[str]) -> list[str]:
     known = set(table["speaker"])
     unknown = [s for s in speakers if s not in known]
     if unknown:
-        raise ValueError(f"gaussians.speakers: no accepted clip of {', '.join(unknown)} in {metadata}")
+        raise ConfigError(f"gaussians.speakers: no accepted clip of {', '.join(unknown)} in {metadata}")
     if speakers:
         return list(speakers)
     train = table[table["split"] == "train"]

@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import save_file
 
 from talkhead.atomic import atomic_dir, write_json, write_text
-from talkhead.config import SyncnetConfig
+from talkhead.config import ConfigError, SyncnetConfig
 from talkhead.data.dataset import WindowDataset, collate
 from talkhead.data.featurefile import read_features
 from talkhead.eval.landmarks import mouth_points
@@ -123,11 +123,11 @@ def train_selftrained_syncnet(metadata_path: str | Path, out_dir: str | Path,
     """Train the self-trained scorer on the training split of a packed dataset; write out_dir; return metrics."""
     cfg = cfg if isinstance(cfg, SyncnetConfig) else SyncnetConfig.from_dict(cfg or {})
     if cfg.window < WINDOW + 2 * cfg.max_shift:
-        raise ValueError(f"window {cfg.window} < 5 + 2·max_shift = {WINDOW + 2 * cfg.max_shift}")
+        raise ConfigError(f"syncnet.window {cfg.window} < 5 + 2·syncnet.max_shift = {WINDOW + 2 * cfg.max_shift}")
     metadata = Path(metadata_path)
     ds = WindowDataset(metadata, "train", cfg.window, KEYS, seed=cfg.seed)
     if len(ds) == 0:
-        raise ValueError(f"{metadata}: no training clip has a segment of {cfg.window} frames")
+        raise ConfigError(f"{metadata}: no training clip has a segment of {cfg.window} frames (syncnet.window)")
     torch.manual_seed(cfg.seed)
     model = SelfSyncNet(SelfSyncConfig(hidden=cfg.hidden, dim=cfg.dim))
     train_clips = _clip_arrays(metadata, "train")

@@ -137,3 +137,11 @@ def test_selftrained_scorer_trains_saves_loads_and_finds_a_delay(tmp_path):
     mesh, mel = data[0]
     late = np.concatenate([np.repeat(mel[:1], 8, 0), mel[:-8]])  # audio 2 frames late
     assert score_selftrained(model, mesh, late).av_offset == 2
+
+
+def test_selftrained_window_too_short_for_the_shifts_is_a_config_error(tmp_path):
+    from talkhead.config import ConfigError
+    from talkhead.train.syncnet import train_selftrained_syncnet
+
+    with pytest.raises(ConfigError, match=r"syncnet.window 10 < 5 \+ 2·syncnet.max_shift = 11"):
+        train_selftrained_syncnet(tmp_path / "metadata.parquet", tmp_path / "out", {"window": 10, "max_shift": 3})
