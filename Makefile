@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-all lint lock clean
+.PHONY: install demo test test-all lint lock clean docs-numbers
 
 install: $(STAMP)
 
@@ -66,6 +66,11 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "slow or not slow"
+
+# After make demo: the demo's metrics into benchmarks/results/demo_eval.json, then every generated docs table.
+docs-numbers: $(STAMP)
+	$(BIN)/python benchmarks/demo_eval.py
+	$(BIN)/python benchmarks/docs_numbers.py
 
 lint: $(STAMP) data/demo/manifest.csv
 	$(BIN)/snakemake --lint

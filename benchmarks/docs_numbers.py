@@ -1,0 +1,112 @@
+"""Tables in docs/*.md generated from committed result files, so a quoted number always has a source.
+
+    python benchmarks/docs_numbers.py           # rewrite every generated table (make docs-numbers)
+    python benchmarks/docs_numbers.py --check   # exit 1, naming them, if a table differs from its file
+
+A generated table sits between `<!-- numbers: NAME -->` and `<!-- /numbers -->` in a doc; NAME is a
+renderer below, which reads a file under benchmarks/results/ (for the demo's models,
+demo_eval.json, written by benchmarks/demo_eval.py after `make demo`). Prose around a table is
+written by hand and should quote the table's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks/results"
+BLOCK = re.compile(r"(<!-- numbers: (?P<name>[a-z0-9_]+) -->\n)(?P<body>.*?)(<!-- /numbers -->)", re.S)
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+
+
+def _row(cells: list[str]) -> str:
+    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+
+def _rule(n: int) -> str:
+    return "|" + "---|" * n
+
+
+def v3face_val_l1() -> list[str]:
+    """V3 Face's val L1 per channel group: the model, crisp, both baselines, the streamed ONNX graphs. The model's
+    number is bold where it beats both baselines by more than 5 %."""
+    m = _load("demo_eval.json")["metrics"]["eval_v3face"]
+    groups = ("val_l1_lipsync", "val_l1_expression", "val_l1_all")
+    wins = {g: m["model"][g] < 0.95 * min(m["baseline_mean_pose"][g], m["baseline_silence"][g]) for g in groups}
+
+    def cells(entry: str) -> list[str]:
+        return [f"**{m[entry][g]:.4f}**" if entry == "model" and wins[g] else f"{m[entry][g]:.4f}" for g in groups]
+
+    return [_row(["val L1", "lipsync", "expression", "all"]), _rule(4),
+            _row(["model", *cells("model")]), _row(["model + crisp", *cells("model_crisp")]),
+            _row(["baseline: training-mean pose", *cells("baseline_mean_pose")]),
+            _row(["baseline: silent audio", *cells("baseline_silence")]),
+            _row(["ONNX fp32 streamed / int8",
+                  *(f"{m['onnx_fp32'][g]:.4f} / {m['onnx_int8'][g]:.4f}" for g in groups)])]
+
+
+def motion_dit_eval() -> list[str]:
+    """The motion DiT's evaluation: mouth–speech r and motion L1 per source, rendered LMD and self-trained sync."""
+    m = _load("demo_eval.json")["metrics"]["eval_motion_dit"]
+    cfg = m["cfg_scale"]
+
+    def num(key: str, fmt: str) -> str:
+        return format(m[key], fmt).replace("-", "−") if key in m else "—"
+
+    return [_row(["", f"guided ({cfg:g})", "guidance 0", "silence", "**driven**", "still face", "ground truth"]),
+            _rule(7),
+            _row(["mouth–envelope r (best lag ±3)", num("mouth_env_r_guided", ".3f"), num("mouth_env_r_cfg0", ".3f"),
+                  num("mouth_env_r_silence", ".3f"), f"**{num('mouth_env_r_driven', '.3f')}**", "—",
+                  num("mouth_env_r_ground_truth", ".3f")]),
+            _row(["motion val L1 (normalised, all 70)", num("val_l1", ".3f"), num("val_l1_cfg0", ".3f"),
+                  num("val_l1_silence", ".3f"), f"**{num('val_l1_driven', '.3f')}**", num("val_l1_static", ".3f"),
+                  "—"]),
+            _row(["`lmd_mediapipe` (guided)", num("lmd_mediapipe", ".4f"), "—", "—", "—",
+                  num("lmd_mediapipe_static", ".4f"), "—"]),
+            _row(["`sync_c_selftrained` (guided)", num("sync_c_selftrained", ".3f"), "—", "—", "—",
+                  num("sync_c_selftrained_static", ".3f"), num("sync_c_selftrained_ground_truth", ".3f")])]
+
+
+TABLES: dict[str, Callable[[], list[str]]] = {"v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval}
+
+
+def render(text: str, where: str) -> str:
+    """`text` with every generated block rewritten from its file."""
+    def replace(match: re.Match) -> str:
+        name = match["name"]
+        if name not in TABLES:
+            raise SystemExit(f"{where}: unknown generated table {name!r} (known: {sorted(TABLES)})")
+        return match.group(1) + "\n".join(TABLES[name]()) + "\n" + match.group(4)
+
+    return BLOCK.sub(replace, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a table differs")
+    parser.add_argument("docs", nargs="*", type=Path, help="markdown files (default: README.md and docs/*.md)")
+    args = parser.parse_args(argv)
+    stale = []
+    for path in args.docs or [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        new = render(text, str(path))
+        if new != text:
+            stale.append(path)
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
+    verb = "differ from their results files" if args.check else "rewritten"
+    print(f"{len(stale)} doc(s) {verb}" + "".join(f"\n  {p}" for p in stale))
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
