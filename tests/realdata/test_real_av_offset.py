@@ -18,8 +18,8 @@ import pytest
 import pandas as pd
 
 from talkhead.config import AvCorpusConfig, QualityConfig, load_params
-from talkhead.stages.qc_files import run_qc
 from talkhead.stages.av_corpus import run_av_corpus
+from talkhead.stages.qc_files import run_qc
 
 pytestmark = pytest.mark.realdata
 ACCEPTED = ["video-retalking__face_1", "video-retalking__face_2", "video-retalking__face_4",

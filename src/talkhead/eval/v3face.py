@@ -37,8 +37,8 @@ import torch
 from talkhead.config import EvaluateConfig
 from talkhead.data.featurefile import read_features
 from talkhead.features import mel
-from talkhead.vocab import ARKIT_NAMES
 from talkhead.models.arkit_channels import EXPRESSION_INDEX, LIPSYNC_INDEX
+from talkhead.vocab import ARKIT_NAMES, AUDIO_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,6 @@ def score(model_dir: Path, metadata: Path, export_dir: Path | None, cfg: Evaluat
     """(metrics, tracks of the first clip for plotting: {name: (T, 52)}) of V3 Face on the held-out split."""
     from talkhead.export.crisp import crisp_offline
     from talkhead.infer.v3face import run_model
-    from talkhead.vocab import AUDIO_KEYS
     from talkhead.models.v3face import load_model
 
     meta = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from talkhead.features import mel
-from talkhead.vocab import ARKIT_NAMES
 from talkhead.media.decode import decode_audio
+from talkhead.vocab import ARKIT_NAMES, emotion_id
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ def audio_mel(path: str | Path) -> tuple[np.ndarray, int]:
 
 def run_model(model, audio: torch.Tensor, emotion: str = "none") -> np.ndarray:
     """One offline pass of a loaded V3Face: audio (rows·T, D) float32 features → (T, 52) blendshapes."""
-    from talkhead.vocab import emotion_id
 
     frames = audio.shape[0] // model.audio_rows
     with torch.inference_mode():
@@ -81,7 +80,6 @@ def predict_onnx(onnx_path: str | Path, mel_rows: np.ndarray, emotion: str = "no
     across calls. The result does not depend on `chunk_frames` (the graph carries its state).
     """
     from talkhead.export.v3face_onnx import stream_onnx
-    from talkhead.vocab import emotion_id
 
     onnx_path = Path(onnx_path)
     if record is None:

@@ -29,7 +29,6 @@ from tqdm import tqdm
 from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, V3faceConfig
 from talkhead.data.dataset import WindowDataset, collate, train_val, val_picks
-from talkhead.vocab import ARKIT_NAMES
 from talkhead.models.arkit_channels import BROW_CHANNELS, EXPRESSION_INDEX, LIPSYNC_INDEX
 from talkhead.models.checkpoint import file_digest
 from talkhead.models.v3face import (MODEL_FORMAT, V3FACE_SIZES, V3Face, audio_features, audio_rows, load_model,
@@ -39,7 +38,7 @@ from talkhead.train.distributed import World
 from talkhead.train.harness import (EpochResult, epoch_draws, fresh_state, optimizer_step, run_epochs, run_fingerprint,
                                     seeded_run)
 from talkhead.train.run_files import data_digest, resume_run
-from talkhead.vocab import AUDIO_KEYS, emotion_id
+from talkhead.vocab import ARKIT_NAMES, AUDIO_KEYS, emotion_id
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,9 @@ from talkhead.config import DatasetConfig, V3faceConfig
 from talkhead.data.featurefile import write_features
 from talkhead.data.pack import pack_clip
 from talkhead.models.arkit_channels import LIPSYNC_INDEX
-from talkhead.models.v3face import audio_features
+from talkhead.models.v3face import audio_features, load_model
 from talkhead.stages import train_expression, train_lipsync
 from talkhead.stages.dataset import metadata_table
-from talkhead.models.v3face import load_model
 from talkhead.train.v3face import train_phase
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
