@@ -97,7 +97,8 @@ def load_vae(vae_dir: str | Path, device: str = "cpu") -> VideoVAE | KLDecoder:
     """The decoder of the latents' VAE, in eval mode: the pipeline's trained video VAE (a folder with its
     model.safetensors, data/models/video_vae) or a diffusers AutoencoderKL save_pretrained folder (the
     `autoencoder_kl` backend of video_latents: its `checkpoint`, or that folder's `vae/` subfolder)."""
-    from talkhead.features.video_latents import MODEL_FORMAT, autoencoder_kl_folder
+    from talkhead.features.video_latents import autoencoder_kl_folder
+    from talkhead.models.video_vae import MODEL_FORMAT
     from talkhead.models.checkpoint import read_checkpoint
     from talkhead.models.video_vae import VideoVAESpec
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from talkhead.models.checkpoint import IntSpec
 
+MODEL_FORMAT = "talkhead-video-vae-1"  # config.json `format` of a trained video VAE folder
 MAX_MULT = 8  # channels double per level up to 8 × the first level's
 TEMPORAL_KERNEL = 3  # frames seen by the causal temporal mixing (the current one and 2 before it)
 

@@ -26,10 +26,11 @@ def video_latents_clip(crop_dir: Path, quality_dir: Path, model_dir: Path | None
                        cfg: VideoLatentsConfig, encoder: LatentEncoder | None = None) -> dict:
     """Encode one accepted clip's crop (loading the encoder unless one is given); return its metadata."""
     from talkhead.features import video_latents
+    from talkhead.models.checkpoint import deterministic
 
     m = accepted_measures(quality_dir)
     encoder = encoder or video_latents.load_encoder(cfg, model_dir)
-    with video_latents.deterministic():
+    with deterministic():
         latents, first = video_latents.encode_clip(encoder, crop_dir / "crop.mp4", m["fps"], m["frames"],
                                                    cfg.batch_frames)  # (T, C, h, w), (C, h, w) float16
     meta = {"clip": m["clip"], "modality": "video_latents", "rate_hz": m["fps"], "frames": m["frames"],

@@ -21,7 +21,7 @@ from talkhead.stages.common import run_stage, stage_parser
 
 def video_vae_train(crop_dirs: Sequence[Path], out: Path, cfg: VideoVaeConfig, log_every: int = 10) -> dict:
     """Train on the crops in `crop_dirs` and write the model folder `out`; return the training summary."""
-    from talkhead.features.video_latents import train_video_vae
+    from talkhead.train.video_vae import train_video_vae
     from talkhead.models.checkpoint import deterministic
 
     try:

@@ -14,12 +14,12 @@ import torch
 
 from talkhead.config import ConfigError, VideoLatentsConfig, VideoVaeConfig
 from talkhead.data.featurefile import read_features
-from talkhead.features.video_latents import (_window_starts, encode_clip, load_autoencoder_kl, load_video_vae,
-                                             to_tensor, train_video_vae)
+from talkhead.features.video_latents import encode_clip, load_autoencoder_kl, load_video_vae, to_tensor
 from talkhead.media.encode import VideoWriter
 from talkhead.models.video_vae import VideoVAESpec
 from talkhead.stages import video_latents as latents_stage
 from talkhead.stages import video_vae as vae_stage
+from talkhead.train.video_vae import _window_starts, train_video_vae
 
 FRAMES, PX = 20, 64
 TINY = {"size": 32, "levels": 2, "channels": 8, "latent_channels": 4, "steps": 30, "batch_size": 4, "frames": 3,

@@ -141,7 +141,7 @@ def _vae_folder(path):
     from safetensors.torch import save_file
 
     from talkhead.atomic import write_json
-    from talkhead.features.video_latents import MODEL_FORMAT
+    from talkhead.models.video_vae import MODEL_FORMAT
     from talkhead.models.video_vae import VideoVAE, VideoVAESpec
 
     torch.manual_seed(0)
