@@ -10,15 +10,16 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file as load_numpy
 from safetensors.torch import load_file
 from torch import nn
+
+from talkhead.data.featurefile import read_features
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -81,10 +82,8 @@ STATS_FILE = "motion_stats.safetensors"  # the training split's motion mean/std,
 
 def load_motion_stats(path: str | Path) -> dict[str, np.ndarray]:
     """`mean` and `std` (70,) float32 of a motion statistics file (features/_stats or a model folder's copy)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no motion statistics file")
-    tensors = load_numpy(str(path))
-    return {k: tensors[k].astype(np.float32) for k in ("mean", "std")}
+    tensors, _ = read_features(path, keys=["mean", "std"])
+    return {k: v.astype(np.float32) for k, v in tensors.items()}
 
 
 def load_model_folder(model_dir: str | Path, fmt: str, what: str,
