@@ -11,6 +11,7 @@ under the clip's own name (`data/<phase>/<clip>/`) and a finished clip is never 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,7 +19,10 @@ from pathlib import Path
 SHARD_DIGITS = 5  # shard00000 … shard99999: 20 million clips at the default 200 per shard
 SHARD_PATTERN = "shard" + "[0-9]" * SHARD_DIGITS + "+"  # no braces: Snakemake constraints cannot hold them
 SHARDS_DIR = "_shards"  # data/<phase>/_shards/<shard>.csv: the per-shard index of a phase
-INDEX_COLUMNS = ("clip", "ok", "reasons")  # a pre-gate shard index (talkhead.stages.shard)
+# A pre-gate shard index (talkhead.stages.shard). `digest`: sha256 of what the job wrote for the clip (its
+# folder's files; post-gate, its steps' output files), so an index changes whenever a clip's outputs do
+# and DVC stages can depend on a phase's `_shards/` instead of hashing every clip file (docs/architecture.md).
+INDEX_COLUMNS = ("clip", "ok", "reasons", "digest")
 LIST_COLUMNS = (*INDEX_COLUMNS, "speaker", "split", "emotion")  # the gate's clip lists and post-gate indices
 
 
@@ -36,6 +40,25 @@ def rows_text(rows: Iterable[dict[str, object]], columns: Sequence[str]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def files_digest(files: Iterable[tuple[str, Path]]) -> str:
+    """sha256 over (name, sha256 of the bytes) of each file, in the order given; '' when there is none."""
+    outer, n = hashlib.sha256(), 0
+    for name, path in files:
+        with Path(path).open("rb") as fh:
+            inner = hashlib.file_digest(fh, "sha256").hexdigest()
+        outer.update(f"{name}\0{inner}\n".encode())
+        n += 1
+    return outer.hexdigest() if n else ""
+
+
+def folder_digest(folder: str | Path) -> str:
+    """files_digest of every file under `folder` (hidden records included), by relative path; '' when it is empty or absent."""
+    root = Path(folder)
+    if not root.is_dir():
+        return ""
+    return files_digest((p.relative_to(root).as_posix(), p) for p in sorted(root.rglob("*")) if p.is_file())
 
 
 def shard_name(index: int) -> str:

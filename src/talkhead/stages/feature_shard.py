@@ -4,10 +4,10 @@
         --index data/features/_shards/shard00000.csv --modalities audio_mel,face_mesh,... --cfg '{"audio_mel": {…}, …}'
 
 The clip list is the gate's per-shard accepted list (`data/qc/_shards/<shard>.csv`) or the index of
-the previous job of the same shard; both have the columns clip, ok, reasons, speaker, split, emotion
-and only rows with ok = 1 are run. The job writes each step's file exactly as the per-clip stage
-writes it (talkhead.stages.feature_steps), then its index with the same columns, so the next job of
-the shard reads it: `features` → data/features/_shards/<shard>.csv, `learned` →
+the previous job of the same shard; both have the columns clip, ok, reasons, digest, speaker, split,
+emotion and only rows with ok = 1 are run. The job writes each step's file exactly as the per-clip
+stage writes it (talkhead.stages.feature_steps), then its index with the same columns (`digest`: of
+this job's step files of the clip), so the next job of the shard reads it: `features` → data/features/_shards/<shard>.csv, `learned` →
 data/features/_shards/<shard>.learned.csv, `pack` → data/dataset/_shards/<shard>.csv.
 
 Resume at clip granularity, as before the gate (talkhead.stages.shard): after a step's file is in
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from talkhead.atomic import write_json, write_text
-from talkhead.data.shards import LIST_COLUMNS, read_rows, rows_text
+from talkhead.data.shards import LIST_COLUMNS, files_digest, read_rows, rows_text
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.feature_steps import GROUPS, PHASE_FOLDERS, STEPS, ClipEntry, FeatureStep, StepContext
 from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV, _digest, folder_record
@@ -143,10 +143,11 @@ def run_group(group: str, rows: Sequence[dict[str, str]], ctx: StepContext, cfgs
             if kill_after and result.steps_run >= kill_after:  # tests: a job killed between two steps
                 os.kill(os.getpid(), signal.SIGKILL)
         if failed:
-            result.rows.append({**row, "ok": "0", "reasons": "stage_error"})
+            result.rows.append({**row, "ok": "0", "reasons": "stage_error", "digest": ""})
             result.errors.append(entry.clip)
         else:
-            result.rows.append(row)
+            outputs = ((step.name, step.output(ctx, entry.clip)) for step in steps)
+            result.rows.append({**row, "digest": files_digest((name, out) for name, out in outputs if out.is_file())})
             (result.ran if ran else result.skipped).append(entry.clip)
         log.info("[%d/%d] %s %s: %s in %.2f s", n, todo, group, entry.clip,
                  failed or ("done" if ran else "already done"), time.perf_counter() - started)

@@ -121,7 +121,8 @@ def gate(quality_dirs: Sequence[Path], out: Path, cfg: QualityConfig, manifest: 
 def write_shard_lists(indices: Sequence[Path], accepted: pd.DataFrame, out: Path) -> int:
     """The accepted clips of each quality shard index → `out/_shards/<shard>.csv`, the post-gate jobs' clip lists.
 
-    Columns clip, ok (1), reasons (empty), speaker, split, emotion (talkhead.stages.feature_shard);
+    Columns clip, ok (1), reasons and digest (empty: the lists are tracked whole, in data/qc), speaker, split,
+    emotion (talkhead.stages.feature_shard);
     every shard gets its list, an empty one when none of its clips passed. Returns the number written."""
     from talkhead.atomic import write_text
     from talkhead.data.shards import LIST_COLUMNS, read_rows, rows_text

@@ -5,7 +5,8 @@
 
 A shard job writes exactly the per-clip outputs the per-clip stage writes (`<data>/<phase>/<clip>/`,
 each folder atomic, with its `status.json` and reason codes) and then the shard's index,
-`<data>/<phase>/_shards/<shard>.csv` (clip, ok, reasons), which is the job's declared output.
+`<data>/<phase>/_shards/<shard>.csv` (clip, ok, reasons, and the digest of the clip's folder: the
+index changes whenever a clip's outputs do), which is the job's declared output.
 Interpreter start, imports and model loading are paid once per shard instead of once per clip.
 
 Resume at clip granularity: after a clip's folder is in place the job writes its completion record
@@ -37,7 +38,7 @@ from pathlib import Path
 from talkhead.atomic import atomic_dir, write_json, write_text
 from talkhead.config import ConfigError
 from talkhead.data.manifest import ManifestRow, read_manifest, resolve_local_source
-from talkhead.data.shards import INDEX_COLUMNS, rows_text, shard_members
+from talkhead.data.shards import INDEX_COLUMNS, folder_digest, rows_text, shard_members
 from talkhead.data.status import STATUS_FILE, ClipStatus, read_status
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.shard_phases import PHASES, ClipInputs, ShardPhase
@@ -105,9 +106,9 @@ def _record_error(clip: str, phase: str, out: Path, exc: BaseException) -> ClipS
     return status
 
 
-def _index_text(statuses: dict[str, ClipStatus]) -> str:
-    return rows_text(({"clip": clip, "ok": int(st.ok), "reasons": "|".join(st.reasons)}
-                      for clip, st in statuses.items()), INDEX_COLUMNS)
+def _index_text(statuses: dict[str, ClipStatus], phase_dir: Path) -> str:
+    return rows_text(({"clip": clip, "ok": int(st.ok), "reasons": "|".join(st.reasons),
+                       "digest": folder_digest(phase_dir / clip)} for clip, st in statuses.items()), INDEX_COLUMNS)
 
 
 def run_shard(phase: ShardPhase, rows: Sequence[ManifestRow], manifest: Path, data: Path, cfg_json: str,
@@ -143,7 +144,7 @@ def run_shard(phase: ShardPhase, rows: Sequence[ManifestRow], manifest: Path, da
         if kill_after and len(result.ran) + len(result.errors) >= kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
     if index is not None:
-        write_text(index, _index_text(result.statuses))
+        write_text(index, _index_text(result.statuses, Path(data) / phase.name))
     return result
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from talkhead.config import FacesConfig
 from talkhead.data.manifest import read_manifest
-from talkhead.data.shards import LIST_COLUMNS, plan_shards, read_rows, shard_index, shard_members, shard_name
+from talkhead.data.shards import LIST_COLUMNS, files_digest, folder_digest, plan_shards, read_rows, shard_index, shard_members, shard_name
 from talkhead.data.status import read_status
 from talkhead.stages import shard as shard_stage
 from talkhead.stages.shard_phases import PHASES, ShardPhase
@@ -40,6 +40,22 @@ def test_assignment_follows_row_order_and_survives_appends():
         plan_shards(ids, 0)
 
 
+def test_digest_follows_every_byte_and_name(tmp_path):
+    folder = tmp_path / "clip"
+    assert folder_digest(folder) == "" and files_digest([]) == ""
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.json").write_text("{}")
+    (folder / "sub" / ".done.json").write_text('{"fingerprint": "x"}')
+    first = folder_digest(folder)
+    assert len(first) == 64 and folder_digest(folder) == first
+    (folder / "a.json").write_text("{ }")
+    assert folder_digest(folder) not in ("", first)
+    (folder / "a.json").write_text("{}")
+    assert folder_digest(folder) == first
+    (folder / "a.json").rename(folder / "b.json")
+    assert folder_digest(folder) != first
+
+
 def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -64,6 +80,7 @@ def test_one_process_runs_every_phase_and_indexes_the_shard(whole_run):
         for row in index:
             status = read_status(data / phase / row["clip"])
             assert row["ok"] == str(int(status.ok)) and row["reasons"] == "|".join(status.reasons)
+            assert len(row["digest"]) == 64 and row["digest"] == folder_digest(data / phase / row["clip"])
     quality = {r["clip"]: r for r in read_rows(data / "quality/_shards/shard00000.csv")}
     assert quality["demo_s0_c0"]["ok"] == "1"
     assert "no_face" in quality["demo_noface"]["reasons"] and "silent_audio" in quality["demo_silent"]["reasons"]
@@ -181,6 +198,12 @@ def test_post_gate_steps_resume_per_step_and_record_a_failing_clip(whole_run, tm
     changed = run_group("features", read_rows(clips, LIST_COLUMNS), StepContext(data), {"face_mesh": '{"sigma_frames": 2.0}'},
                         FEATURES, index)
     assert changed.steps_run == 3 and changed.steps_skipped == 1
+    # The index's digest is that of the clip's step files: the changed face_mesh (and what read it) changes it.
+    from talkhead.stages.feature_steps import GROUPS
+
+    outputs = [(name, data / "features/demo_s0_c0" / f"{name}.safetensors") for name in GROUPS["features"] if name in FEATURES]
+    new = {r["clip"]: r for r in read_rows(index, LIST_COLUMNS)}["demo_s0_c0"]
+    assert new["digest"] == files_digest(outputs) and new["digest"] != rows["demo_s0_c0"]["digest"]
 
 
 def test_post_gate_kill_9_between_steps_then_rerun_is_byte_identical(whole_run, tmp_path):
