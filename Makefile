@@ -30,8 +30,13 @@ $(STAMP): pyproject.toml requirements/lock.txt
 data/demo/manifest.csv: | $(STAMP)
 	$(BIN)/talkhead demo-data --out data/demo --params params.yaml
 
+# Snakemake runs the graph (both cores, its own job order); `dvc commit` then records every stage's
+# deps, params and outputs in dvc.lock and the cache, so `dvc status` is clean and `dvc repro` a no-op
+# (running the phases through `dvc repro` would run them one after another). dvc.lock is not
+# committed: model weights differ across CPUs in the last digits.
 demo: $(STAMP) data/demo/manifest.csv
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) all
+	$(BIN)/dvc commit --force --quiet
 	@echo
 	@echo "Pipeline finished. Outputs:"
 	@echo "  data/ingest/<clip>/      fetched sources with sha256 (status.json)"
@@ -59,6 +64,7 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/eval/motion_dit/    metrics.json (motion L1, mouth-speech r, LMD, Sync-C vs baselines), plots/mouth.png"
 	@echo "  data/eval/dualforce/     metrics.json (latent/structure L1, LMD, drift at 32..512 frames), samples/*.mp4"
 	@echo "  logs/                    one log per rule and shard"
+	@echo "  dvc.lock                 every stage recorded: dvc status is clean, dvc push stores data and models (README: DVC)"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

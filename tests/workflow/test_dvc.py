@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -67,7 +68,9 @@ def test_stage_agrees_with_snakemake(name):
     for rule, body in phase_rules.items():  # what a rule reads is a dep of the stage (or made by the stage itself)
         read = _read_paths(body)
         covered = [*stage["deps"], *outs]
-        missing = [p for p in read if not any(p == c or p.startswith(c.rstrip("/") + "/") for c in covered)]
+        # A per-clip phase's folder is covered by its shard indices (data/<phase>/_shards), as in Snakemake.
+        missing = [p for p in read if not any(p == c or p.startswith(c.rstrip("/") + "/") or c == f"{p}/_shards"
+                                              for c in covered)]
         assert not missing, f"{name}: rule {rule} reads {missing}, not deps of the stage"
     if name == "evaluate":  # data/eval/<model>/: files, so that the metrics file can be declared as metrics
         assert outs and all(o.startswith("data/eval/") for o in outs), outs
@@ -81,11 +84,20 @@ def test_every_phase_has_a_stage():
     assert phases == set(_stages())
 
 
-def test_dvc_repro_on_demo_data(tmp_path, demo_dataset):
-    """A copy of the project, `dvc repro` on the tiny demo data, then `dvc status` is clean."""
+PRE_TRAINING = ("ingest", "normalize", "faces", "crop", "quality", "features", "dataset")
+
+
+def _git(proj, *args: str) -> None:
+    run(["git", "-c", "user.name=talkhead tests", "-c", "user.email=tests@talkhead.invalid", *args], proj)
+
+
+@pytest.fixture(scope="module")
+def dvc_project(tmp_path_factory, demo_dataset):
+    """A copy of the project on the tiny demo data in a git repository (code and params committed, as in a
+    clone), its whole pipeline run by `dvc repro`."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
-    proj = tmp_path / "proj"
+    proj = tmp_path_factory.mktemp("dvc") / "proj"
     for rel in files:
         if (REPO / rel).exists():
             dest = proj / rel
@@ -96,7 +108,70 @@ def test_dvc_repro_on_demo_data(tmp_path, demo_dataset):
     params = (proj / "params.yaml").read_text().replace(str(proj / "data/demo/manifest.csv"), "data/demo/manifest.csv")
     (proj / "params.yaml").write_text(params)
     run(["git", "init", "-q"], proj)
+    _git(proj, "add", "-A")
+    _git(proj, "commit", "-q", "-m", "the project")
     run(["dvc", "repro", "--quiet"], proj)
+    return proj
+
+
+def _assert_up_to_date(proj) -> None:
     status = run(["dvc", "status"], proj)
     assert "up to date" in status.stdout.lower(), status.stdout
-    assert (proj / "data/normalize/summary.csv").is_file() and (proj / "dvc.lock").is_file()
+    repro = run(["dvc", "repro"], proj).stdout
+    assert "Running stage" not in repro, repro
+    for stage in _stages():
+        assert f"Stage '{stage}' didn't change, skipping" in repro, repro
+
+
+def test_dvc_repro_then_up_to_date(dvc_project):
+    """After `dvc repro`, and after `make demo`'s way (Snakemake ran the graph, `dvc commit` records it):
+    `dvc status` is clean and `dvc repro` runs no stage."""
+    assert (dvc_project / "data/normalize/summary.csv").is_file() and (dvc_project / "dvc.lock").is_file()
+    _assert_up_to_date(dvc_project)
+    (dvc_project / "dvc.lock").unlink()
+    assert "up to date" not in run(["dvc", "status"], dvc_project).stdout.lower()
+    run(["dvc", "commit", "--force", "--quiet"], dvc_project)
+    _assert_up_to_date(dvc_project)
+
+
+def test_push_delete_pull(dvc_project):
+    """The project's default remote (a local folder, .dvc/config) stores the dataset and the models:
+    push, delete them and the cache, pull, and every file is back."""
+    assert "local" in run(["dvc", "remote", "list"], dvc_project).stdout
+    kept = sorted(p.relative_to(dvc_project) for d in ("data/dataset", "data/models")
+                  for p in (dvc_project / d).rglob("*") if p.is_file())
+    before = {p: (dvc_project / p).read_bytes() for p in kept}
+    assert any(p.suffix == ".safetensors" for p in kept)
+    run(["dvc", "push", "--quiet"], dvc_project)
+    assert any((dvc_project / "dvc-remote").rglob("*"))
+    for d in ("data/dataset", "data/models", ".dvc/cache"):
+        shutil.rmtree(dvc_project / d)
+    assert "up to date" not in run(["dvc", "status"], dvc_project).stdout.lower()
+    run(["dvc", "pull", "--quiet"], dvc_project)
+    assert {p: (dvc_project / p).read_bytes() for p in kept} == before
+    assert "up to date" in run(["dvc", "status"], dvc_project).stdout.lower()
+
+
+def test_experiment_reruns_only_what_reads_the_changed_params(dvc_project):
+    """`dvc exp run -S motion_dit.epochs=…` on a committed baseline runs the motion DiT's training and the
+    evaluation only; metrics and params diff against the baseline, the evaluation's metrics included."""
+    _git(dvc_project, "add", "dvc.lock")
+    _git(dvc_project, "commit", "-q", "-m", "baseline: dvc.lock")
+    epochs = yaml.safe_load((dvc_project / "params.yaml").read_text())["motion_dit"]["epochs"]
+    out = run(["dvc", "exp", "run", "-n", "more-epochs", "-S", f"motion_dit.epochs={epochs + 1}"], dvc_project).stdout
+    ran = set(re.findall(r"Running stage '(\w+)'", out))
+    assert ran == {"train_motion_dit", "evaluate"}, out
+    for stage in PRE_TRAINING:
+        assert f"Stage '{stage}' didn't change, skipping" in out, out
+    diff = run(["dvc", "metrics", "diff", "HEAD", "more-epochs", "--json"], dvc_project)
+    assert "failed to load" not in diff.stderr.lower(), diff.stderr
+    metrics = json.loads(diff.stdout)
+    assert metrics["data/models/motion_dit/metrics.json"]["epoch"] == {"old": epochs, "new": epochs + 1, "diff": 1}
+    assert "val_l1" in metrics["data/eval/motion_dit/metrics.json"]
+    assert not any(path.startswith("data/eval/v3face") for path in metrics)  # its model did not change
+    params = json.loads(run(["dvc", "params", "diff", "HEAD", "more-epochs", "--json"], dvc_project).stdout)
+    assert params["params.yaml"] == {"motion_dit.epochs": {"old": epochs, "new": epochs + 1, "diff": 1}}
+    plots = dvc_project / "plots_diff"
+    run(["dvc", "plots", "diff", "HEAD", "more-epochs", "--out", str(plots)], dvc_project)
+    assert (plots / "index.html").is_file()
+    assert "up to date" in run(["dvc", "status"], dvc_project).stdout.lower()
