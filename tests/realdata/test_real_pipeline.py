@@ -37,7 +37,7 @@ def _gaussian_head_learns(workdir, speaker):
     """The Gaussian head of one real speaker: held-out PSNR well above the initialisation's; LMD reported."""
     from talkhead.data.manifest import speaker_key
 
-    m = json.loads((workdir / "data/models/gaussians/metrics.json").read_text())[speaker]
+    m = json.loads((workdir / "data/models/gaussians/metrics.json").read_text())["speakers"][speaker]
     print("gaussians on", speaker, {k: m[k] for k in ("psnr_init", "psnr_coarse", "psnr", "ssim_init", "ssim",
                                                      "lmd_mediapipe", "lmd_mediapipe_static", "gaussians")})
     assert m["psnr"] > m["psnr_init"] + 5.0 and m["ssim"] > m["ssim_init"] + 0.1, m

@@ -159,9 +159,11 @@ def test_end_to_end_on_demo_data(workdir, demo_dataset):
     info = probe(sample)  # an mp4 with its audio, as long as what was generated
     assert info["video"]["frames"] == 50 and info["video"]["fps"] == 25 and info["audio"]["codec"] == "aac"
     # The demo speaker's Gaussian head: held-out PSNR well above its initialisation's, LMD measured.
-    heads = json.loads((workdir / "data/models/gaussians/metrics.json").read_text())
-    assert len(heads) == 1, heads  # gaussians.speakers empty: the first train speaker only
+    summary = json.loads((workdir / "data/models/gaussians/metrics.json").read_text())
+    heads = summary["speakers"]
+    assert len(heads) == 1 == summary["speaker_count"], heads  # gaussians.speakers empty: the first train speaker only
     head = next(iter(heads.values()))
+    assert summary["mean"]["psnr"] == pytest.approx(head["psnr"]) and summary["mean"]["ssim"] == pytest.approx(head["ssim"])
     assert head["psnr"] > head["psnr_init"] + 5 and head["ssim"] > head["ssim_init"], head
     assert head["lmd_mediapipe"] > 0 and head["lmd_frames"] > 0
     # The Snakemake report carries the Data Docs (a directory output: the report must be a .zip).

@@ -108,11 +108,21 @@ def test_stage_merges_speakers_metrics(trained, tmp_path):
     from talkhead.stages.train_gaussians import main
 
     model_dir, m = trained
-    assert main(["--summarize", str(model_dir / "metrics.json"), "--out", str(tmp_path)]) == 0
-    merged = json.loads((tmp_path / "metrics.json").read_text())
-    assert merged["spk"]["psnr"] == pytest.approx(m["psnr"])
-    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    other = tmp_path / "spk2"  # a second speaker: the same metrics, 2 dB better, no LMD
+    other.mkdir()
+    (other / "metrics.json").write_text(json.dumps({**{k: v for k, v in m.items() if not k.startswith("lmd")},
+                                                    "speaker": "spk2", "psnr": m["psnr"] + 2.0}))
+    (other / "metrics.csv").write_text((model_dir / "metrics.csv").read_text())
+    out = tmp_path / "merged"
+    assert main(["--summarize", str(model_dir / "metrics.json"), str(other / "metrics.json"), "--out", str(out)]) == 0
+    merged = json.loads((out / "metrics.json").read_text())
+    assert merged["speakers"]["spk"]["psnr"] == pytest.approx(m["psnr"]) and merged["speaker_count"] == 2
+    assert merged["mean"]["psnr"] == pytest.approx(m["psnr"] + 1.0, abs=1e-6)  # the same keys whatever the speakers
+    if "lmd_mediapipe" in m:  # averaged over the speakers that report it
+        assert merged["mean"]["lmd_mediapipe"] == pytest.approx(m["lmd_mediapipe"], abs=1e-6)
+    lines = (out / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("speaker,iteration,stage") and lines[1].startswith("spk,0,init")
+    assert any(line.startswith("spk2,0,init") for line in lines)
 
 
 def test_cli_generate_routes_gaussians_and_needs_an_image_for_motion_dit(trained, tmp_path):
