@@ -36,7 +36,8 @@ data/demo/manifest.csv: | $(STAMP)
 # committed: model weights differ across CPUs in the last digits.
 demo: $(STAMP) data/demo/manifest.csv
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) all
-	$(BIN)/dvc commit --force --quiet
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then echo "dvc commit --force"; $(BIN)/dvc commit --force --quiet; \
+	else echo "Not a git checkout, so DVC cannot record the run (after git init: dvc commit --force)."; fi
 	@echo
 	@echo "Pipeline finished. Outputs:"
 	@echo "  data/ingest/<clip>/      fetched sources with sha256 (status.json)"
@@ -63,6 +64,7 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/eval/v3face/        metrics.json (val L1 vs the mean-pose and silent-audio baselines), plots/tracks.png"
 	@echo "  data/eval/motion_dit/    metrics.json (motion L1, mouth-speech r, LMD, Sync-C vs baselines), plots/mouth.png"
 	@echo "  data/eval/dualforce/     metrics.json (latent/structure L1, LMD, drift at 32..512 frames), samples/*.mp4"
+	@echo "  data/eval/metrics.tsv    every model's numbers in one table; snakemake --report report.zip: it, the plots, a sample"
 	@echo "  logs/                    one log per rule and shard"
 	@echo "  dvc.lock                 every stage recorded: dvc status is clean, dvc push stores data and models (README: DVC)"
 
