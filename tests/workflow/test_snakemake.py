@@ -172,6 +172,11 @@ def test_end_to_end_on_demo_data(workdir, demo_dataset):
         names = archive.namelist()
     docs = [n[: -len("index.html")] for n in names if n.endswith("/index.html") and n.startswith("report/data/raw/")]
     assert any(d + "validation.json" in names for d in docs), names[:20]  # the Data Docs site, whole
+    files = {n.rsplit("/", 1)[-1] for n in names}  # the evaluation: its plots, a DualForce sample, the metrics table
+    assert {"tracks.png", "mouth.png", "consistency.png", "metrics.tsv"} <= files, sorted(files)
+    assert any(f.endswith(".mp4") for f in files), sorted(files)
+    table = (workdir / "data/eval/metrics.tsv").read_text().splitlines()
+    assert table[0] == "source\tmetric\tvalue" and any(r.startswith("eval/v3face\tmodel.val_l1_all\t") for r in table)
     # A second run has nothing to do.
     again = snakemake(workdir, "--cores", "2", "all")
     assert "Nothing to be done" in again.stdout + again.stderr

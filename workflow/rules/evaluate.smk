@@ -19,7 +19,8 @@ rule evaluate_v3face:
     output:
         metrics="data/eval/v3face/metrics.json",
         tracks="data/eval/v3face/tracks.csv",
-        plot="data/eval/v3face/plots/tracks.png",
+        plot=report("data/eval/v3face/plots/tracks.png", caption="../report/eval_v3face.rst", category="Evaluation",
+                    subcategory="V3 Face"),
     params:
         cfg=stage_cfg("evaluate"),
         model=folder_of("model", "input"),
@@ -51,7 +52,8 @@ rule evaluate_motion_dit:
     output:
         metrics="data/eval/motion_dit/metrics.json",
         tracks="data/eval/motion_dit/tracks.csv",
-        plot="data/eval/motion_dit/plots/mouth.png",
+        plot=report("data/eval/motion_dit/plots/mouth.png", caption="../report/eval_motion_dit.rst",
+                    category="Evaluation", subcategory="Motion DiT"),
     params:
         cfg=stage_cfg("evaluate"),
         model=folder_of("model", "input"),
@@ -84,8 +86,10 @@ rule evaluate_dualforce:
     output:
         metrics="data/eval/dualforce/metrics.json",
         consistency="data/eval/dualforce/consistency.csv",
-        plot="data/eval/dualforce/plots/consistency.png",
-        samples=directory("data/eval/dualforce/samples"),
+        plot=report("data/eval/dualforce/plots/consistency.png", caption="../report/eval_dualforce.rst",
+                    category="Evaluation", subcategory="DualForce"),
+        samples=report(directory("data/eval/dualforce/samples"), patterns=["{clip}.mp4"],
+                       caption="../report/dualforce_sample.rst", category="Evaluation", subcategory="DualForce"),
     params:
         cfg=stage_cfg("evaluate"),
         dualforce=stage_cfg("dualforce"),
@@ -111,8 +115,42 @@ rule evaluate_dualforce:
         " --out {params.out:q} --cfg {params.cfg:q} --dualforce-cfg {params.dualforce:q} 2> {log:q}"
 
 
+# The metrics of the evaluated models and of their trainings in one table (the report's metrics table).
+METRICS_TABLE_SOURCES = {
+    "eval/v3face": "data/eval/v3face/metrics.json",
+    "eval/motion_dit": "data/eval/motion_dit/metrics.json",
+    "eval/dualforce": "data/eval/dualforce/metrics.json",
+    "models/v3face/lipsync": "data/models/v3face/lipsync/metrics.json",
+    "models/v3face/expression": "data/models/v3face/expression/metrics.json",
+    "models/motion_dit": "data/models/motion_dit/metrics.json",
+    "models/dualforce": "data/models/dualforce/metrics.json",
+    "models/syncnet": "data/models/syncnet/metrics.json",
+}
+
+
+rule metrics_table:
+    input:
+        list(METRICS_TABLE_SOURCES.values()),
+    output:
+        report("data/eval/metrics.tsv", caption="../report/metrics_table.rst", category="Evaluation",
+               subcategory="Metrics"),
+    params:
+        files=" ".join(f"{source}={path}" for source, path in METRICS_TABLE_SOURCES.items()),
+    log:
+        "logs/metrics_table/metrics_table.log",
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=scaled(1000),
+        runtime=minutes(10),
+    shell:
+        "python -m talkhead.stages.metrics_table --out {output:q} {params.files} 2> {log:q}"
+
+
 rule evaluate:
     input:
         rules.evaluate_v3face.output,
         rules.evaluate_motion_dit.output,
         rules.evaluate_dualforce.output,
+        rules.metrics_table.output,

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from talkhead.atomic import atomic_path, write_json
+from talkhead.atomic import atomic_path, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,36 @@ def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> None:
         else:
             clean[str(key)] = _check(value, str(key))
     write_json(path, clean)
+
+
+def metrics_rows(files: Mapping[str, str | Path]) -> list[tuple[str, str, float]]:
+    """(source, metric, value) for every number of each metrics.json in `files` (source name → path).
+
+    Nested keys are joined with '.'; strings (notes, the reasons a metric is absent), booleans and
+    None are left out: this is the table a report shows, metrics.json stays the record."""
+    import json
+
+    rows = []
+    for source, path in files.items():
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        stack = [("", data)]
+        while stack:
+            prefix, node = stack.pop()
+            for key in sorted(node, reverse=True):
+                value, name = node[key], f"{prefix}{key}"
+                if isinstance(value, Mapping):
+                    stack.append((f"{name}.", value))
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    rows.append((source, name, float(value)))
+    return sorted(rows, key=lambda r: (list(files).index(r[0]), r[1]))
+
+
+def write_metrics_table(path: str | Path, files: Mapping[str, str | Path]) -> int:
+    """metrics_rows as a TSV (source, metric, value; atomic); returns the number of rows."""
+    rows = metrics_rows(files)
+    text = "source\tmetric\tvalue\n" + "".join(f"{s}\t{m}\t{v:.6g}\n" for s, m, v in rows)
+    write_text(path, text)
+    return len(rows)
 
 
 def plot_tracks(path: str | Path, pred: np.ndarray, target: np.ndarray, names: Sequence[str],

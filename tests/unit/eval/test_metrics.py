@@ -54,3 +54,19 @@ def test_track_plot_is_a_png(tmp_path):
     assert (tmp_path / "tracks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match=r"\(T, 3\)"):
         plot_tracks(tmp_path / "x.png", pred, gt, ["a", "b", "c"])
+
+
+def test_metrics_table_has_every_number_and_no_note(tmp_path):
+    from talkhead.eval.metrics import write_metrics, write_metrics_table
+    from talkhead.stages.metrics_table import main
+
+    write_metrics(tmp_path / "a.json", {"val_l1": 0.25, "clips": 2, "split": "val", "done": True,
+                                        "model": {"val_l1_all": 0.125}, "absent": {"fvd_i3d": "i3d_path is not set"}})
+    write_metrics(tmp_path / "b.json", {"psnr": 23.5})
+    out = tmp_path / "eval" / "metrics.tsv"
+    assert write_metrics_table(out, {"eval/x": tmp_path / "a.json", "models/y": tmp_path / "b.json"}) == 4
+    assert out.read_text().splitlines() == ["source\tmetric\tvalue", "eval/x\tclips\t2", "eval/x\tmodel.val_l1_all\t0.125",
+                                            "eval/x\tval_l1\t0.25", "models/y\tpsnr\t23.5"]
+    assert main(["--out", str(out), f"models/y={tmp_path / 'b.json'}"]) == 0
+    assert out.read_text().splitlines()[1:] == ["models/y\tpsnr\t23.5"]
+    assert main(["--out", str(out), str(tmp_path / "b.json")]) == 2  # not SOURCE=PATH: a clear error, exit 2
