@@ -118,10 +118,11 @@ def job_table(text: str) -> dict[str, int]:
 
 
 def command_rules() -> set[str]:
-    """The rules that run a command (shell/run/script): each of their jobs is one SLURM job."""
+    """The rules that run a command (shell/run/script) and are not `localrules`: each of their jobs is one SLURM job."""
     text = "".join(p.read_text() for p in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")])
     blocks = re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^(?:rule|checkpoint) |\Z)", text, flags=re.M | re.S)
-    return {name for name, body in blocks if re.search(r"^    (shell|run|script):", body, flags=re.M)}
+    local = {name for line in re.findall(r"^localrules:(.*)$", text, flags=re.M) for name in re.findall(r"\w+", line)}
+    return {name for name, body in blocks if re.search(r"^    (shell|run|script):", body, flags=re.M)} - local
 
 
 def measure(root: Path, clips: int, label: str) -> dict:

@@ -128,6 +128,9 @@ METRICS_TABLE_SOURCES = {
 }
 
 
+localrules: metrics_table  # a second's work: run by Snakemake itself, never submitted to SLURM
+
+
 rule metrics_table:
     input:
         list(METRICS_TABLE_SOURCES.values()),
