@@ -64,8 +64,9 @@ def layout(data: Path) -> tuple[str, list[str], list[str], list[str]]:
     return clip, per_clip, per_shard, other
 
 
-def write_project(root: Path, clips: int, data: Path) -> int:
-    """The project's DVC files and code, and the placeholder tree; returns the number of data files."""
+def write_project(root: Path, clips: int, data: Path, paths: tuple[list[str], list[str], list[str]]) -> int:
+    """The project's DVC files and code, and the placeholder tree of `paths` (per clip, per shard, once)
+    for `clips` clips; returns the number of data files."""
     for rel in ("dvc.yaml", "params.yaml", ".dvcignore", "Snakefile"):
         shutil.copy2(REPO / rel, root / rel)
     for rel in ("workflow", "src/talkhead"):
@@ -75,7 +76,7 @@ def write_project(root: Path, clips: int, data: Path) -> int:
     shutil.copy2(REPO / ".dvc" / "config", root / ".dvc" / "config")
     (root / "data" / "demo").mkdir(parents=True)
     shutil.copy2(data / "demo" / "manifest.csv", root / "data" / "demo" / "manifest.csv")
-    _, per_clip, per_shard, other = layout(data)
+    per_clip, per_shard, other = paths
     dirs: set[Path] = set()
     count = 0
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dvc_status_") as tmp:
         root = Path(tmp)
         start = time.perf_counter()
-        files = write_project(root, args.clips, args.layout)
+        files = write_project(root, args.clips, args.layout, (per_clip, per_shard, other))
         log.info("%d placeholder files for %d clips in %.0f s", files, args.clips, time.perf_counter() - start)
         commit_s, _ = timed([dvc, "commit", "--force", "--quiet"], root)
         log.info("dvc commit --force: %.1f s", commit_s)

@@ -116,15 +116,13 @@ rule evaluate_dualforce:
 
 
 # The metrics of the evaluated models and of their trainings in one table (the report's metrics table).
+# Named after each file's folder under data/ (eval/v3face, models/v3face/lipsync, …).
 METRICS_TABLE_SOURCES = {
-    "eval/v3face": "data/eval/v3face/metrics.json",
-    "eval/motion_dit": "data/eval/motion_dit/metrics.json",
-    "eval/dualforce": "data/eval/dualforce/metrics.json",
-    "models/v3face/lipsync": "data/models/v3face/lipsync/metrics.json",
-    "models/v3face/expression": "data/models/v3face/expression/metrics.json",
-    "models/motion_dit": "data/models/motion_dit/metrics.json",
-    "models/dualforce": "data/models/dualforce/metrics.json",
-    "models/syncnet": "data/models/syncnet/metrics.json",
+    str(Path(path).parent.relative_to("data")): path
+    for path in (rules.evaluate_v3face.output.metrics, rules.evaluate_motion_dit.output.metrics,
+                 rules.evaluate_dualforce.output.metrics, rules.train_lipsync.output.metrics,
+                 rules.train_expression.output.metrics, rules.train_motion.output.metrics,
+                 rules.train_dualforce.output.metrics, rules.train_syncnet_selftrained.output.metrics)
 }
 
 

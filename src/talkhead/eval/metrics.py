@@ -10,9 +10,10 @@ written atomically with a trailing newline, so the same values give the same byt
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,21 +94,18 @@ def metrics_rows(files: Mapping[str, str | Path]) -> list[tuple[str, str, float]
 
     Nested keys are joined with '.'; strings (notes, the reasons a metric is absent), booleans and
     None are left out: this is the table a report shows, metrics.json stays the record."""
-    import json
+    def numbers(node: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
+        for key, value in node.items():
+            if isinstance(value, Mapping):
+                yield from numbers(value, f"{prefix}{key}.")
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                yield f"{prefix}{key}", float(value)
 
     rows = []
     for source, path in files.items():
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        stack = [("", data)]
-        while stack:
-            prefix, node = stack.pop()
-            for key in sorted(node, reverse=True):
-                value, name = node[key], f"{prefix}{key}"
-                if isinstance(value, Mapping):
-                    stack.append((f"{name}.", value))
-                elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                    rows.append((source, name, float(value)))
-    return sorted(rows, key=lambda r: (list(files).index(r[0]), r[1]))
+        rows += [(source, name, value) for name, value in sorted(numbers(data))]
+    return rows
 
 
 def write_metrics_table(path: str | Path, files: Mapping[str, str | Path]) -> int:
