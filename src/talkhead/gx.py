@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from talkhead.atomic import write_json, write_text
+from talkhead.report.offline import make_offline
 
 SITE = "local_site"
 MAX_UNEXPECTED = 20
@@ -109,6 +110,19 @@ def _failures(suite: str, suite_result: Any) -> list[dict[str, Any]]:
     return failed
 
 
+def _outcomes(suite: str, suite_result: Any) -> list[dict[str, Any]]:
+    """Every expectation of a suite result: suite, expectation, column, success, unexpected_count, up to 5 examples."""
+    rows = []
+    for r in suite_result.results:
+        result = r.result or {}
+        count = result.get("unexpected_count")
+        rows.append({"suite": suite, "expectation": r.expectation_config.type,
+                     "column": r.expectation_config.kwargs.get("column"), "success": bool(r.success),
+                     "unexpected_count": _plain(count) if count is not None else None,
+                     "examples": [] if r.success else _unexpected(result)[:5]})
+    return rows
+
+
 def _errors(info: dict[str, Any]) -> list[str]:
     """Exception messages of a result's exception_info (flat, or one nested dict per metric)."""
     infos = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
@@ -131,7 +145,8 @@ def run_suites(suites: dict[str, tuple[pd.DataFrame, list[Any]]], out_dir: str |
     """Validate each named (table, expectations), build Data Docs in `out_dir`; write and return the summary.
 
     Summary: success (every suite), failed (one entry per failed expectation: suite, expectation
-    type, column, up to 20 clip ids or values, error), report (out_dir/index.html), suites (per
+    type, column, up to 20 clip ids or values, error), expectations (every one: suite, type, column,
+    success, unexpected_count, up to 5 examples of a failure), report (out_dir/index.html), suites (per
     suite: success, rows, expectations). Also written to out_dir/validation.json.
     """
     out_dir = Path(out_dir).resolve()
@@ -143,9 +158,11 @@ def run_suites(suites: dict[str, tuple[pd.DataFrame, list[Any]]], out_dir: str |
     results = {name: _run(validations[name], suites[name][0], run_id) for name in suites}
     context.build_data_docs(site_names=[SITE])
     _reproducible_pages(out_dir, run_id)
+    make_offline(out_dir)  # local CSS/JS: the pages render on a machine with no internet
     summary = {
         "success": all(bool(r.success) for r in results.values()),
         "failed": [f for name, r in results.items() for f in _failures(name, r)],
+        "expectations": [e for name, r in results.items() for e in _outcomes(name, r)],
         "report": str(out_dir / "index.html"),
         "suites": {name: {"success": bool(r.success), "rows": len(suites[name][0]),
                           "expectations": r.statistics["evaluated_expectations"]} for name, r in results.items()},
