@@ -39,7 +39,8 @@ demo: $(STAMP) data/demo/manifest.csv
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then echo "dvc commit --force"; $(BIN)/dvc commit --force --quiet; \
 	else echo "Not a git checkout, so DVC cannot record the run (after git init: dvc commit --force)."; fi
 	@echo
-	@echo "Pipeline finished. Outputs:"
+	@echo "Pipeline finished. Start here: data/report/index.html (the dataset report; opens offline in any browser)."
+	@echo "Outputs:"
 	@echo "  data/ingest/<clip>/      fetched sources with sha256 (status.json)"
 	@echo "  data/normalize/<clip>/   video.json (25 fps plan of the source), 16 kHz audio.wav, probe.json"
 	@echo "  data/faces/<clip>/       face track (track.parquet), face statistics, scene cuts"
@@ -65,6 +66,8 @@ demo: $(STAMP) data/demo/manifest.csv
 	@echo "  data/eval/motion_dit/    metrics.json (motion L1, mouth-speech r, LMD, Sync-C vs baselines), plots/mouth.png"
 	@echo "  data/eval/dualforce/     metrics.json (latent/structure L1, LMD, drift at 32..512 frames), samples/*.mp4"
 	@echo "  data/eval/metrics.tsv    every model's numbers in one table; snakemake --report report.zip: it, the plots, a sample"
+	@echo "  data/report/index.html   the dataset report: funnel, rejections with thumbnails, distributions, validation,"
+	@echo "                           model metrics and curves, provenance (docs/report.md)"
 	@echo "  logs/                    one log per rule and shard"
 	@echo "  dvc.lock                 every stage recorded: dvc status is clean, dvc push stores data and models (README: DVC)"
 

@@ -23,6 +23,7 @@
 #   data/eval/v3face/        metrics.json (val L1 vs baselines, DVC metrics), tracks.csv, plots/
 #   data/eval/motion_dit/    metrics.json (val L1, mouth-speech r, LMD, Sync-C/D vs baselines), tracks.csv, plots/
 #   data/eval/dualforce/     metrics.json (fidelity, LMD, sync, drift at 32…512 frames), consistency.csv, plots/, samples/
+#   data/report/             index.html: the dataset report, one offline page (funnel, rejections, plots, models)
 #   logs/<rule>/{clip}.log   logs/benchmarks/<rule>/{clip}.tsv
 
 configfile: "params.yaml"
@@ -43,6 +44,7 @@ include: "workflow/rules/train_dualforce.smk"
 include: "workflow/rules/train_gaussians.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -58,4 +60,5 @@ rule all:
         rules.train_gaussians.input,
         rules.export.input,
         rules.evaluate.input,
+        rules.report.output,
     default_target: True

@@ -86,8 +86,18 @@ def dvc_status() -> list[str]:
                   f"{r['dvc_status_one_changed_s']:.1f}", "met" if r["meets_target"] else "**not met**"])]
 
 
+def report_scale() -> list[str]:
+    """The dataset report over a synthetic 100,000-clip run (benchmarks/report_scale.py): time and page size."""
+    r = _load("report_scale.json")
+    return [_row(["clips", "speakers", "rejection reasons", "thumbnails", "`write_report` (s)", "page (MB)",
+                  f"target {r['target']}"]),
+            _rule(7),
+            _row([f"{r['clips']:,}", f"{r['speakers']:,}", str(r["reasons"]), str(r["thumbnails"]),
+                  f"{r['report_s']:.1f}", f"{r['page_mb']:.2f}", "met" if r["meets_target"] else "**not met**"])]
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {"v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval,
-                                             "dvc_status": dvc_status}
+                                             "dvc_status": dvc_status, "report_scale": report_scale}
 
 
 def render(text: str, where: str) -> str:

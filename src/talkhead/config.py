@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from talkhead.config_base import (SCHEMA_NAME, ConfigError, SectionConfig, load_params, load_schema,  # noqa: F401
                                   validate)
 from talkhead.config_models import (DualforceConfig, EvaluateConfig, GaussiansConfig, MotionDitConfig,  # noqa: F401
-                                    SyncnetConfig, V3faceConfig, V3faceExportConfig)
+                                    ReportConfig, SyncnetConfig, V3faceConfig, V3faceExportConfig)
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
                                  CropConfig, QualityConfig, AvCorpusConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
                                  BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig,
-                                 V3faceConfig, V3faceExportConfig, EvaluateConfig, SyncnetConfig,
+                                 V3faceConfig, V3faceExportConfig, EvaluateConfig, ReportConfig, SyncnetConfig,
                                  MotionDitConfig, GaussiansConfig, DualforceConfig)
 }
 

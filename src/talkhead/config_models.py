@@ -72,6 +72,16 @@ class EvaluateConfig(SectionConfig):
 
 
 @dataclass(frozen=True)
+class ReportConfig(SectionConfig):
+    """What the dataset report (data/report/index.html) shows; its size does not grow with the clips."""
+
+    section: ClassVar[str] = "report"
+    thumbnails_per_reason: int
+    max_speakers: int
+    bins: int
+
+
+@dataclass(frozen=True)
 class SyncnetConfig(SectionConfig):
     """The self-trained SyncNet-style scorer and its training."""
 

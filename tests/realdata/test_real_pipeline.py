@@ -74,7 +74,7 @@ def test_pipeline_over_the_real_clips(real_media, tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     snakemake(tmp_path, "--profile", str(REPO / "workflow/profiles/default"), "--cores", "2", "features", "dataset",
-              "export", "evaluate", "train_gaussians", timeout=1800)  # the data phases, then the models on real speech
+              "export", "evaluate", "train_gaussians", "report", timeout=1800)  # the data phases, the models, the report
 
     accepted = {r["clip"] for r in csv.DictReader((tmp_path / "data/qc/accepted.csv").open())}
     rejected = {r["clip"]: set(r["reasons"].split("|")) for r in csv.DictReader((tmp_path / "data/qc/rejected.csv").open())}
@@ -95,10 +95,24 @@ def test_pipeline_over_the_real_clips(real_media, tmp_path):
     assert rejected.get(lag) == {"av_offset"}, ("the second A/V pass rejects the audio-lag copy", rejected.get(lag))
     validation = json.loads((tmp_path / "data/dataset/report/validation.json").read_text())
     assert validation["success"], validation["failed"]  # the feature report is green on real clips
+    _report_shows_every_real_rejection(tmp_path, rejected)
     _jaw_follows_loudness(tmp_path, accepted)
     _pose_and_3dmm_are_sane(tmp_path, accepted)
     _streaming_crisp_matches_offline(tmp_path)
     _gaussian_head_learns(tmp_path, _speaker_of(rows, GAUSSIANS_CLIP))
+
+
+def _report_shows_every_real_rejection(workdir, rejected):
+    """The dataset report over the real clips: every reason the gate gave, each with a thumbnail of a sampled
+    clip (a reason for damaged or missing media may have none: its clips may have no decodable frame)."""
+    report = json.loads((workdir / "data/report/report.json").read_text())
+    reasons = {r for rs in rejected.values() for r in rs}
+    assert set(report["rejections"]) == reasons, report["rejections"]
+    page = (workdir / "data/report/index.html").read_text()
+    for reason in reasons:
+        section = page.split(f'id="reason-{reason}"', 1)[1].split('<div class="reason"', 1)[0]
+        if reason not in ("unreadable", "unavailable", "corrupt_stream", "stage_error"):
+            assert "data:image/jpeg;base64," in section, reason
 
 
 def _streaming_crisp_matches_offline(workdir):

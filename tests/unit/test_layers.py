@@ -11,7 +11,7 @@ PACKAGE = Path(talkhead.__file__).parent
 # talkhead (the longest match wins: eval's measures sit low, its evaluations high).
 LAYERS: list[tuple[str, ...]] = [
     ("vocab", "atomic", "logs", "config", "config_base", "config_models", "schemas"),  # foundation
-    ("media", "data", "gx", "demo"),  # media files, datasets, demo material
+    ("media", "data", "gx", "report", "demo"),  # media files, datasets, validation and its reports, demo material
     ("models",),  # networks, their sizes, loading
     ("faces", "features", "quality", "render",  # what measures or draws a face
      "eval.metrics", "eval.image", "eval.landmarks", "eval.mfcc", "eval.sync", "eval.frechet",

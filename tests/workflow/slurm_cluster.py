@@ -19,17 +19,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .helpers import Unavailable, apt_install
+
 log = logging.getLogger(__name__)
 
 MUNGE_KEY = Path("/etc/munge/munge.key")
 # Where srun looks without SLURM_CONF: the slurm executor's job steps drop every SLURM_* variable
 # (snakemake-executor-plugin-slurm-jobstep) before calling srun, so a job needs the conf here.
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
-APT_TIMEOUT_S = 900
 REAL_MEMORY_MB = 20000  # what the node offers jobs (the machines have 24 GB)
 
 
-class ClusterUnavailable(RuntimeError):
+class ClusterUnavailable(Unavailable):
     """SLURM cannot be set up here (not root, no apt-get, install failed): the test skips with this reason."""
 
 
@@ -42,23 +43,10 @@ def _free_port() -> int:
 
 def install_slurm() -> None:
     """`apt-get install slurm-wlm munge` when slurmctld is missing (root and apt-get needed)."""
-    if shutil.which("slurmctld") and shutil.which("munged"):
-        return
-    if os.geteuid() != 0:
-        raise ClusterUnavailable("SLURM is not installed; installing it needs root (apt-get install slurm-wlm munge)")
-    if not shutil.which("apt-get"):
-        raise ClusterUnavailable("SLURM is not installed and there is no apt-get to install it")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "slurm-wlm", "munge"]
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=APT_TIMEOUT_S)
-        if proc.returncode != 0:  # a stale package index: update once, then try again
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=APT_TIMEOUT_S)
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=APT_TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        raise ClusterUnavailable(f"apt-get install slurm-wlm munge timed out after {exc.timeout} s") from exc
-    if proc.returncode != 0 or not shutil.which("slurmctld"):
-        raise ClusterUnavailable(f"apt-get install slurm-wlm munge failed:\n{proc.stderr[-2000:]}")
+        apt_install(["slurm-wlm", "munge"], ["slurmctld", "munged"])
+    except Unavailable as exc:
+        raise ClusterUnavailable(str(exc)) from exc
 
 
 def slurm_conf(root: Path, host: str, cpus: int, ports: tuple[int, int]) -> str:

@@ -153,14 +153,15 @@ def test_push_delete_pull(dvc_project):
 
 
 def test_experiment_reruns_only_what_reads_the_changed_params(dvc_project):
-    """`dvc exp run -S motion_dit.epochs=…` on a committed baseline runs the motion DiT's training and the
-    evaluation only; metrics and params diff against the baseline, the evaluation's metrics included."""
+    """`dvc exp run -S motion_dit.epochs=…` on a committed baseline runs the motion DiT's training, the
+    evaluation and the report over them only; metrics and params diff against the baseline, the evaluation's
+    metrics included."""
     _git(dvc_project, "add", "dvc.lock")
     _git(dvc_project, "commit", "-q", "-m", "baseline: dvc.lock")
     epochs = yaml.safe_load((dvc_project / "params.yaml").read_text())["motion_dit"]["epochs"]
     out = run(["dvc", "exp", "run", "-n", "more-epochs", "-S", f"motion_dit.epochs={epochs + 1}"], dvc_project).stdout
     ran = set(re.findall(r"Running stage '(\w+)'", out))
-    assert ran == {"train_motion_dit", "evaluate"}, out
+    assert ran == {"train_motion_dit", "evaluate", "report"}, out
     for stage in PRE_TRAINING:
         assert f"Stage '{stage}' didn't change, skipping" in out, out
     diff = run(["dvc", "metrics", "diff", "HEAD", "more-epochs", "--json"], dvc_project)

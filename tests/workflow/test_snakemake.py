@@ -8,17 +8,22 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from PIL import Image
 
 from talkhead.data.dataset import WindowDataset
 from talkhead.data.manifest import read_manifest, resolve_local_source
 from talkhead.data.featurefile import read_features
 from talkhead.media.clip_video import ClipVideo
 from talkhead.media.probe import probe
+from talkhead.report.funnel import STAGES
+from talkhead.report.offline import external_references
 
-from .helpers import REPO, snakemake, write_params
+from .browser import chromium, dom, screenshot
+from .helpers import REPO, Unavailable, snakemake, write_params
 
 pytestmark = pytest.mark.workflow
 
@@ -177,9 +182,42 @@ def test_end_to_end_on_demo_data(workdir, demo_dataset):
     assert any(f.endswith(".mp4") for f in files), sorted(files)
     table = (workdir / "data/eval/metrics.tsv").read_text().splitlines()
     assert table[0] == "source\tmetric\tvalue" and any(r.startswith("eval/v3face\tmodel.val_l1_all\t") for r in table)
+    # The dataset report: every rejection reason of the gate with a thumbnail, the plots, the models' metrics.
+    report = json.loads((workdir / "data/report/report.json").read_text())
+    reasons = {r for rs in rejected.values() for r in rs}
+    assert set(report["rejections"]) == reasons and report["funnel"]["accepted"] == len(accepted)
+    page = (workdir / "data/report/index.html").read_text()
+    for reason in reasons:
+        section = page.split(f'id="reason-{reason}"', 1)[1].split('<div class="reason"', 1)[0]
+        assert "data:image/jpeg;base64," in section, reason
+    assert report["plots"] >= 4 and "model.val_l1_all" not in page and "val_l1_all" in page  # the V3 Face grid
+    pages = sorted((workdir / "data").rglob("*.html"))
+    assert len(pages) > 5 and not {str(p): external_references(p.read_text()) for p in pages
+                                   if external_references(p.read_text())}
     # A second run has nothing to do.
     again = snakemake(workdir, "--cores", "2", "all")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_report_renders_in_headless_chromium(workdir, tmp_path):
+    """The report and the gate's Data Docs drawn by a real browser with no network: not blank, the funnel's
+    numbers on screen, the Data Docs index table filled in by its (local) script."""
+    page = workdir / "data/report/index.html"
+    if not page.is_file():
+        pytest.skip("needs the pipeline run of test_end_to_end_on_demo_data")
+    try:
+        browser = chromium()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    image = np.asarray(Image.open(screenshot(browser, page, tmp_path / "report.png")).convert("L"), dtype=float)
+    assert image.std() > 20 and 0.01 < (image < 128).mean() < 0.6, "a blank or black page"
+    funnel = json.loads((workdir / "data/report/report.json").read_text())["funnel"]
+    drawn = dom(browser, page)
+    for stage in STAGES:
+        assert f'data-stage="{stage}">{funnel[stage]}<' in drawn, stage
+    docs = dom(browser, workdir / "data/qc/report/index.html")
+    body = docs.split("section-1-content-block-2-1-body-table", 1)[1]
+    assert body.count("<tr") >= 3 and "accepted_clips" in body and "all_clips" in body  # header + both suites
 
 
 def test_re_extraction_is_bit_identical(workdir):

@@ -92,4 +92,23 @@ def validate_features(packed: Sequence[Path], out_dir: str | Path) -> dict[str, 
     table = feature_table(packed)
     summary = run_suites({"features": (table, _expectations())}, out_dir)
     summary["tensors"] = len(table)
+    summary["modalities"] = modality_checks(table)
     return summary
+
+
+def modality_checks(table: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per modality: tensors, and how many are aligned with the frames, at their rate, finite and in range
+    (the dataset report's alignment table; written into validation.json)."""
+    if table.empty:
+        return {}
+    unreadable = int((~table["readable"].astype(bool)).sum())
+    table = table[table["readable"].astype(bool)]
+    finite = (table["nan"].fillna(0) == 0) & (table["inf"].fillna(0) == 0)
+    checks = pd.DataFrame({"modality": table["modality"], "tensors": 1, "aligned": table["aligned"].astype(bool),
+                           "rate_ok": table["rate_ok"].astype(bool), "finite": finite,
+                           "in_range": table["in_range"].astype(bool)})
+    summed = checks.groupby("modality", sort=True).sum().astype(int)
+    out = {modality: {k: int(v) for k, v in row.items()} for modality, row in summed.to_dict("index").items()}
+    if unreadable:  # a packed file that could not be read counts as a tensor that passed nothing
+        out["(unreadable file)"] = {"tensors": unreadable, "aligned": 0, "rate_ok": 0, "finite": 0, "in_range": 0}
+    return out

@@ -55,3 +55,21 @@ def test_each_defect_is_flagged(tmp_path, make_packed, defect, column):
     assert column in failing, summary["failed"]
     assert all("good" not in f["unexpected"] for f in summary["failed"]), "only the bad clip is blamed"
     assert (tmp_path / "report" / "index.html").is_file()
+
+
+def test_summary_lists_every_expectation_and_the_checks_per_modality(tmp_path, make_packed):
+    """What the dataset report shows: every expectation with its outcome, and per modality how many tensors pass."""
+    good, bad = make_packed(tmp_path, "good"), make_packed(tmp_path, "bad", speaker="s2")
+    _rewrite(bad, _misaligned)
+    summary = validate_features([good, bad], tmp_path / "report")
+    outcomes = summary["expectations"]
+    assert len(outcomes) == summary["suites"]["features"]["expectations"]
+    failed = [o for o in outcomes if not o["success"]]
+    assert [o["column"] for o in failed] == ["aligned"] and failed[0]["unexpected_count"] == 1
+    assert failed[0]["examples"] == ["bad"]
+    mel = summary["modalities"]["audio_mel"]
+    assert mel == {"tensors": 2, "aligned": 1, "rate_ok": 2, "finite": 2, "in_range": 2}
+    assert all(m["aligned"] == m["tensors"] for name, m in summary["modalities"].items() if name != "audio_mel")
+    _truncated(bad)
+    unreadable = validate_features([good, bad], tmp_path / "report2")["modalities"]["(unreadable file)"]
+    assert unreadable == {"tensors": 1, "aligned": 0, "rate_ok": 0, "finite": 0, "in_range": 0}
