@@ -133,6 +133,7 @@ def render(report: dict[str, Any], options: ReportConfig) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("talkhead.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
+    env.filters["duration"] = duration
     table = report["funnel"]
     overall = table[table["group"] == "all"].iloc[0].to_dict()
     speakers = table[table["group"] == "speaker"].sort_values(["manifest", "value"], ascending=[False, True])
@@ -145,6 +146,11 @@ def render(report: dict[str, Any], options: ReportConfig) -> str:
         "metrics": [asdict(t) for t in report["metrics"]],
     }
     return env.get_template(TEMPLATE).render(**context)
+
+
+def duration(hours: float) -> str:
+    """Hours of video as a reader wants them: minutes under an hour ('10.6 min'), hours above ('12.40 h')."""
+    return f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.2f} h"
 
 
 def _num(value: Any, digits: int = 4) -> str:

@@ -23,7 +23,7 @@ def _main(args: argparse.Namespace) -> str:
 
     from talkhead.data.manifest import read_manifest
     from talkhead.data.splits import manifest_splits
-    from talkhead.report.page import write_report
+    from talkhead.report.page import duration, write_report
 
     cfg = ReportConfig.from_json(args.cfg)
     quality = asdict(QualityConfig.from_json(args.quality_cfg))
@@ -35,7 +35,7 @@ def _main(args: argparse.Namespace) -> str:
     f = record["funnel"]
     why = ", ".join(f"{k} {v}" for k, v in record["rejections"].items()) or "none"
     return (f"report {Path(args.out) / 'index.html'}: {f['accepted']} of {f['manifest']} clips accepted "
-            f"({f['speech_hours']:.2f} h of speech); rejections: {why}; {record['plots']} plots; "
+            f"({duration(f['speech_hours'])} of speech); rejections: {why}; {record['plots']} plots; "
             f"{json.dumps(record['provenance']['git_commit'])}")
 
 

@@ -22,12 +22,22 @@
     return null;
   }
 
-  function plain(html) { return $('<div>').html(html === undefined || html === null ? '' : String(html)).text().trim(); }
+  function plain(html) {
+    return $('<div>').html(html === undefined || html === null ? '' : String(html)).text().trim();
+  }
 
+  function number(value) {
+    if (typeof value === 'number') { return value; }
+    var text = plain(value);
+    return text === '' ? NaN : Number(text);
+  }
+
+  // Numbers as numbers, else the cells' text; equal texts (an icon-only status cell) fall back to the HTML.
   function compare(a, b) {
-    var x = typeof a === 'number' ? a : parseFloat(a), y = typeof b === 'number' ? b : parseFloat(b);
-    if (!isNaN(x) && !isNaN(y)) { return x - y; }
-    return plain(a).localeCompare(plain(b));
+    var x = number(a), y = number(b);
+    if (isFinite(x) && isFinite(y)) { return x - y; }
+    return plain(a).localeCompare(plain(b)) || String(a === undefined || a === null ? '' : a)
+      .localeCompare(String(b === undefined || b === null ? '' : b));
   }
 
   function Table($table, options) {
@@ -37,7 +47,7 @@
     this.data = (this.options.data || []).slice();
     this.search = '';
     this.filters = {};
-    this.sortName = this.options.sortName || null;
+    this.sortName = this.options.sortName || null;  // a column's field, like bootstrap-table's option
     this.sortOrder = this.options.sortOrder === 'desc' ? 'desc' : 'asc';
     this.page = 0;
     this.build();
@@ -54,7 +64,8 @@
     var $bar = $('<div class="th-table-toolbar"></div>').insertBefore(self.$table);
     if (self.options.toolbar) { $(self.options.toolbar).appendTo($bar); }
     if (truthy(self.options.search)) {
-      self.$search = $('<input type="search" class="form-control form-control-sm th-table-search" placeholder="Search">')
+      self.$search = $('<input type="search" class="form-control form-control-sm th-table-search">')
+        .attr('placeholder', 'Search')
         .on('input', function () { self.search = this.value.toLowerCase(); self.page = 0; self.render(); })
         .appendTo($bar);
     }
@@ -66,13 +77,12 @@
       var $th = $('<th></th>').html(column.title || column.field).css('text-align', column.align || '');
       if (truthy(column.sortable)) {
         $th.addClass('th-sortable').on('click', function () {
-          var name = column.sortName || column.field;
-          self.sortOrder = self.sortName === name && self.sortOrder === 'asc' ? 'desc' : 'asc';
-          self.sortName = name;
+          self.sortOrder = self.sortName === column.field && self.sortOrder === 'asc' ? 'desc' : 'asc';
+          self.sortName = column.field;
           self.render();
         });
       }
-      $th.data('sort-name', column.sortName || column.field);
+      $th.data('field', column.field);
       $titles.append($th);
       if (!$filters) { return; }
       var $cell = $('<th></th>').appendTo($filters);
@@ -118,6 +128,9 @@
     });
     if (self.sortName) {
       var sign = self.sortOrder === 'desc' ? -1 : 1, name = self.sortName;
+      $.each(self.columns, function (_, column) {  // the column's sortName: the field holding its sort key
+        if (column.field === self.sortName && column.sortName) { name = column.sortName; }
+      });
       rows.sort(function (a, b) { return sign * compare(a[name], b[name]); });
     }
     return rows;
@@ -131,8 +144,7 @@
     var shown = paged ? rows.slice(self.page * PAGE_SIZE, (self.page + 1) * PAGE_SIZE) : rows;
     var rowStyle = callable(self.options.rowStyle), rowAttributes = callable(self.options.rowAttributes);
     self.$table.find('th.th-sortable').each(function () {
-      var name = $(this).data('sort-name');
-      $(this).attr('data-order', name === self.sortName ? self.sortOrder : null);
+      $(this).attr('data-order', $(this).data('field') === self.sortName ? self.sortOrder : null);
     });
     self.$body.empty();
     $.each(shown, function (index, row) {
