@@ -3,11 +3,16 @@
  *
  * Great Expectations' pages call `$(table).bootstrapTable(options)` (bootstrap-table, loaded from a CDN).
  * This is talkhead's own small jQuery plugin under that name, implementing what those pages use:
- * columns (field, title, align, sortable, sortName), data rows (cells are HTML), search, sortName /
- * sortOrder, a per-column filter (select for filterControl 'select', text otherwise; filterDataCollector
- * gives a row's filter value), pagination, rowStyle / rowAttributes (functions or global function
+ * columns (field, title, align, sortable, sortName: the field holding the sort key), data rows (cells are
+ * trusted HTML), search, sortName (a column's field) / sortOrder, a per-column filter (a select of the
+ * distinct values for filterControl 'select', a text box otherwise; filterDataCollector gives a row's
+ * filter value), pagination (10 rows a page), rowStyle / rowAttributes (functions or global function
  * names), the 'click-row.bs.table' event, a toolbar element moved above the table, and the methods
- * 'clearFilterControl', 'resetSearch', 'load' and 'getData'.
+ * 'clearFilterControl', 'resetSearch', 'load' and 'getData'. A second initialisation is ignored, as in
+ * bootstrap-table. Options of the pages that change only bootstrap-table's look (iconSize, toolbarAlign,
+ * visibleSearch, trimOnSearch, showSearchClearButton, filterDatepickerOptions, filterCustomSearch: the
+ * date filter is a text filter here) are ignored; tables marked data-toggle="table" are not drawn unless
+ * a script calls bootstrapTable (every Great Expectations table is).
  */
 (function ($) {
   'use strict';
@@ -61,7 +66,7 @@
 
   Table.prototype.build = function () {
     var self = this;
-    var $bar = $('<div class="th-table-toolbar"></div>').insertBefore(self.$table);
+    var $bar = self.$bar = $('<div class="th-table-toolbar"></div>').insertBefore(self.$table);
     if (self.options.toolbar) { $(self.options.toolbar).appendTo($bar); }
     if (truthy(self.options.search)) {
       self.$search = $('<input type="search" class="form-control form-control-sm th-table-search">')
@@ -184,7 +189,13 @@
       if (table.$search) { table.$search.val(''); }
       table.render();
     },
-    load: function (table, data) { table.data = (data || []).slice(); table.render(); },
+    load: function (table, data) {  // new rows: rebuilt, so the select filters list the new values
+      var $toolbar = table.options.toolbar ? $(table.options.toolbar) : $();
+      $toolbar.insertBefore(table.$bar);
+      table.$bar.remove();
+      table.$pager.remove();
+      table.$table.data('th.table', new Table(table.$table, $.extend({}, table.options, {data: data || []})));
+    },
     getData: function (table) { return table.rows(); }
   };
 
@@ -196,8 +207,7 @@
         if (table && methods[option]) { result = methods[option].apply(null, [table].concat(args)); }
         return;
       }
-      if (table) { table.$table.prev('.th-table-toolbar').remove(); table.$pager.remove(); }
-      $table.data('th.table', new Table($table, option || {}));
+      if (!table) { $table.data('th.table', new Table($table, option || {})); }  // as bootstrap-table: once
     });
     return result === undefined ? this : result;
   };
