@@ -13,11 +13,13 @@ bootstrap-table, stay empty. `make_offline(site)` copies into `site/static/vendo
 
 and rewrites each page's tags to relative paths, dropping `integrity`/`crossorigin` (they describe the
 CDN's files). Dropped, because the pages talkhead builds do not need them: the date picker (the
-run-time filter becomes a text filter), the dark theme, the filter-control files (the table script
-filters itself) and Vega (Great Expectations draws Vega charts only on profiling pages, which talkhead
-does not build). The S3 logos (an <img> and a CSS background) become the site's own
-static/images/logo-long.png. Any other external load is dropped with a warning (a CSS url() becomes an
-empty data: URL), so no page is left waiting on the network.
+run-time filter becomes a text filter), the dark theme (and with it the pages' own dark-mode CSS
+overrides, which without it painted dark tables on a light page), the filter-control files (the table
+script filters itself) and Vega (no page of talkhead's suites calls vegaEmbed: Great Expectations draws
+Vega charts only for profiling results and two distribution expectations, the KL divergence and
+distinct-values-in-set ones, which talkhead does not use). The S3 logos (an <img> and a CSS
+background) become the site's own static/images/logo-long.png. Any other external load is dropped with
+a warning (a CSS url() becomes an empty data: URL), so no page is left waiting on the network.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ LOADING_TAG = re.compile(r"<script\b[^>]*\bsrc=\"(?P<s>" + EXTERNAL + r")\"[^>]*
 CSS_LOAD = re.compile(r"(?:url\(\s*['\"]?|@import\s+['\"])(" + EXTERNAL + ")", re.I)
 SITE_STATIC = re.compile(r"(\b(?:src|href)=\")(?:\./|\.\./)*(static/[^\"]+)\"")  # a site file, however deep the page
 SRI = re.compile(r"\s+(?:integrity|crossorigin)(?:=\"[^\"]*\")?", re.I)
+DARK = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)", re.I)
+LIGHT_ONLY = "@media not all /* talkhead: the dark theme is not loaded, so its overrides are off */"
 
 
 def external_references(html: str) -> list[str]:
@@ -123,7 +127,8 @@ def _local(url: str) -> str | None:
 
 def rewrite_page(html: str, page: Path, site: Path) -> str:
     """A page's HTML with every external load pointing at the local copy (relative to the page) or removed,
-    and every reference to the site's static/ files relative to the page's own depth."""
+    Great Expectations' dark-mode overrides off, and every reference to the site's static/ files relative
+    to the page's own depth."""
     up = os.path.relpath(site, page.parent).replace(os.sep, "/")
 
     def replace(match: re.Match) -> str:
@@ -140,7 +145,7 @@ def rewrite_page(html: str, page: Path, site: Path) -> str:
         local = "data:," if target is None else (f"{up}/{target}" if up != "." else target)
         return match.group(0).replace(url, local)
 
-    html = CSS_LOAD.sub(replace_css, LOADING_TAG.sub(replace, html))
+    html = DARK.sub(LIGHT_ONLY, CSS_LOAD.sub(replace_css, LOADING_TAG.sub(replace, html)))
     # The site's own files, relative to this page's depth (Great Expectations 1.24 gives the validation
     # pages a favicon path one level short).
     prefix = "" if up == "." else f"{up}/"

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from talkhead.config import ReportConfig
+from talkhead.config import ConfigError, ReportConfig
 from talkhead.report import funnel as funnel_mod
 from talkhead.report.models import (PLOT_GLOBS, SAMPLE_GLOBS, files_matching, gaussian_heads, read_metrics,
                                     training_curves)
@@ -99,6 +99,9 @@ def collect(data: str | Path, manifest: str | Path, params: Sequence[str | Path]
     from talkhead.data.manifest import read_manifest
 
     data = Path(data)
+    if not (data / "qc" / "measures.csv").is_file():
+        raise ConfigError(f"{data / 'qc' / 'measures.csv'} does not exist: the report needs a run through the gate "
+                          "(snakemake qc), and --data must be that run's data folder")
     rows = read_manifest(manifest)
     measures = pd.read_csv(data / "qc" / "measures.csv", dtype={"clip": str, "reasons": str}, keep_default_na=True)
     measures["reasons"] = measures["reasons"].fillna("")

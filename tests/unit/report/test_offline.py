@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from talkhead.config import ConfigError
 from talkhead.gx import run_suites
+from talkhead.report import offline
 from talkhead.report.offline import VENDOR, external_references, make_offline
 
 LOCAL_LOAD = re.compile(r"<(?:script|img)\b[^>]*\bsrc=\"([^\"]+)\"|<link\b[^>]*\bhref=\"([^\"]+)\"|url\('([^']+)'\)")
@@ -37,6 +39,7 @@ def test_no_page_loads_anything_external(site):
         text = page.read_text(encoding="utf-8")
         assert external_references(text) == [], page
         assert "integrity=" not in text and "crossorigin" not in text, page
+        assert "prefers-color-scheme: dark" not in text, page  # no dark overrides without the dark theme
         assert "greatexpectations.io" in text or page.name != "index.html"  # plain links stay links
 
 
@@ -85,3 +88,12 @@ def test_an_unknown_external_load_is_dropped(tmp_path):
     text = page.read_text()
     assert external_references(text) == [] and "unknown.example.org" not in text
     assert '<script src="static/vendor/jquery/jquery.min.js"></script>' in text
+
+
+def test_a_missing_package_is_named(tmp_path, monkeypatch):
+    def files(dist):
+        raise offline.metadata.PackageNotFoundError(dist)
+
+    monkeypatch.setattr(offline.metadata, "files", files)
+    with pytest.raises(ConfigError, match="XStatic-jQuery is not installed"):
+        make_offline(tmp_path)

@@ -139,3 +139,12 @@ def test_size_is_bounded_by_the_samples_not_the_clips(run, tmp_path):
     assert small.count("data:image/jpeg") == 5 and more.count("data:image/jpeg") == 5  # one clip per reason here
     _, none = _report(run, tmp_path / "none", per_reason=0)
     assert none.count("data:image/jpeg") == 0 and 'id="reason-no_face"' in none
+
+
+def test_a_data_folder_without_the_gate_is_a_clear_error(tmp_path):
+    from talkhead.stages.report import main
+
+    (tmp_path / "manifest.csv").write_text("clip_id,source,start,end,speaker,split,emotion\n")
+    code = main(["--data", str(tmp_path / "data"), "--manifest", str(tmp_path / "manifest.csv"),
+                 "--out", str(tmp_path / "report")])
+    assert code == 2 and not (tmp_path / "report").exists()
