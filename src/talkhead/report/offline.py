@@ -105,7 +105,9 @@ def copy_assets(site: str | Path) -> None:
     for (dist, inner), dest in PACKAGE_FILES.items():
         source, target = _package_file(dist, inner), vendor / dest
         if inner.endswith("/"):
-            shutil.copytree(source, target, dirs_exist_ok=True)
+            # copyfile, not copy2: written now, like every other output (a package's old mtimes would read
+            # as stale to make-style tools and to the re-extraction test)
+            shutil.copytree(source, target, dirs_exist_ok=True, copy_function=shutil.copyfile)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)

@@ -1,8 +1,10 @@
-"""Where a report came from: talkhead's version, the git commit, the params' hash, dependency versions, the date."""
+"""Where a report came from: talkhead's version, the git commit, the params' hash, dependency versions, the date
+(SOURCE_DATE_EPOCH when set)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -41,4 +43,11 @@ def provenance(params: Sequence[str | Path] = ()) -> dict[str, object]:
     params_hash = digest.hexdigest()[:16] if params else "none"
     return {"talkhead": __version__, "git_commit": git_commit(), "params": " + ".join(map(str, params)),
             "params_sha256": params_hash, "dependencies": versions,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": written_at().strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def written_at() -> datetime:
+    """Now, or SOURCE_DATE_EPOCH when set (the reproducible-builds convention, as the Data Docs use it): two
+    runs over the same data then write the same bytes (tests/workflow/test_resume.py)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else datetime.now(timezone.utc)

@@ -148,3 +148,12 @@ def test_a_data_folder_without_the_gate_is_a_clear_error(tmp_path):
     code = main(["--data", str(tmp_path / "data"), "--manifest", str(tmp_path / "manifest.csv"),
                  "--out", str(tmp_path / "report")])
     assert code == 2 and not (tmp_path / "report").exists()
+
+
+def test_the_date_follows_source_date_epoch(monkeypatch):
+    from talkhead.report.provenance import provenance
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert provenance([])["date"] == "2023-11-14 22:13 UTC"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert provenance([])["date"].startswith("20") and provenance([])["date"] != "2023-11-14 22:13 UTC"
