@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         defaults = {k: v["default"] for k, v in load_schema()["properties"]["report"]["properties"].items()}
         cfg = ReportConfig.from_dict(defaults)
         t0 = time.perf_counter()
+        curves = [root / "data" / "models" / name / "metrics.csv" for name in ("motion_dit", "dualforce")]
         record = write_report(root / "data", manifest, root / "data" / "report", cfg,
-                              asdict(QualityConfig.from_dict({})), params=[])
+                              asdict(QualityConfig.from_dict({})), params=[], curves=curves)
         seconds = time.perf_counter() - t0
         page = root / "data" / "report" / "index.html"
         size_mb = page.stat().st_size / 1e6

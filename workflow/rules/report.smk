@@ -5,6 +5,9 @@
 
 
 PARAMS_FILES = [str(p) for p in workflow.configfiles]  # params.yaml and any --configfile: the provenance's hash
+# The trainings' curves the page draws: each rule's declared curve, and the video VAE's loss.csv inside its folder.
+CURVES = [rules.train_lipsync.output.curve, rules.train_expression.output.curve, rules.train_motion.output.curve,
+          rules.train_dualforce.output.curve, rules.train_syncnet_selftrained.output.curve]
 
 
 rule report:
@@ -20,9 +23,8 @@ rule report:
         metrics="data/eval/metrics.tsv",
         evaluated=rules.evaluate.input,  # the plots and samples the page shows
         heads=rules.train_gaussians_summary.output.metrics,
-        curves=[rules.train_lipsync.output.curve, rules.train_expression.output.curve,
-                rules.train_motion.output.curve, rules.train_dualforce.output.curve,
-                rules.train_syncnet_selftrained.output.curve, VIDEO_VAE],
+        curves=CURVES,
+        video_vae=VIDEO_VAE,
     output:
         report(directory("data/report"), htmlindex="index.html", category="Dataset report",
                caption="../report/dataset_report.rst"),
@@ -31,6 +33,7 @@ rule report:
         quality=stage_cfg("quality"),
         dataset=stage_cfg("dataset"),
         params_files=" ".join(shlex.quote(p) for p in PARAMS_FILES),
+        curves=" ".join(shlex.quote(p) for p in [*CURVES, *(f"{d}/loss.csv" for d in VIDEO_VAE)]),
     log:
         "logs/report/report.log",
     benchmark:
@@ -43,5 +46,5 @@ rule report:
         runtime=minutes(30),
     shell:
         "python -m talkhead.stages.report --data data --manifest {input.manifest:q} --out {output:q}"
-        " --params {params.params_files} --cfg {params.cfg:q} --quality-cfg {params.quality:q}"
+        " --params {params.params_files} --curves {params.curves} --cfg {params.cfg:q} --quality-cfg {params.quality:q}"
         " --dataset-cfg {params.dataset:q} 2> {log:q}"

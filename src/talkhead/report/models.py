@@ -4,8 +4,8 @@ Metrics come from data/eval/metrics.tsv (talkhead.stages.metrics_table: source, 
 whose metrics are named `<variant>.<metric>` (V3 Face's evaluation: model, model_crisp, the ONNX graphs,
 baseline_mean_pose, baseline_silence) becomes one table with a column per variant, so the model stands
 next to its baselines; other sources list their metrics in name order, which keeps a metric and its
-`_static`/`_silence`/`_ground_truth` baselines on adjacent rows. Training curves are drawn from each
-model's per-epoch CSV (the DVC plots); the PNG plots the evaluations write are inlined as they are.
+`_static`/`_silence`/`_ground_truth` baselines on adjacent rows. Training curves are drawn from the
+per-epoch CSVs the workflow names (the DVC plots); the PNG plots the evaluations write are inlined as they are.
 """
 
 from __future__ import annotations
@@ -13,18 +13,13 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from talkhead.report.svg import lines
 
-# per-epoch (or per-step) CSVs of the trainings, relative to the data root: file → x column
-CURVE_FILES = {
-    "models/v3face/lipsync/metrics.csv": "epoch", "models/v3face/expression/metrics.csv": "epoch",
-    "models/motion_dit/metrics.csv": "epoch", "models/dualforce/metrics.csv": "epoch",
-    "models/syncnet/loss.csv": "step", "models/video_vae/loss.csv": "step",
-}
 PLOT_GLOBS = ("eval/*/plots/*.png", "models/*/*.png")
 SAMPLE_GLOBS = ("eval/*/samples/*.mp4",)
 
@@ -84,25 +79,28 @@ def gaussian_heads(data: str | Path) -> MetricsTable | None:
     return MetricsTable(f"models/gaussians ({heads} head{'' if heads == 1 else 's'})", list(columns), rows)
 
 
-def training_curves(data: str | Path) -> dict[str, str]:
-    """File (relative to data) → SVG line chart of its numeric, non-constant columns against its x column."""
+def training_curves(files: Sequence[str | Path], data: str | Path) -> dict[str, str]:
+    """Per-epoch (or per-step) CSV → SVG line chart of its numeric, non-constant columns against its first column
+    (epoch, step), keyed by its path relative to `data`. The files are the trainings' curves the workflow
+    names (rule report); an absent or one-row file is left out."""
     curves = {}
-    for rel, x in CURVE_FILES.items():
-        path = Path(data) / rel
+    for path in map(Path, files):
         if not path.is_file():
             continue
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
-        if len(rows) < 2 or x not in rows[0]:
+        if len(rows) < 2:
             continue
+        x = next(iter(rows[0]))
         series = {}
         for column in rows[0]:
             values = np.array([_number(r.get(column)) for r in rows])
             if column != x and np.isfinite(values).any() and np.nanmax(values) > np.nanmin(values):
                 series[column] = values
-        svg = lines([_number(r[x]) for r in rows], series, rel.removesuffix(".csv"), x)
+        name = str(path.relative_to(data)) if path.is_relative_to(data) else str(path)
+        svg = lines([_number(r[x]) for r in rows], series, name.removesuffix(".csv"), x)
         if svg:
-            curves[rel] = svg
+            curves[name] = svg
     return curves
 
 

@@ -94,7 +94,7 @@ def validations(data: Path) -> list[dict[str, Any]]:
 
 
 def collect(data: str | Path, manifest: str | Path, params: Sequence[str | Path], quality_cfg: dict[str, Any],
-            splits: dict[str, str] | None, options: ReportConfig) -> dict[str, Any]:
+            splits: dict[str, str] | None, options: ReportConfig, curves: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Everything the page shows, read from the data root (data/); the funnel tables as DataFrames."""
     from talkhead.data.manifest import read_manifest
 
@@ -109,10 +109,13 @@ def collect(data: str | Path, manifest: str | Path, params: Sequence[str | Path]
     groups = {"split": splits or {r.clip_id: r.split for r in rows}, "speaker": {r.clip_id: r.speaker for r in rows}}
     table = funnel_mod.funnel_table(stages, groups, measures)
     samples = reason_samples(measures, options.thumbnails_per_reason)
+    thumbnails: dict[str, str | None] = {}  # a clip rejected for two sampled reasons is decoded once
     for sample in samples:
         for clip in sample.clips:
-            frame = clip_thumbnail(data / "normalize" / clip["clip"])
-            clip["thumbnail"] = jpeg_data_uri(frame) if frame is not None else None
+            if clip["clip"] not in thumbnails:
+                frame = clip_thumbnail(data / "normalize" / clip["clip"])
+                thumbnails[clip["clip"]] = jpeg_data_uri(frame) if frame is not None else None
+            clip["thumbnail"] = thumbnails[clip["clip"]]
             clip["link"] = f"../quality/{clip['clip']}/quality.json"
     metrics_file = data / "eval" / "metrics.tsv"
     return {
@@ -122,7 +125,7 @@ def collect(data: str | Path, manifest: str | Path, params: Sequence[str | Path]
         "validations": validations(data),
         "metrics": (read_metrics(metrics_file) if metrics_file.is_file() else []) + [
             t for t in [gaussian_heads(data)] if t is not None],
-        "curves": training_curves(data),
+        "curves": training_curves(curves, data),
         "plots": {str(p.relative_to(data)): png_data_uri(p) for p in files_matching(data, PLOT_GLOBS)},
         "samples": [f"../{p.relative_to(data)}" for p in files_matching(data, SAMPLE_GLOBS)],
         "provenance": provenance(params),
@@ -171,12 +174,12 @@ def _num(value: Any, digits: int = 4) -> str:
 
 def write_report(data: str | Path, manifest: str | Path, out: str | Path, cfg: ReportConfig,
                  quality_cfg: dict[str, Any], splits: dict[str, str] | None = None,
-                 params: Sequence[str | Path] = ()) -> dict[str, Any]:
+                 params: Sequence[str | Path] = (), curves: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Write out/index.html, out/speakers.csv (every speaker's funnel) and out/report.json (the funnel and the
     rejection counts, for scripts); return report.json's record. The folder is replaced atomically."""
     from talkhead.atomic import atomic_dir, write_json, write_text
 
-    report = collect(data, manifest, params, quality_cfg, splits, cfg)
+    report = collect(data, manifest, params, quality_cfg, splits, cfg, curves)
     table = report["funnel"]
     record = {"funnel": {k: (float(v) if isinstance(v, float) else int(v)) for k, v in
                          table[table["group"] == "all"].iloc[0].items() if k not in ("group", "value")},

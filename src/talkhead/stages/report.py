@@ -1,7 +1,7 @@
 """Stage `report`: the dataset report, data/report/index.html (talkhead.report.page): one offline page over the run.
 
     python -m talkhead.stages.report --data data --manifest data/demo/manifest.csv --out data/report \
-        [--params params.yaml ...] [--cfg JSON] [--quality-cfg JSON] [--dataset-cfg JSON]
+        [--params params.yaml ...] [--curves CSV ...] [--cfg JSON] [--quality-cfg JSON] [--dataset-cfg JSON]
 
 Reads what the pipeline wrote under --data (shard indices, data/qc, the Data Docs summaries, data/eval,
 data/models); a part that is absent (no model trained yet) is left out of the page, not an error.
@@ -31,7 +31,7 @@ def _main(args: argparse.Namespace) -> str:
     if args.dataset_cfg:
         d = DatasetConfig.from_json(args.dataset_cfg)
         splits = manifest_splits(read_manifest(args.manifest), d.split_policy, d.val_fraction, d.test_fraction, d.seed)
-    record = write_report(args.data, args.manifest, args.out, cfg, quality, splits, args.params)
+    record = write_report(args.data, args.manifest, args.out, cfg, quality, splits, args.params, args.curves)
     f = record["funnel"]
     why = ", ".join(f"{k} {v}" for k, v in record["rejections"].items()) or "none"
     return (f"report {Path(args.out) / 'index.html'}: {f['accepted']} of {f['manifest']} clips accepted "
@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--manifest", required=True, help="the manifest the run started from")
     parser.add_argument("--out", required=True, help="output folder (data/report)")
     parser.add_argument("--params", nargs="*", default=[], help="the run's params files, for the provenance's hash")
+    parser.add_argument("--curves", nargs="*", default=[], help="the trainings' per-epoch CSVs to draw (first "
+                        "column: epoch or step)")
     parser.add_argument("--quality-cfg", default="", help="the quality params section as JSON (thresholds marked)")
     parser.add_argument("--dataset-cfg", default="", help="the dataset params section as JSON (the assigned splits)")
     return run_stage(_main, parser, argv)

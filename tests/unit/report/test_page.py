@@ -81,16 +81,17 @@ def run(tmp_path_factory) -> Path:
 
 
 def _report(run: Path, out: Path, per_reason: int = 2) -> tuple[dict, str]:
+    """write_report over the run, the training curve given as the workflow gives it."""
     from dataclasses import asdict
 
     cfg = ReportConfig(thumbnails_per_reason=per_reason, max_speakers=3, bins=10)
     quality = asdict(QualityConfig.from_dict({}))
-    record = write_report(run / "data", run / "manifest.csv", out, cfg, quality, params=[])
+    record = write_report(run / "data", run / "manifest.csv", out, cfg, quality, params=[],
+                          curves=[run / "data/models/m/metrics.csv", run / "data/models/absent/metrics.csv"])
     return record, (out / "index.html").read_text(encoding="utf-8")
 
 
-def test_funnel_counts_each_phase_and_the_gate(run, tmp_path, monkeypatch):
-    monkeypatch.setattr("talkhead.report.models.CURVE_FILES", {"models/m/metrics.csv": "epoch"})
+def test_funnel_counts_each_phase_and_the_gate(run, tmp_path):
     record, page = _report(run, tmp_path / "report")
     assert record["funnel"] == {**dict(zip(STAGES, [9, 8, 7, 7, 6, 8, 3])), "accepted_hours": pytest.approx(3 / 60),
                                 "speech_hours": pytest.approx(1.5 / 60)}
@@ -121,8 +122,7 @@ def test_thumbnail_is_the_middle_frame(run):
     assert clip_thumbnail(run / "data" / "normalize" / "c08") is None  # no video.json
 
 
-def test_plots_validation_and_models_are_on_the_page(run, tmp_path, monkeypatch):
-    monkeypatch.setattr("talkhead.report.models.CURVE_FILES", {"models/m/metrics.csv": "epoch"})
+def test_plots_validation_and_models_are_on_the_page(run, tmp_path):
     record, page = _report(run, tmp_path / "report")
     assert page.count("<svg") >= 5 and record["plots"] >= 5  # 4 measures with values + the training curve
     assert page.index("expect_column_values_to_be_between") < page.index("expect_column_values_to_be_unique")
