@@ -19,10 +19,14 @@
 #   data/models/motion_dit/  the MoDA-style motion DiT (audio → 70-d motion; talkhead generate)
 #   data/models/dualforce/   DualForce: video + structure DiTs, diffusion forcing (reference + audio → video)
 #   data/models/gaussians/{speaker}/  per-identity 3D-Gaussian heads (talkhead generate --model-kind gaussians)
+#   data/microalbert/        the text corpus scored by MicroAlbert's teacher (targets.csv, teacher.json)
+#   data/models/microalbert/ MicroAlbert: text → valence/arousal/dominance (talkhead vad, --emotion auto)
 #   data/export/v3face/      v3face.onnx (+ int8), export.json
+#   data/export/microalbert/ microalbert.onnx (+ int8 when large), tokenizer.json, export.json
 #   data/eval/v3face/        metrics.json (val L1 vs baselines, DVC metrics), tracks.csv, plots/
 #   data/eval/motion_dit/    metrics.json (val L1, mouth-speech r, LMD, Sync-C/D vs baselines), tracks.csv, plots/
 #   data/eval/dualforce/     metrics.json (fidelity, LMD, sync, drift at 32…512 frames), consistency.csv, plots/, samples/
+#   data/eval/microalbert/   metrics.json (r and MAE vs the teacher, constant baseline, latency), probes.csv
 #   data/report/             index.html: the dataset report, one offline page (funnel, rejections, plots, models)
 #   logs/<rule>/{clip}.log   logs/benchmarks/<rule>/{clip}.tsv
 
@@ -42,6 +46,7 @@ include: "workflow/rules/train_syncnet.smk"
 include: "workflow/rules/train_motion_dit.smk"
 include: "workflow/rules/train_dualforce.smk"
 include: "workflow/rules/train_gaussians.smk"
+include: "workflow/rules/train_microalbert.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
@@ -58,6 +63,7 @@ rule all:
         rules.train_motion_dit.input,
         rules.train_dualforce.output,
         rules.train_gaussians.input,
+        rules.train_microalbert.input,
         rules.export.input,
         rules.evaluate.input,
         rules.report.output,

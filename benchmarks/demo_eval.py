@@ -30,6 +30,10 @@ SOURCES = {  # key in the results -> metrics file under the data folder
     "eval_v3face": "eval/v3face/metrics.json",
     "eval_motion_dit": "eval/motion_dit/metrics.json",
     "eval_dualforce": "eval/dualforce/metrics.json",
+    "microalbert": "models/microalbert/metrics.json",
+    "export_microalbert": "export/microalbert/export.json",
+    "eval_microalbert": "eval/microalbert/metrics.json",
+    "eval_microalbert_latency": "eval/microalbert/latency.json",
 }
 
 

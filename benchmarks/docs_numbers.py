@@ -96,8 +96,30 @@ def report_scale() -> list[str]:
                   f"{r['report_s']:.1f}", f"{r['page_mb']:.2f}", "met" if r["meets_target"] else "**not met**"])]
 
 
+def microalbert_eval() -> list[str]:
+    """MicroAlbert against its teacher on held-out text (all / real / generated rows): Pearson r and MAE per axis,
+    the constant baseline's MAE, and the one-thread latency of a 32-token sentence."""
+    m = _load("demo_eval.json")["metrics"]["eval_microalbert"]
+    rows = next(v for k, v in m.items() if k.startswith("agreement_"))
+    axes = ("valence", "arousal", "dominance")
+    out = [_row(["held-out rows", "n", *(f"{a} r" for a in axes), *(f"{a} MAE (constant)" for a in axes)]), _rule(8)]
+    for name in ("all", "real", "generated"):
+        s, b = rows[name]["student"], rows[name]["constant_baseline"]
+        out.append(_row([name, str(rows[name]["rows"]), *(f"{s[a]['pearson_r']:.3f}" for a in axes),
+                         *(f"{s[a]['mae']:.3f} ({b[a]['mae']:.3f})" for a in axes)]))
+    lat = _load("demo_eval.json")["metrics"]["eval_microalbert_latency"]["latency_1thread"]
+    out += ["", _row(["one thread, batch 1", "tokens", "p50 (ms)", "p99 (ms)"]), _rule(4)]
+    for engine in ("torch", "onnxruntime", "tokenizer"):
+        if engine in lat:
+            out.append(_row([engine, str(lat["tokens"]), f"{lat[engine]['p50_ms']:.2f}", f"{lat[engine]['p99_ms']:.2f}"]))
+    out += ["", f"Student `{m['size']}`, {m['parameters']:,} parameters, teacher `{m['teacher']}`; "
+                f"probe pairs ordered: {m['probes_ordered']}/{m['probes']}."]
+    return out
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {"v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval,
-                                             "dvc_status": dvc_status, "report_scale": report_scale}
+                                             "dvc_status": dvc_status, "report_scale": report_scale,
+                                             "microalbert_eval": microalbert_eval}
 
 
 def render(text: str, where: str) -> str:

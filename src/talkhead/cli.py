@@ -103,20 +103,28 @@ def _blendshapes(args: argparse.Namespace) -> int:
     from talkhead.infer import v3face
     from talkhead.media.probe import MediaError
 
+    if bool(args.audio) == bool(args.text):
+        raise ConfigError("talkhead blendshapes: give exactly one of --audio FILE or --text \"...\"")
     model, onnx = _blendshapes_source(args.model, args.onnx)
     out_csv = _output_file(args.out, "blendshapes")
+    emotion = _emotion(args, "blendshapes", weights=True)
     _use_threads(args.threads)
     try:
-        mel_rows, frames = v3face.audio_mel(args.audio)
+        if args.text:
+            from talkhead.infer.generate import speech, speech_mel
+
+            mel_rows, frames = speech_mel(*speech(None, args.text, args.voice))
+        else:
+            mel_rows, frames = v3face.audio_mel(args.audio)
     except (MediaError, ValueError, OSError) as exc:
         log.error("%s", exc)
         return 1
     if onnx:
-        out = v3face.predict_onnx(onnx, mel_rows, args.emotion)
+        out = v3face.predict_onnx(onnx, mel_rows, emotion)
         if args.crisp:
             log.warning("--crisp is ignored with --onnx: the graph applies its streaming crisp_mouth itself")
     else:
-        out = v3face.predict_model(model, mel_rows, args.emotion)
+        out = v3face.predict_model(model, mel_rows, emotion)
         if args.crisp:
             d = V3faceExportConfig.from_dict({})
             out = crisp_offline(out, d.crisp_sigma if args.crisp_sigma is None else args.crisp_sigma,
@@ -125,6 +133,48 @@ def _blendshapes(args: argparse.Namespace) -> int:
     out = v3face.resample(out, args.fps)
     v3face.write_csv(out_csv, out, args.fps)
     sys.stdout.write(f"{args.out}: {len(out)} frames at {args.fps} fps ({frames / 25:.2f} s)\n")
+    return 0
+
+
+def _emotion(args: argparse.Namespace, command: str, weights: bool) -> str | dict[str, float]:
+    """--emotion as the command uses it: a label as given, or with `auto` the emotion MicroAlbert reads in the
+    spoken text (--text, or --transcript of an --audio file): weights over the eight labels when the model takes
+    a mix (V3 Face's cond), else the nearest label (the motion DiT); ConfigError without a text or model."""
+    label = args.emotion.strip().lower()
+    if label != "auto":
+        return label
+    text = args.text or args.transcript
+    if not text:
+        raise ConfigError(f"talkhead {command}: --emotion auto reads the emotion from the spoken text; with --audio "
+                          "give --transcript \"...\" (or use --text)")
+    from talkhead.infer.vad import DEFAULT_MODEL, VadPredictor, emotion_label, emotion_weights
+
+    try:
+        vad = VadPredictor(args.vad_model or DEFAULT_MODEL).vad(text)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(f"talkhead {command}: --emotion auto: {exc}") from None
+    mix = emotion_weights(vad)
+    top = ", ".join(f"{k} {v:.2f}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])[:3])
+    log.info("--emotion auto: valence %.3f, arousal %.3f, dominance %.3f → %s (%s)", vad["valence"], vad["arousal"],
+             vad["dominance"], emotion_label(vad), top)
+    return mix if weights else emotion_label(vad)
+
+
+def _vad(args: argparse.Namespace) -> int:
+    """Text → valence, arousal, dominance in [0, 1] with the trained MicroAlbert: one JSON line on stdout."""
+    import json
+
+    from talkhead.infer.vad import DEFAULT_MODEL, VadPredictor, emotion_label
+
+    if not args.text.strip():
+        raise ConfigError("talkhead vad: --text is empty")
+    try:
+        predictor = VadPredictor(args.model or DEFAULT_MODEL, threads=args.threads or 1)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"talkhead vad: {exc}") from None
+    vad = predictor.vad(args.text)
+    log.info("nearest emotion: %s (teacher the student was distilled from: %s)", emotion_label(vad), predictor.teacher)
+    sys.stdout.write(json.dumps(vad) + "\n")
     return 0
 
 
@@ -172,10 +222,11 @@ def _generate(args: argparse.Namespace) -> int:
     if not Path(args.image).is_file():
         log.error("%s: no such image file", args.image)
         return 1
+    emotion = _emotion(args, "generate", weights=False)
     _use_threads(args.threads)
     request = GenerateRequest(Path(args.image), out, Path(args.audio) if args.audio else None,
                               args.text or None, Path(args.model or "data/models/motion_dit"), args.voice,
-                              args.emotion, args.cfg_scale, args.seed,
+                              emotion, args.cfg_scale, args.seed,
                               args.renderer, args.max_size, args.mouth)
     try:
         summary = generate_video(request)
@@ -232,14 +283,16 @@ def _parser() -> argparse.ArgumentParser:
     qc.set_defaults(func=_qc)
 
     bs = sub.add_parser("blendshapes", help=_blendshapes.__doc__, description=_blendshapes.__doc__)
-    bs.add_argument("--audio", required=True, help="audio (or video) file: any format, rate and channel count")
+    bs.add_argument("--audio", default="", help="audio (or video) file: any format, rate and channel count")
+    bs.add_argument("--text", default="", help="text to speak offline (espeak-ng) instead of --audio")
+    bs.add_argument("--voice", default="en-us", help="espeak-ng voice for --text")
     bs.add_argument("--out", required=True, help="CSV file: frame, time_s and the 52 ARKit names")
     bs.add_argument("--model", default="", help="a trained model folder (default: data/models/v3face/expression, "
                     "what `make demo` trains)")
     bs.add_argument("--onnx", default="", help="an exported graph instead of --model, e.g. "
                     "data/export/v3face/v3face.onnx")
     bs.add_argument("--fps", type=int, default=25, choices=(25, 30, 60), help="output frame rate (default 25)")
-    bs.add_argument("--emotion", default="none", help="emotion label (MoDA's eight classes or none)")
+    _add_emotion(bs)
     bs.add_argument("--crisp", action="store_true", help="apply the offline crisp_mouth filter (with --model)")
     bs.add_argument("--crisp-threshold", type=float, help="gate threshold, fraction of the peak (default 0.25)")
     bs.add_argument("--crisp-scale", type=float, help="gain after the gate (default 1.0)")
@@ -260,7 +313,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--pose-track", default="", help="gaussians: a head_pose.safetensors to move the head with "
                      "(default: the training reference clip, looped)")
     gen.add_argument("--device", default="cpu", help="gaussians: torch device (cuda renders with gsplat)")
-    gen.add_argument("--emotion", default="none", help="emotion label (MoDA's eight classes or none)")
+    _add_emotion(gen)
     gen.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's, 1.2)")
     gen.add_argument("--seed", type=int, default=0, help="random seed of the sampler")
     gen.add_argument("--voice", default="en-us", help="espeak-ng voice for --text")
@@ -272,7 +325,23 @@ def _parser() -> argparse.ArgumentParser:
                      "model folder")
     _add_threads(gen)
     gen.set_defaults(func=_generate)
+
+    vad = sub.add_parser("vad", help=_vad.__doc__, description=_vad.__doc__)
+    vad.add_argument("--text", required=True, help="the text (a sentence or a few)")
+    vad.add_argument("--model", default="", help="a MicroAlbert folder or its exported .onnx (default: "
+                     "data/models/microalbert, what `make demo` trains)")
+    _add_threads(vad)
+    vad.set_defaults(func=_vad)
     return parser
+
+
+def _add_emotion(parser: argparse.ArgumentParser) -> None:
+    """--emotion (a label or auto), --transcript and --vad-model."""
+    parser.add_argument("--emotion", default="none", help="emotion label (MoDA's eight classes or none), or auto: "
+                        "read from the spoken text by MicroAlbert (docs/microalbert.md)")
+    parser.add_argument("--transcript", default="", help="with --audio and --emotion auto: what the audio says")
+    parser.add_argument("--vad-model", default="", help="MicroAlbert folder or .onnx for --emotion auto (default "
+                        "data/models/microalbert)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from talkhead.config_base import (SCHEMA_NAME, ConfigError, SectionConfig, load_params, load_schema,  # noqa: F401
                                   validate)
 from talkhead.config_models import (DualforceConfig, EvaluateConfig, GaussiansConfig, MotionDitConfig,  # noqa: F401
-                                    ReportConfig, SyncnetConfig, V3faceConfig, V3faceExportConfig)
+                                    MicroalbertConfig, ReportConfig, SyncnetConfig, V3faceConfig,
+                                    V3faceExportConfig)
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ SECTIONS: dict[str, type[SectionConfig]] = {
                                  CropConfig, QualityConfig, AvCorpusConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
                                  BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig,
                                  V3faceConfig, V3faceExportConfig, EvaluateConfig, ReportConfig, SyncnetConfig,
-                                 MotionDitConfig, GaussiansConfig, DualforceConfig)
+                                 MotionDitConfig, GaussiansConfig, DualforceConfig, MicroalbertConfig)
 }
 
 

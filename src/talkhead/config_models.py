@@ -82,6 +82,38 @@ class ReportConfig(SectionConfig):
 
 
 @dataclass(frozen=True)
+class MicroalbertConfig(SectionConfig):
+    """MicroAlbert: the text → VAD student, its teacher, corpus, distillation, export and evaluation."""
+
+    section: ClassVar[str] = "microalbert"
+    size: str
+    vocab_size: int
+    teacher_checkpoint: str
+    teacher_outputs: str
+    teacher_map: dict
+    teacher_scale: float
+    corpus_files: list[str]
+    augment_per_sentence: int
+    lexicon_words: bool
+    template_sentences: int
+    val_fraction: float
+    test_fraction: float
+    loss: str
+    temperature: float
+    embedding_weight: float
+    soft_labels: bool
+    batch_size: int
+    lr: float
+    epochs: int
+    dropout: float
+    seed: int
+    device: str
+    quantize_above_mb: float
+    latency_tokens: int
+    latency_runs: int
+
+
+@dataclass(frozen=True)
 class SyncnetConfig(SectionConfig):
     """The self-trained SyncNet-style scorer and its training."""
 

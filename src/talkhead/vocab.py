@@ -36,3 +36,22 @@ def emotion_id(label: str) -> int:
     """The id 0..8 of an emotion label (unknown or empty labels are `none`)."""
     label = (label or "none").strip().lower()
     return EMOTIONS.index(label) if label in EMOTIONS else NULL_EMOTION
+
+
+# Valence, arousal, dominance: the three affect axes of text (talkhead.features.vad_teacher, MicroAlbert), each in [0, 1]
+VAD_AXES: tuple[str, ...] = ("valence", "arousal", "dominance")
+
+# Where each of MoDA's eight emotions sits in VAD space, [0, 1] per axis: (x + 1) / 2 of the pleasure–arousal–
+# dominance coordinates tabulated after Russell & Mehrabian (1977) for anger, disgust, fear, happiness, sadness and
+# surprise; contempt (unpleasant, calm, dominant) and neutral (the centre) are talkhead's placement. `talkhead vad`
+# and `--emotion auto` map a text's VAD to these (talkhead.infer.vad.emotion_weights; docs/microalbert.md).
+EMOTION_VAD: dict[str, tuple[float, float, float]] = {
+    "anger": (0.245, 0.795, 0.625),
+    "contempt": (0.25, 0.55, 0.725),
+    "disgust": (0.20, 0.675, 0.555),
+    "fear": (0.18, 0.80, 0.285),
+    "happiness": (0.905, 0.755, 0.73),
+    "neutral": (0.50, 0.50, 0.50),
+    "sadness": (0.185, 0.365, 0.335),
+    "surprise": (0.70, 0.835, 0.435),
+}

@@ -65,5 +65,6 @@ def test_kill_9_then_rerun_gives_identical_outputs(tmp_path, demo_dataset, monke
     # are not compared; the metrics computed from the same frames are (docs/dualforce.md, Reproducibility).
     samples = [k for k in reference if k.startswith("eval/dualforce/samples/")]
     assert samples, "DualForce wrote its sample video"
-    changed = [k for k in reference if resumed[k] != reference[k] and k not in samples]
+    timings = ["eval/microalbert/latency.json"]  # MicroAlbert's measured latency: a timing, never reproducible
+    changed = [k for k in reference if resumed[k] != reference[k] and k not in samples + timings]
     assert not changed, changed

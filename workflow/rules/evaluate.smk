@@ -117,12 +117,41 @@ rule evaluate_dualforce:
 
 # The metrics of the evaluated models and of their trainings in one table (the report's metrics table).
 # Named after each file's folder under data/ (eval/v3face, models/v3face/lipsync, …).
+rule evaluate_microalbert:
+    input:
+        model="data/models/microalbert/best.safetensors",
+        targets="data/microalbert/targets.csv",
+        export="data/export/microalbert",
+    output:
+        metrics="data/eval/microalbert/metrics.json",
+        latency="data/eval/microalbert/latency.json",
+        probes="data/eval/microalbert/probes.csv",
+    params:
+        cfg=stage_cfg("microalbert"),
+        model=folder_of("model", "input"),
+        out=folder_of("metrics"),
+    log:
+        "logs/evaluate_microalbert/evaluate_microalbert.log",
+    benchmark:
+        "logs/benchmarks/evaluate_microalbert/evaluate_microalbert.tsv"
+    threads: 1
+    conda:
+        ENV
+    resources:
+        mem_mb=scaled(2000),
+        runtime=minutes(30),
+    shell:
+        "python -m talkhead.stages.evaluate_microalbert --model {params.model:q} --targets {input.targets:q}"
+        " --export {input.export:q} --out {params.out:q} --cfg {params.cfg:q} 2> {log:q}"
+
+
 METRICS_TABLE_SOURCES = {
     str(Path(path).parent.relative_to("data")): path
     for path in (rules.evaluate_v3face.output.metrics, rules.evaluate_motion_dit.output.metrics,
                  rules.evaluate_dualforce.output.metrics, rules.train_lipsync.output.metrics,
                  rules.train_expression.output.metrics, rules.train_motion.output.metrics,
-                 rules.train_dualforce.output.metrics, rules.train_syncnet_selftrained.output.metrics)
+                 rules.train_dualforce.output.metrics, rules.train_syncnet_selftrained.output.metrics,
+                 rules.evaluate_microalbert.output.metrics, rules.train_microalbert_student.output.metrics)
 }
 
 
@@ -154,4 +183,5 @@ rule evaluate:
         rules.evaluate_v3face.output,
         rules.evaluate_motion_dit.output,
         rules.evaluate_dualforce.output,
+        rules.evaluate_microalbert.output,
         rules.metrics_table.output,

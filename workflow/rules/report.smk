@@ -7,7 +7,8 @@
 PARAMS_FILES = [str(p) for p in workflow.configfiles]  # params.yaml and any --configfile: the provenance's hash
 # The trainings' curves the page draws: each rule's declared curve, and the video VAE's loss.csv inside its folder.
 CURVES = [rules.train_lipsync.output.curve, rules.train_expression.output.curve, rules.train_motion.output.curve,
-          rules.train_dualforce.output.curve, rules.train_syncnet_selftrained.output.curve]
+          rules.train_dualforce.output.curve, rules.train_syncnet_selftrained.output.curve,
+          rules.train_microalbert_student.output.curve]
 
 
 rule report:

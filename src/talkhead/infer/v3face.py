@@ -23,7 +23,7 @@ import torch
 
 from talkhead.features import mel
 from talkhead.media.decode import decode_audio
-from talkhead.vocab import ARKIT_NAMES, emotion_id
+from talkhead.vocab import ARKIT_NAMES, EMOTIONS, emotion_id
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,44 @@ def audio_mel(path: str | Path) -> tuple[np.ndarray, int]:
     return mel.log_mel(samples, frames), frames
 
 
-def run_model(model, audio: torch.Tensor, emotion: str = "none") -> np.ndarray:
-    """One offline pass of a loaded V3Face: audio (rows·T, D) float32 features → (T, 52) blendshapes."""
+def emotion_mix(emotion: str | dict[str, float]) -> np.ndarray:
+    """(9,) weights over talkhead.vocab.EMOTIONS of a label (one-hot) or of {label: weight} (e.g. from
+    talkhead.infer.vad.emotion_weights, MicroAlbert's VAD), normalised to sum 1."""
+    w = np.zeros(len(EMOTIONS), np.float64)
+    if isinstance(emotion, str):
+        w[emotion_id(emotion)] = 1.0
+        return w
+    for label, weight in emotion.items():
+        w[emotion_id(label)] += float(weight)
+    if w.sum() <= 0:
+        raise ValueError(f"emotion weights {emotion!r} sum to zero")
+    return w / w.sum()
+
+
+def cond_vector(table: np.ndarray, emotion: str | dict[str, float]) -> np.ndarray:
+    """(C,) V3 Face `cond` of an emotion: the weighted mean of the rows of its (9, C) emotion embedding table (a
+    label gives its own row exactly)."""
+    w = emotion_mix(emotion)
+    if isinstance(emotion, str):
+        return np.asarray(table[int(np.argmax(w))], np.float32)
+    return (w @ np.asarray(table, np.float64)).astype(np.float32)
+
+
+def run_model(model, audio: torch.Tensor, emotion: str | dict[str, float] = "none") -> np.ndarray:
+    """One offline pass of a loaded V3Face: audio (rows·T, D) float32 features → (T, 52) blendshapes; `emotion` a
+    label or weights over labels (talkhead.infer.vad)."""
 
     frames = audio.shape[0] // model.audio_rows
     with torch.inference_mode():
-        cond = model.emotion.cond(torch.tensor([emotion_id(emotion)]), frames)  # (1, T, C)
+        if isinstance(emotion, str):
+            cond = model.emotion.cond(torch.tensor([emotion_id(emotion)]), frames)  # (1, T, C)
+        else:
+            vec = torch.from_numpy(cond_vector(model.emotion.embed.weight.detach().numpy(), emotion))  # (C,)
+            cond = vec[None, None].expand(1, frames, -1)
         return model(audio[None], cond)[0].numpy()  # (T, 52)
 
 
-def predict_model(model_dir: str | Path, mel_rows: np.ndarray, emotion: str = "none") -> np.ndarray:
+def predict_model(model_dir: str | Path, mel_rows: np.ndarray, emotion: str | dict[str, float] = "none") -> np.ndarray:
     """(4T, 80) log-mel → (T, 52) blendshapes from a trained V3 Face folder (one offline pass)."""
     from talkhead.models.v3face import load_model
 
@@ -72,7 +100,8 @@ def onnx_session(onnx_path: str | Path):
     return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
-def predict_onnx(onnx_path: str | Path, mel_rows: np.ndarray, emotion: str = "none", chunk_frames: int = CHUNK_FRAMES,
+def predict_onnx(onnx_path: str | Path, mel_rows: np.ndarray, emotion: str | dict[str, float] = "none",
+                 chunk_frames: int = CHUNK_FRAMES,
                  session=None, record: dict | None = None) -> np.ndarray:
     """(rows·T, D) audio features → (T, 52) streamed through the exported graph (streaming crisp_mouth inside).
 
@@ -86,7 +115,7 @@ def predict_onnx(onnx_path: str | Path, mel_rows: np.ndarray, emotion: str = "no
         record = json.loads((onnx_path.parent / "export.json").read_text(encoding="utf-8"))
     rows, latency = int(record["audio_rows"]), int(record["latency_frames"])
     frames = len(mel_rows) // rows
-    cond_vec = np.asarray(record["emotion_cond"][emotion_id(emotion)], np.float32)  # (C,)
+    cond_vec = cond_vector(np.asarray(record["emotion_cond"], np.float32), emotion)  # (C,)
     audio = np.concatenate([mel_rows, np.zeros((rows * latency, mel_rows.shape[1]), np.float32)])  # flush
     cond = np.repeat(cond_vec[None], frames + latency, axis=0)
     out = stream_onnx(session or onnx_session(onnx_path), audio, cond, chunk_frames)  # (T + L, 52)
