@@ -114,6 +114,12 @@ def microalbert_eval() -> list[str]:
             out.append(_row([engine, str(lat["tokens"]), f"{lat[engine]['p50_ms']:.2f}", f"{lat[engine]['p99_ms']:.2f}"]))
     out += ["", f"Student `{m['size']}`, {m['parameters']:,} parameters, teacher `{m['teacher']}`; "
                 f"probe pairs ordered: {m['probes_ordered']}/{m['probes']}."]
+    e = m.get("emotion_mapping")
+    if e:
+        hits = ", ".join(f"{k} {v}/{e['emotion_sentences'] // len(e['emotion_label_hits'])}"
+                         for k, v in e["emotion_label_hits"].items())
+        out[-1] += (f" `--emotion auto`'s label named the intended emotion for {e['emotion_label_accuracy']:.0%} of "
+                    f"{e['emotion_sentences']} sentences (chance {e['chance']:.1%}): {hits}.")
     return out
 
 

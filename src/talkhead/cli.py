@@ -150,14 +150,15 @@ def _emotion(args: argparse.Namespace, command: str, weights: bool) -> str | dic
     from talkhead.infer.vad import DEFAULT_MODEL, VadPredictor, emotion_label, emotion_weights
 
     try:
-        vad = VadPredictor(args.vad_model or DEFAULT_MODEL).vad(text)
+        predictor = VadPredictor(args.vad_model or DEFAULT_MODEL)
+        vad = predictor.vad(text)
     except (FileNotFoundError, ValueError) as exc:
         raise ConfigError(f"talkhead {command}: --emotion auto: {exc}") from None
-    mix = emotion_weights(vad)
+    mix, label = emotion_weights(vad, predictor.calibration), emotion_label(vad, predictor.calibration)
     top = ", ".join(f"{k} {v:.2f}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])[:3])
     log.info("--emotion auto: valence %.3f, arousal %.3f, dominance %.3f → %s (%s)", vad["valence"], vad["arousal"],
-             vad["dominance"], emotion_label(vad), top)
-    return mix if weights else emotion_label(vad)
+             vad["dominance"], label, top)
+    return mix if weights else label
 
 
 def _vad(args: argparse.Namespace) -> int:
@@ -173,7 +174,8 @@ def _vad(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise ConfigError(f"talkhead vad: {exc}") from None
     vad = predictor.vad(args.text)
-    log.info("nearest emotion: %s (teacher the student was distilled from: %s)", emotion_label(vad), predictor.teacher)
+    log.info("nearest emotion: %s (teacher the student was distilled from: %s)",
+             emotion_label(vad, predictor.calibration), predictor.teacher)
     sys.stdout.write(json.dumps(vad) + "\n")
     return 0
 

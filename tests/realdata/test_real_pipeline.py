@@ -71,6 +71,8 @@ def test_pipeline_over_the_real_clips(real_media, tmp_path):
     # run on real clips, which saves ~15 of this test's ~30 minutes on 2 cores.
     params["motion_dit"].update(size="tiny", epochs=2)
     params["video_vae"].update(size=32, levels=2, steps=20)
+    params["microalbert"].update(size="tiny", vocab_size=400, augment_per_sentence=0, lexicon_words=False,
+                                 template_sentences=100, epochs=2, latency_runs=20)  # text only: nothing real here
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     snakemake(tmp_path, "--profile", str(REPO / "workflow/profiles/default"), "--cores", "2", "features", "dataset",

@@ -1,5 +1,6 @@
 # Phase train_microalbert: text → valence/arousal/dominance, MicroAlbert distilled from a teacher (docs/microalbert.md).
-# Needs no video: it runs beside the pipeline's other phases.
+# Needs no video: it runs beside the pipeline's other phases, on one thread each (with two, its jobs would hold both
+# cores of a small machine and stall the video phases behind them).
 #   data/microalbert/         targets.csv (corpus rows, split, teacher scores), embeddings.npy, teacher.json
 #   data/models/microalbert/  config.json, tokenizer.json, best.safetensors (best val mean r), metrics.csv (a DVC
 #                             plot), metrics.json; the undeclared last.safetensors / state.* let a run resume
@@ -16,7 +17,7 @@ rule microalbert_targets:
         "logs/microalbert_targets/microalbert_targets.log",
     benchmark:
         "logs/benchmarks/microalbert_targets/microalbert_targets.tsv"
-    threads: 2
+    threads: 1
     conda:
         ENV
     resources:
@@ -24,8 +25,8 @@ rule microalbert_targets:
         runtime=minutes(120),
         gpu=gpus("microalbert"),
     shell:
-        "python -m talkhead.stages.train_microalbert --step targets --out {params.out:q} --cfg {params.cfg:q}"
-        " 2> {log:q}"
+        "python -m talkhead.stages.train_microalbert --step targets --out {params.out:q} --threads {threads}"
+        " --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule train_microalbert_student:
@@ -45,7 +46,7 @@ rule train_microalbert_student:
         "logs/train_microalbert_student/train_microalbert_student.log",
     benchmark:
         "logs/benchmarks/train_microalbert_student/train_microalbert_student.tsv"
-    threads: 2
+    threads: 1
     conda:
         ENV
     resources:
@@ -54,7 +55,7 @@ rule train_microalbert_student:
         gpu=gpus("microalbert"),
     shell:
         "python -m talkhead.stages.train_microalbert --step train --targets {input.targets:q} --out {params.out:q}"
-        " --cfg {params.cfg:q} 2> {log:q}"
+        " --threads {threads} --cfg {params.cfg:q} 2> {log:q}"
 
 
 rule train_microalbert:

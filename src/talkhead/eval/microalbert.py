@@ -10,6 +10,7 @@
   latency.json, apart from the metrics, because timings are not reproducible.
 - Probes: sentence pairs that obviously differ on one axis (happy vs sad, excited vs calm, commanding vs
   helpless), with whether the student orders each pair correctly; the full table goes to probes.csv.
+- The emotion mapping: three sentences per emotion; how often `--emotion auto`'s label names it.
 Metric names carry the teacher's name (`agreement_<teacher>`): they are agreement with that teacher, not
 accuracy against human VAD ratings.
 """
@@ -47,6 +48,27 @@ PROBES: tuple[tuple[str, str, str], ...] = (
     ("dominance", "I am in charge here and I will decide.", "I feel weak and powerless."),
     ("dominance", "Follow my instructions exactly.", "There is nothing I can do about it."),
 )
+
+# Sentences written for the emotion mapping's check (3 per emotion; not used to choose the mapping): does
+# --emotion auto's label (talkhead.infer.vad.emotion_label, calibrated) name the emotion a reader would?
+EMOTION_SENTENCES: dict[str, tuple[str, ...]] = {
+    "anger": ("Stop lying to me, I have had enough of your excuses!", "How dare you touch my things without asking!",
+              "I am so angry I could scream at all of you."),
+    "contempt": ("Your little project is a joke, as usual.", "I expected nothing from you and you still disappointed me.",
+                 "People like you never understand anything."),
+    "disgust": ("The food was rotten and full of worms.", "That smell makes me sick to my stomach.",
+                "Ew, there is hair in my soup, that is revolting."),
+    "fear": ("I hear footsteps behind me and I am afraid to turn around.", "What if the plane crashes, I am so nervous.",
+             "Help, the water is rising and I cannot get out!"),
+    "happiness": ("We just got engaged and I am over the moon!", "This is the best birthday party ever, thank you all!",
+                  "I passed my exam and I feel fantastic."),
+    "neutral": ("The report is on the second shelf.", "Turn left at the next corner.",
+                "The train leaves at half past nine."),
+    "sadness": ("My grandmother passed away this morning.", "I feel so lonely since you moved away.",
+                "We lost the house and I don't know where to go."),
+    "surprise": ("Oh my goodness, you came all this way to see me!", "I can't believe it, you won the lottery?",
+                 "Wait, what? The concert is tonight?"),
+}
 
 
 def latency_ms(run, runs: int, warmup: int = 20) -> dict[str, float]:
@@ -111,6 +133,21 @@ def probe_table(model, tok, max_tokens: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def emotion_check(model, tok, max_tokens: int, calibration) -> dict:
+    """How often the calibrated VAD → label mapping names each EMOTION_SENTENCES emotion (and in all)."""
+    from talkhead.infer.vad import emotion_label
+
+    hits = {}
+    for emotion, sentences in EMOTION_SENTENCES.items():
+        ids, mask = encode(tok, list(sentences), max_tokens)
+        with torch.no_grad():
+            vad = model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+        hits[emotion] = sum(emotion_label(v, calibration) == emotion for v in vad)
+    total = sum(len(s) for s in EMOTION_SENTENCES.values())
+    return {"emotion_label_accuracy": round(sum(hits.values()) / total, 4), "emotion_sentences": total,
+            "emotion_label_hits": hits, "chance": round(1 / len(EMOTION_SENTENCES), 4)}
+
+
 def evaluate(model_dir: Path, targets: Path, export_dir: Path | None, cfg: MicroalbertConfig, out: Path) -> dict:
     """Write out/metrics.json (DVC metrics: agreement, baseline, probes), out/latency.json (timings: they differ
     from run to run, so they are kept apart from what a rerun must reproduce) and out/probes.csv; return both
@@ -142,9 +179,12 @@ def evaluate(model_dir: Path, targets: Path, export_dir: Path | None, cfg: Micro
     probes.to_csv(tmp, index=False)
     tmp.replace(out / "probes.csv")
     onnx_path = export_dir / ONNX_FILE if export_dir is not None else None
+    from talkhead.infer.vad import calibration_of
+
     metrics = {"teacher": teacher, "parameters": int(meta["parameters"]), "size": meta["spec_name"],
                f"agreement_{_key(teacher)}": agreement_rows,
-               "probes_ordered": int(probes["ordered"].sum()), "probes": len(probes)}
+               "probes_ordered": int(probes["ordered"].sum()), "probes": len(probes),
+               "emotion_mapping": emotion_check(model, tok, max_tokens, calibration_of(meta))}
     latency = {"latency_1thread": measure_latency(model, tok, onnx_path, cfg.latency_tokens, cfg.latency_runs)}
     write_json(out / "metrics.json", metrics)
     write_json(out / "latency.json", latency)
@@ -173,5 +213,8 @@ def _summary(metrics: dict, teacher: str) -> str:
                  f"p99 {lat['torch']['p99_ms']:.2f} ms" + (
                      f"; onnxruntime p50 {lat['onnxruntime']['p50_ms']:.2f} ms, p99 {lat['onnxruntime']['p99_ms']:.2f} ms"
                      if "onnxruntime" in lat else ""))
-    lines.append(f"  probe pairs ordered: {metrics['probes_ordered']}/{metrics['probes']}")
+    lines.append(f"  probe pairs ordered: {metrics['probes_ordered']}/{metrics['probes']}; VAD → emotion label right "
+                 f"for {metrics['emotion_mapping']['emotion_label_accuracy']:.0%} of "
+                 f"{metrics['emotion_mapping']['emotion_sentences']} sentences (chance "
+                 f"{metrics['emotion_mapping']['chance']:.0%})")
     return "\n".join(lines) + "\n"

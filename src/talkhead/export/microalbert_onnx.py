@@ -100,7 +100,8 @@ def export_microalbert(model_dir: Path, out: Path, quantize_above_mb: float, ops
                   "axes": list(VAD_AXES), "max_tokens": max_tokens, "opset": opset,
                   "size_mb": round(path.stat().st_size / 2**20, 3), "max_abs_diff_vs_torch": diff,
                   "int8": int8.name if int8 else None, "int8_max_abs_diff_vs_torch": int8_diff,
-                  "parameters": meta["parameters"], "teacher": meta["teacher"]}
+                  "parameters": meta["parameters"], "teacher": meta["teacher"],
+                  "vad_mean": meta.get("vad_mean"), "vad_std": meta.get("vad_std")}
         write_json(tmp / "export.json", record)
     log.info("MicroAlbert ONNX: %.2f MB, max |ONNX - torch| %.2e%s", record["size_mb"], diff,
              f", int8 copy {int8.name}" if int8 else "")

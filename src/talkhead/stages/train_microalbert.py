@@ -21,6 +21,10 @@ def _main(args: argparse.Namespace) -> str:
     from talkhead.train.microalbert import label_corpus, train
 
     cfg = MicroalbertConfig.from_json(args.cfg)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # the job's threads, not every core of the node
     if args.step == "targets":
         s = label_corpus(cfg, Path(args.out))
         return (f"microalbert targets: {s['rows']} rows scored by {s['teacher']} in {s['seconds']:.0f} s "
@@ -39,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--step", required=True, choices=("targets", "train"))
     parser.add_argument("--targets", default="", help="train: data/microalbert/targets.csv")
     parser.add_argument("--out", required=True, help="targets: data/microalbert; train: data/models/microalbert")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (the rule's `threads`; 0: torch's default)")
     return run_stage(_main, parser, argv)
 
 

@@ -211,6 +211,10 @@ def train(targets: Path, cfg: MicroalbertConfig, out_dir: Path) -> dict:
         arch = {"format": MODEL_FORMAT, "spec_name": cfg.size, "spec": spec.to_dict(),
                 "vocab_size": tok.get_vocab_size(), "dropout": cfg.dropout, "parameters": n_params,
                 "teacher_dim": teacher_dim,
+                # the teacher's scores over the training rows: where "typical" lies on each axis (infer.vad maps
+                # VAD to emotions relative to it)
+                "vad_mean": [round(float(v), 6) for v in train_data.target.mean(0)],
+                "vad_std": [round(float(v), 6) for v in train_data.target.std(0)],
                 "axes": list(VAD_AXES), "teacher": teacher, "targets": _digest(targets)}
         write_json(out_dir / "config.json", arch | {"train": dataclasses.asdict(cfg)})
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)

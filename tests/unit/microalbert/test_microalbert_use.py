@@ -8,7 +8,7 @@ import torch
 from talkhead.cli import main
 from talkhead.eval.microalbert import evaluate
 from talkhead.infer import v3face
-from talkhead.infer.vad import VadPredictor, emotion_label, emotion_weights
+from talkhead.infer.vad import VadPredictor, calibrated, emotion_label, emotion_weights
 from talkhead.vocab import EMOTION_VAD, EMOTIONS, VAD_AXES
 
 # Pairs written for this test (not the evaluation's probes): (axis, should score higher, should score lower)
@@ -75,6 +75,9 @@ def test_vad_maps_to_the_emotions():
         weights = emotion_weights(dict(zip(VAD_AXES, point)))
         assert emotion_label(np.array(point)) == name and abs(sum(weights.values()) - 1) < 1e-9
     assert set(emotion_weights(np.full(3, 0.5))) == set(EMOTIONS) - {"none"}
+    typical = (np.array([0.47, 0.45, 0.48]), np.array([0.17, 0.15, 0.11]))  # a teacher's mean and spread
+    assert emotion_label(typical[0], typical) == "neutral"  # a typical text is neutral, wherever typical lies
+    np.testing.assert_allclose(calibrated(typical[0] + 2 * typical[1], typical), 1.0)  # +2 std: the top
     table = np.random.default_rng(0).normal(size=(len(EMOTIONS), 6)).astype(np.float32)
     assert np.array_equal(v3face.cond_vector(table, "happiness"), table[EMOTIONS.index("happiness")])
     np.testing.assert_allclose(v3face.cond_vector(table, {"happiness": 1.0, "sadness": 1.0}),
@@ -104,7 +107,9 @@ def test_emotion_auto_reads_the_text(student, tmp_path, monkeypatch, capsys):
     assert main([*args, "--text", text, "--emotion", "auto", "--vad-model", str(student.model)]) == 0
     weights = seen[-1]
     assert isinstance(weights, dict) and abs(sum(weights.values()) - 1) < 1e-6
-    assert weights == emotion_weights(VadPredictor(student.model).vad(text))
+    predictor = VadPredictor(student.model)
+    assert predictor.calibration is not None
+    assert weights == emotion_weights(predictor.vad(text), predictor.calibration)
     assert (tmp_path / "x.csv").read_text().count("\n") > 10  # the text was spoken and mapped to frames
     capsys.readouterr()
     assert main([*args, "--audio", str(tmp_path / "x.csv"), "--emotion", "auto"]) == 2  # no text to read
@@ -124,4 +129,5 @@ def test_generate_auto_passes_the_nearest_label(student, tmp_path, monkeypatch):
     text = "I am so sad, everything is lost and I cannot stop crying."
     assert main(["generate", "--threads", "1", "--image", str(image), "--text", text, "--out", str(tmp_path / "o.mp4"),
                  "--emotion", "auto", "--vad-model", str(student.model)]) == 0
-    assert seen == [emotion_label(VadPredictor(student.model).vad(text))]
+    predictor = VadPredictor(student.model)
+    assert seen == [emotion_label(predictor.vad(text), predictor.calibration)]
