@@ -30,7 +30,7 @@ from talkhead.config import MicroalbertConfig
 from talkhead.export.microalbert_onnx import ONNX_FILE, session
 from talkhead.models.microalbert import load_model
 from talkhead.models.microalbert_tokenizer import encode, load_tokenizer
-from talkhead.train.microalbert import _Texts, agreement, predict, read_targets
+from talkhead.train.microalbert import TextRows, agreement, predict, read_targets
 from talkhead.vocab import VAD_AXES
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def evaluate(model_dir: Path, targets: Path, export_dir: Path | None, cfg: Micro
     for name, rows in groups.items():
         if rows.empty:
             continue
-        data = _Texts(tok, rows, max_tokens)
+        data = TextRows(tok, rows, max_tokens)
         student = agreement(predict(model, data, device), data.target)
         base = agreement(np.broadcast_to(constant, data.target.shape).copy(), data.target)
         agreement_rows[name] = {"rows": len(rows), "student": student,

@@ -78,15 +78,15 @@ def load_tokenizer(model_dir: str | Path) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
+def token_rows(tok: Tokenizer, texts: Sequence[str], max_tokens: int) -> list[list[int]]:
+    """The ids of each text, at most `max_tokens`; truncation keeps [CLS] and [SEP]."""
+    rows = [enc.ids for enc in tok.encode_batch(list(texts))]
+    return [ids[:max_tokens - 1] + ids[-1:] if len(ids) > max_tokens else ids for ids in rows]
+
+
 def encode(tok: Tokenizer, texts: Sequence[str], max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, mask), each (B, L) int64, L = the longest encoding in the batch (≤ max_tokens); truncation keeps
-    [CLS] and [SEP]."""
-    rows = []
-    for enc in tok.encode_batch(list(texts)):
-        ids = enc.ids
-        if len(ids) > max_tokens:
-            ids = ids[:max_tokens - 1] + ids[-1:]
-        rows.append(ids)
+    """(ids, mask), each (B, L) int64, L = the longest encoding in the batch (≤ max_tokens; token_rows)."""
+    rows = token_rows(tok, texts, max_tokens)
     width = max(len(r) for r in rows)
     ids = np.zeros((len(rows), width), np.int64)
     mask = np.zeros((len(rows), width), np.int64)

@@ -15,7 +15,6 @@ Two steps, two rules (phase train_microalbert):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import math
 import time
@@ -32,7 +31,8 @@ from talkhead.data.text_corpus import build_corpus
 from talkhead.features.vad_teacher import make_teacher
 from talkhead.models.microalbert import (MAX_PARAMETERS, MICROALBERT_SIZES, MODEL_FORMAT, MicroAlbert,
                                          parameter_count)
-from talkhead.models.microalbert_tokenizer import TOKENIZER_FILE, train_tokenizer
+from talkhead.models.checkpoint import file_digest
+from talkhead.models.microalbert_tokenizer import TOKENIZER_FILE, token_rows, train_tokenizer
 from talkhead.train.harness import EpochResult, fresh_state, run_epochs, run_fingerprint, seeded_run
 from talkhead.train.run_files import resume_run
 from talkhead.vocab import VAD_AXES
@@ -98,7 +98,7 @@ def agreement(pred: np.ndarray, target: np.ndarray) -> dict[str, dict[str, float
                    "mae": round(float(np.abs(pred[:, i] - target[:, i]).mean()), 4)} for i, axis in enumerate(VAD_AXES)}
 
 
-class _Texts:
+class TextRows:
     """Tokenised rows of one split and their targets."""
 
     def __init__(self, tok, table: pd.DataFrame, max_tokens: int, embeddings: np.ndarray | None = None) -> None:
@@ -106,8 +106,7 @@ class _Texts:
         self.target = table[list(VAD_AXES)].to_numpy(np.float32)  # (N, 3)
         # (N, D) the teacher's sentence embeddings of these rows, or None
         self.embeddings = None if embeddings is None else embeddings[table.index.to_numpy()].astype(np.float32)
-        self.rows = [enc.ids[:max_tokens - 1] + enc.ids[-1:] if len(enc.ids) > max_tokens else enc.ids
-                     for enc in tok.encode_batch(self.texts)]
+        self.rows = token_rows(tok, self.texts, max_tokens)
 
     def bucketed(self, rng: np.random.Generator, batch_size: int, window: int = 50) -> list[np.ndarray]:
         """An epoch's batches: a random order of the rows, each run of `window` batches sorted by length (less
@@ -148,7 +147,7 @@ def distillation_loss(logits: torch.Tensor, target: torch.Tensor, cfg: Microalbe
 
 
 @torch.no_grad()
-def predict(model: MicroAlbert, data: _Texts, device: torch.device) -> np.ndarray:
+def predict(model: MicroAlbert, data: TextRows, device: torch.device) -> np.ndarray:
     """(N, 3) student outputs for every row of `data`."""
     model.eval()
     out = []
@@ -164,10 +163,6 @@ def _lr(cfg: MicroalbertConfig, step: int, total: int) -> float:
     if step < warm:
         return cfg.lr * (step + 1) / warm
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def _write_metrics(out_dir: Path, state: dict, teacher: str) -> None:
@@ -201,8 +196,8 @@ def train(targets: Path, cfg: MicroalbertConfig, out_dir: Path) -> dict:
     embeddings = _teacher_embeddings(targets, len(table)) if cfg.embedding_weight > 0 else None
     teacher_dim = 0 if embeddings is None else int(embeddings.shape[1])
     with seeded_run(cfg.seed):
-        train_data = _Texts(tok, train_rows, spec.max_tokens, embeddings)
-        val_data = _Texts(tok, val_rows, spec.max_tokens)
+        train_data = TextRows(tok, train_rows, spec.max_tokens, embeddings)
+        val_data = TextRows(tok, val_rows, spec.max_tokens)
         model = MicroAlbert(spec, tok.get_vocab_size(), cfg.dropout, teacher_dim).to(device)
         n_params = parameter_count(model)
         if n_params > MAX_PARAMETERS:
@@ -215,12 +210,12 @@ def train(targets: Path, cfg: MicroalbertConfig, out_dir: Path) -> dict:
                 # VAD to emotions relative to it)
                 "vad_mean": [round(float(v), 6) for v in train_data.target.mean(0)],
                 "vad_std": [round(float(v), 6) for v in train_data.target.std(0)],
-                "axes": list(VAD_AXES), "teacher": teacher, "targets": _digest(targets)}
+                "axes": list(VAD_AXES), "teacher": teacher, "targets": file_digest([targets])}
         write_json(out_dir / "config.json", arch | {"train": dataclasses.asdict(cfg)})
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
         steps = len(train_data.bucketed(np.random.default_rng(0), cfg.batch_size))
         # epochs included: the learning-rate schedule spans them, so a run is resumed only with the same count
-        fingerprint = run_fingerprint(cfg, ignore=(), targets=arch["targets"], vocab=_digest(out_dir / TOKENIZER_FILE),
+        fingerprint = run_fingerprint(cfg, ignore=(), targets=arch["targets"], vocab=file_digest([out_dir / TOKENIZER_FILE]),
                                       embeddings=teacher_dim)
         state = resume_run(out_dir, fingerprint, model, opt) or fresh_state(fingerprint)
 
