@@ -104,25 +104,76 @@ def wrap_model(model: nn.Module, strategy: str, world: World, device: torch.devi
                shard_units: tuple[type[nn.Module], ...] = ()) -> nn.Module:
     """`model` for training across the world: itself for one process, else DDP or FSDP by name.
 
-    DDP keeps a full copy per rank and averages gradients in backward. FSDP shards parameters,
-    gradients and optimizer state over the ranks (for models that do not fit on one device);
-    with FSDP, build the optimizer on the wrapped module's parameters. `shard_units` are the block
-    classes FSDP wraps one by one (its auto-wrap policy), so a forward gathers one block's full
-    parameters at a time instead of the whole model's; without them the model is one unit.
+    DDP keeps a full copy per rank and averages gradients in backward. FSDP (PyTorch's `fully_shard`,
+    FSDP2: https://pytorch.org/docs/stable/distributed.fsdp.fully_shard.html) shards parameters,
+    gradients and optimizer state over the ranks (for models that do not fit on one device), in place:
+    build the optimizer on the model's parameters after this call. `shard_units` are the block classes
+    sharded one by one, innermost first, so a forward gathers one block's parameters at a time instead of
+    the whole model's; the rest of the model is one unit. FSDP2 runs on CUDA (nccl) and on the CPU (gloo),
+    which is how the tests check it.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown parallel strategy {strategy!r} (one of {STRATEGIES})")
     if not world.distributed:
         return model
-    ids = [device.index] if device.type == "cuda" else None
     if strategy == "ddp":
+        ids = [device.index] if device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    from torch.distributed.fsdp import FullyShardedDataParallel
-    from torch.distributed.fsdp.wrap import ModuleWrapPolicy
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
 
-    policy = ModuleWrapPolicy(set(shard_units)) if shard_units else None
-    return FullyShardedDataParallel(model, device_id=device if device.type == "cuda" else None, use_orig_params=True,
-                                    auto_wrap_policy=policy)
+    mesh = init_device_mesh(device.type, (world.size,))
+    for module in reversed(list(model.modules())):  # children before the blocks that hold them
+        if module is not model and isinstance(module, shard_units):
+            fully_shard(module, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    return model
+
+
+def _full_options():  # torch's StateDictOptions (imported lazily): full tensors, gathered on rank 0's CPU
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
+def gather_state(model: nn.Module, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """An FSDP model's full weights and its optimizer's full state on rank 0's CPU (empty dicts elsewhere).
+
+    A collective: every rank calls it. The optimizer state comes in torch's own layout (`state` and the
+    groups' `params` by parameter index, as `Optimizer.state_dict()` of an unsharded model gives it), so
+    a run checkpointed under FSDP resumes on any number of processes, FSDP or not. Uses
+    `torch.distributed.checkpoint.state_dict`, which gathers the shards (DTensors) of every rank.
+    """
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+
+    weights = get_model_state_dict(model, options=_full_options())
+    by_name = get_optimizer_state_dict(model, opt, options=_full_options())
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        return weights, _by_index(by_name, _parameter_names(model))
+    return {}, {}
+
+
+def scatter_optimizer(model: nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
+    """Load a full optimizer state in torch's index layout (as `gather_state` returns it, or an unsharded
+    optimizer's `state_dict()`) into the optimizer of an FSDP model: each rank keeps its shard."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    names = _parameter_names(model)
+    by_name = {"state": {names[i]: v for i, v in state["state"].items()},
+               "param_groups": [{**g, "params": [names[i] for i in g["params"]]} for g in state["param_groups"]]}
+    set_optimizer_state_dict(model, opt, by_name, options=StateDictOptions(full_state_dict=True))
+
+
+def _parameter_names(model: nn.Module) -> list[str]:
+    """Parameter names in `model.parameters()` order (the optimizer's index order)."""
+    return [name for name, _ in model.named_parameters()]
+
+
+def _by_index(state: dict, names: list[str]) -> dict:
+    """An optimizer state keyed by parameter name → keyed by index in `names`."""
+    index = {name: i for i, name in enumerate(names)}
+    return {"state": {index[k]: v for k, v in state["state"].items()},
+            "param_groups": [{**g, "params": [index[p] for p in g["params"]]} for g in state["param_groups"]]}
 
 
 def unwrap(model: nn.Module) -> nn.Module:

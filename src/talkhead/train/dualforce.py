@@ -19,9 +19,9 @@ only on (seed, epoch, step).
 Multi-process: under torchrun (talkhead.train.distributed) every rank draws the same global batch
 (windows, CFG dropout, context prefixes, times and noise) and trains on its share, so N processes
 take the optimizer steps one process takes (up to float rounding); `strategy` ddp replicates the
-model, fsdp shards it (the cluster sizes).
-Under FSDP the weights are gathered for every checkpoint, and a resumed FSDP run restarts the
-optimizer moments (its weights and history resume).
+model, fsdp shards it (PyTorch's fully_shard; CUDA or, for tests, the CPU). Under FSDP the weights and
+the AdamW moments are gathered on rank 0 for every checkpoint and written as one process writes them,
+so an FSDP run resumes exactly (and on any number of processes).
 """
 
 from __future__ import annotations
@@ -184,25 +184,23 @@ def _build(cfg: DualforceConfig, data: _Data, stats_path: Path) -> tuple[DualFor
     return model, arch
 
 
-def _checkpoint_model(model: DualForce, wrapped: torch.nn.Module, fsdp: bool,
-                      replica: DualForce | None) -> DualForce | None:
-    """The module whose state_dict rank 0 writes: the model itself, or under FSDP a CPU replica (rank 0 only)
-    loaded with the weights gathered from every rank (FSDP's default FULL_STATE_DICT: a collective)."""
-    if not fsdp:
-        return model
-    full = wrapped.state_dict()  # every rank takes part in the gather
-    if replica is not None:
-        replica.load_state_dict({k.replace("_fsdp_wrapped_module.", ""): v.cpu() for k, v in full.items()},
-                                strict=True)
-    return replica
+def _gathered(model: DualForce, opt: torch.optim.Optimizer, replica: DualForce | None,
+              lr: float) -> tuple[DualForce, torch.optim.Optimizer] | None:
+    """Under FSDP, what rank 0 writes: a CPU replica with the weights and an AdamW with the moments gathered
+    from every rank (a collective: every rank calls it); None on the other ranks."""
+    weights, moments = distributed.gather_state(model, opt)
+    if replica is None:
+        return None
+    replica.load_state_dict(weights, strict=True)
+    replica_opt = torch.optim.AdamW(replica.parameters(), lr=lr)
+    replica_opt.load_state_dict(moments)
+    return replica, replica_opt
 
 
 def train(metadata: Path, stats_path: Path, cfg: DualforceConfig, out_dir: Path) -> dict:
     """Train into `out_dir` (resuming it if interrupted); return a summary."""
     t0 = time.monotonic()
     metadata, stats_path, out_dir = Path(metadata), Path(stats_path), Path(out_dir)
-    if cfg.strategy == "fsdp" and distributed.env_world().distributed and not cfg.device.startswith("cuda"):
-        raise ConfigError("dualforce.strategy fsdp needs CUDA devices (PyTorch FSDP); use ddp on the CPU")
     world, device = distributed.init(cfg.device)
     if cfg.batch_size % world.size:
         raise ConfigError(f"dualforce.batch_size {cfg.batch_size} does not split over {world.size} processes")
@@ -226,10 +224,13 @@ def train(metadata: Path, stats_path: Path, cfg: DualforceConfig, out_dir: Path)
         distributed.barrier()
         fsdp = cfg.strategy == "fsdp" and world.distributed
         replica = copy.deepcopy(model).cpu() if fsdp and world.main else None  # what rank 0 writes under FSDP
+        moments = opt.state_dict()  # a resumed run's AdamW state (index layout), to shard under FSDP
         wrapped = distributed.wrap_model(model, cfg.strategy, world, device,
                                          shard_units=(TowerBlock, Bridge))  # FSDP: one unit per layer
-        if fsdp:  # FSDP owns the parameters now: the optimizer must be built on the wrapped module
-            opt = torch.optim.AdamW(wrapped.parameters(), lr=cfg.lr)
+        if fsdp:  # FSDP replaced the parameters with shards: the optimizer is built on them, its state sharded
+            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+            if moments["state"]:
+                distributed.scatter_optimizer(model, opt, moments)
 
         def run_epoch(epoch: int) -> EpochResult:
             train_loss = _train_epoch(wrapped, opt, data, epoch, device, world)
@@ -239,10 +240,9 @@ def train(metadata: Path, stats_path: Path, cfg: DualforceConfig, out_dir: Path)
                                f"struct {val['val_struct']:.4f}, lip {val['val_lip']:.4f})")
 
         def checkpoint() -> tuple[torch.nn.Module, torch.optim.Optimizer] | None:
-            saved = _checkpoint_model(model, wrapped, fsdp, replica)  # under FSDP a collective on every rank
-            if not world.main:
-                return None
-            return saved, opt if not fsdp else torch.optim.AdamW(saved.parameters(), lr=cfg.lr)
+            if fsdp:
+                return _gathered(model, opt, replica, cfg.lr)
+            return (model, opt) if world.main else None
 
         state, resumed = run_epochs(out_dir, state, cfg.epochs, "dualforce", run_epoch, checkpoint,
                                     lambda st: _write_metrics(out_dir, st, data.val_split), world.main)

@@ -1,4 +1,5 @@
-"""DualForce under torchrun: 2 processes (gloo, CPU, DDP) train what 1 process trains; FSDP asks for CUDA."""
+"""DualForce under torchrun: 2 processes (gloo, CPU) train what 1 process trains, with DDP and with FSDP, and an
+interrupted FSDP run resumes exactly (weights and AdamW moments)."""
 
 from __future__ import annotations
 
@@ -44,9 +45,18 @@ def test_two_processes_train_what_one_process_trains(tmp_path):
             assert r2[key] == pytest.approx(r1[key], abs=1e-5), (key, r1, r2)
 
 
-def test_fsdp_asks_for_cuda_devices(tmp_path, monkeypatch):
-    from talkhead.config import ConfigError
-
-    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it; refused before any process group is joined
-    with pytest.raises(ConfigError, match="fsdp needs CUDA"):
-        train(tmp_path / "metadata.parquet", tmp_path / "stats", _cfg(strategy="fsdp"), tmp_path / "out")
+def test_fsdp_trains_what_one_process_trains_and_resumes_exactly(tmp_path):
+    metadata, stats = packed_dataset(tmp_path / "data")
+    train(metadata, stats, _cfg(**SHORT), tmp_path / "single")
+    args = ["--metadata", str(metadata), "--stats", str(stats)]
+    torchrun(*args, "--out", str(tmp_path / "fsdp"), strategy="fsdp")
+    one, sharded = (load_file(str(tmp_path / run / "last.safetensors")) for run in ("single", "fsdp"))
+    assert one.keys() == sharded.keys()
+    for key in one:
+        torch.testing.assert_close(sharded[key], one[key], atol=1e-5, rtol=1e-4, msg=key)
+    # killed after its first epoch, then run again: the AdamW moments come back from state.safetensors
+    torchrun(*args, "--out", str(tmp_path / "resumed"), strategy="fsdp", epochs=1)
+    proc = torchrun(*args, "--out", str(tmp_path / "resumed"), strategy="fsdp")
+    assert "resuming after epoch 1" in proc.stdout + proc.stderr
+    for name in ("last.safetensors", "state.safetensors", "best.safetensors", "metrics.csv"):
+        assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "fsdp" / name).read_bytes(), name
