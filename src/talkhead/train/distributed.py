@@ -161,7 +161,9 @@ def scatter_optimizer(model: nn.Module, opt: torch.optim.Optimizer, state: dict)
     names = _parameter_names(model)
     by_name = {"state": {names[i]: v for i, v in state["state"].items()},
                "param_groups": [{**g, "params": [names[i] for i in g["params"]]} for g in state["param_groups"]]}
-    set_optimizer_state_dict(model, opt, by_name, options=StateDictOptions(full_state_dict=True))
+    # strict=False: a parameter that never had a gradient (e.g. an embedding used only under CFG dropout) has
+    # no AdamW state in the file, as it has none in the optimizer that wrote it
+    set_optimizer_state_dict(model, opt, by_name, options=StateDictOptions(full_state_dict=True, strict=False))
 
 
 def _parameter_names(model: nn.Module) -> list[str]:
