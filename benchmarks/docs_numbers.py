@@ -123,9 +123,40 @@ def microalbert_eval() -> list[str]:
     return out
 
 
+def _count(n: int) -> str:
+    """A parameter count as the docs write it: 146 K, 484 M, 2.18 B."""
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} B"
+    return f"{n / 1e6:.0f} M" if n >= 1e6 else f"{n / 1e3:.0f} K"
+
+
+DUALFORCE_USE = {"tiny": "unit tests, CI", "small": "`make demo` on CPU", "base": "one GPU",
+                 "large": "the notes' MOVA-Lite, 8 GPUs + FSDP"}
+
+
+def dualforce_sizes() -> list[str]:
+    """DualForce's registry at the cluster setting (benchmarks/dualforce_sizes.py), and the demo's trained `small`
+    (its parameter count from demo_eval.json: the demo's 4-channel VAE and K = dualforce.bridge_layers)."""
+    sizes = _load("dualforce_sizes.json")["sizes"]
+    demo = _load("demo_eval.json")["metrics"]["dualforce"]
+    out = [_row(["size", "video / structure width", "heads", "depth", "parameters", "use"]), _rule(6)]
+    for name in sorted(sizes, key=lambda k: sizes[k]["cluster"]["parameters"]):
+        c = sizes[name]["cluster"]
+        spec = c["spec"]
+        params = _count(c["parameters"])
+        if c["parameters"] >= 1e8:
+            params += (f" (video {_count(c['video_tower'])}, structure {_count(c['struct_tower'])}, "
+                       f"bridge {_count(c['bridge'])})")
+        if name == "small":
+            params += f" ({_count(demo['parameters'])} trained by the demo)"
+        out.append(_row([name, f"{spec['video_hidden']} / {spec['struct_hidden']}", str(spec["heads"]),
+                         str(spec["depth"]), params, DUALFORCE_USE.get(name, "")]))
+    return out
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {"v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval,
                                              "dvc_status": dvc_status, "report_scale": report_scale,
-                                             "microalbert_eval": microalbert_eval}
+                                             "microalbert_eval": microalbert_eval, "dualforce_sizes": dualforce_sizes}
 
 
 def render(text: str, where: str) -> str:
