@@ -34,7 +34,7 @@ from talkhead.data.shards import clip_folders
 from talkhead.quality.av_corpus import CorpusSettings, clip_features, cross_fit
 from talkhead.quality.sync import audio_features
 from talkhead.stages.common import run_stage, stage_parser
-from talkhead.stages.quality import offset_settings
+from talkhead.quality.measures import offset_settings
 
 log = logging.getLogger(__name__)
 COLUMNS = ["clip", "speaker", "fold", "first_status", "first_offset", "av_offset_corpus", "av_confidence_corpus",

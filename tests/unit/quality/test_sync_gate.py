@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from talkhead.config import QualityConfig
-from talkhead.stages.quality import segments
+from talkhead.quality.measures import segments
 from talkhead.quality.audio import SILENCE_DB, loudness_db, speech_fraction
 from talkhead.quality.blur import face_sharpness
 from talkhead.quality.gate import av_shift, judge
