@@ -14,18 +14,19 @@ export PYTHONUNBUFFERED := 1
 
 install: $(STAMP)
 
-# torchaudio: a venv made before 2026-12-06 has it, and it pins torch 2.11 (pip check would fail).
+# The stamp holds the lock last installed: sync_venv.py removes what a newer lock dropped (pip never does),
+# so pip check stays clean after a pull; what the user added beside the lock (gsplat, a CUDA torch) stays.
 # Byte-compiling: pip compiles file by file on one core (~100 s of a ~230 s install); compileall
 # uses every core. As in pip's own step, a file that does not compile for this Python (torch ships
 # 3.12-only test helpers) is skipped, hence the `|| true`.
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip uninstall -qq -y torchaudio
+	$(BIN)/python requirements/sync_venv.py --previous $(STAMP)
 	$(BIN)/python -m pip install -qq --no-compile --requirement requirements/lock.txt
 	$(BIN)/python -m pip install -qq --no-compile --no-deps --editable .
 	$(BIN)/python -m compileall -qq -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') || true
 	$(BIN)/python -m pip check
-	touch $(STAMP)
+	cp requirements/lock.txt $(STAMP)
 
 data/demo/manifest.csv: | $(STAMP)
 	$(BIN)/talkhead demo-data --out data/demo --params params.yaml
