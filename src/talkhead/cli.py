@@ -224,12 +224,13 @@ def _generate(args: argparse.Namespace) -> int:
     if not Path(args.image).is_file():
         log.error("%s: no such image file", args.image)
         return 1
+    options = _renderer_options(args)
     emotion = _emotion(args, "generate", weights=False)
     _use_threads(args.threads)
     request = GenerateRequest(Path(args.image), out, Path(args.audio) if args.audio else None,
                               args.text or None, Path(args.model or "data/models/motion_dit"), args.voice,
                               emotion, args.cfg_scale, args.seed,
-                              args.renderer, args.max_size, args.mouth)
+                              args.renderer, args.max_size, args.mouth, options)
     try:
         summary = generate_video(request)
     except (NoFaceError, MultipleFacesError, MediaError, FileNotFoundError, ValueError, RuntimeError) as exc:
@@ -237,6 +238,20 @@ def _generate(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(f"{args.out}: {summary_line(summary)}\n")
     return 0
+
+
+def _renderer_options(args: argparse.Namespace) -> dict:
+    """The chosen renderer's keyword options from the command line; ConfigError when they do not fit it."""
+    if args.renderer != "liveportrait":
+        if args.liveportrait_dir:
+            raise ConfigError("talkhead generate: --liveportrait-dir is for --renderer liveportrait")
+        return {}
+    if not args.liveportrait_dir:
+        raise ConfigError("talkhead generate: --renderer liveportrait needs --liveportrait-dir DIR, a folder of "
+                          "LivePortrait's official weights (base_models/*.pth, retargeting_models/*.pth)")
+    if not Path(args.liveportrait_dir).is_dir():
+        raise ConfigError(f"talkhead generate: --liveportrait-dir {args.liveportrait_dir}: no such folder")
+    return {"directory": Path(args.liveportrait_dir), "device": args.device}
 
 
 def _generate_gaussians(args: argparse.Namespace) -> int:
@@ -267,7 +282,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo-data", help=_demo_data.__doc__, description=_demo_data.__doc__)
     demo.add_argument("--out", default="data/demo", help="output folder (default: data/demo)")
-    demo.add_argument("--params", default=None, help="params file whose `demo` section to use (default: schema defaults)")
+    demo.add_argument("--params", default=None,
+                      help="params file whose `demo` section to use (default: schema defaults)")
     demo.add_argument("--seconds", type=float, help="clip length in seconds")
     demo.add_argument("--size", type=int, help="frame width and height in pixels")
     demo.add_argument("--seed", type=int, help="random seed")
@@ -278,8 +294,10 @@ def _parser() -> argparse.ArgumentParser:
 
     qc = sub.add_parser("qc", help=_qc.__doc__, description=_qc.__doc__)
     qc.add_argument("videos", nargs="+", help="video files")
-    qc.add_argument("--out", required=True, help="folder for the reports: <file name>.json each (+ a path hash when two inputs share a name)")
-    qc.add_argument("--params", default=None, help="params file (default: ./params.yaml if present, else schema defaults)")
+    qc.add_argument("--out", required=True,
+                    help="folder for the reports: <file name>.json each (+ a path hash when two inputs share a name)")
+    qc.add_argument("--params", default=None,
+                    help="params file (default: ./params.yaml if present, else schema defaults)")
     qc.add_argument("--keep", action="store_true", help="keep the intermediate stage folders in OUT/.work")
     _add_threads(qc)
     qc.set_defaults(func=_qc)
@@ -314,12 +332,16 @@ def _parser() -> argparse.ArgumentParser:
                      "gaussians a speaker's data/models/gaussians/<speaker> folder, required)")
     gen.add_argument("--pose-track", default="", help="gaussians: a head_pose.safetensors to move the head with "
                      "(default: the training reference clip, looped)")
-    gen.add_argument("--device", default="cpu", help="gaussians: torch device (cuda renders with gsplat)")
+    gen.add_argument("--device", default="cpu", help="torch device of gaussians (cuda renders with gsplat) and of "
+                     "the liveportrait renderer (cuda computes in float16; the CPU takes seconds a frame)")
     _add_emotion(gen)
     gen.add_argument("--cfg-scale", type=float, default=None, help="guidance scale (default: the model's, 1.2)")
     gen.add_argument("--seed", type=int, default=0, help="random seed of the sampler")
     gen.add_argument("--voice", default="en-us", help="espeak-ng voice for --text")
-    gen.add_argument("--renderer", default="mesh_warp", help="renderer name (talkhead.render.RENDERERS)")
+    gen.add_argument("--renderer", default="mesh_warp", help="renderer name (talkhead.render.RENDERERS): mesh_warp "
+                     "(offline, no weights) or liveportrait (LivePortrait's networks, needs --liveportrait-dir)")
+    gen.add_argument("--liveportrait-dir", default="", help="--renderer liveportrait: a folder of LivePortrait's "
+                     "official weights in the release layout (base_models/, retargeting_models/)")
     gen.add_argument("--max-size", type=int, default=1920, help="motion_dit: the video's long side in pixels at most "
                      "(default 1920); a larger portrait is downscaled to it, even sides")
     gen.add_argument("--mouth", default="auto", help="motion_dit: what moves the mouth: auto (V3 Face's lipsync "

@@ -180,6 +180,17 @@ class AudioHubertConfig(SectionConfig):
 
 
 @dataclass(frozen=True)
+class LiveportraitConfig(SectionConfig):
+    """LivePortrait's official weights (a folder in the release layout); off while `dir` is empty."""
+
+    section: ClassVar[str] = "liveportrait"
+    dir: str
+    device: str
+    dtype: str
+    batch_size: int
+
+
+@dataclass(frozen=True)
 class BlendshapesConfig(SectionConfig):
     """Blendshape solving and the optional ground-truth smoothing."""
 
@@ -233,7 +244,8 @@ class VideoLatentsConfig(SectionConfig):
 
 SECTIONS: dict[str, type[SectionConfig]] = {
     cls.section: cls for cls in (DatasetConfig, DemoConfig, IngestConfig, NormalizeConfig, FacesConfig,
-                                 CropConfig, QualityConfig, AvCorpusConfig, AudioMelConfig, FaceMeshConfig, AudioHubertConfig,
+                                 CropConfig, QualityConfig, AvCorpusConfig, AudioMelConfig, FaceMeshConfig,
+                                 AudioHubertConfig, LiveportraitConfig,
                                  BlendshapesConfig, Face3dmmConfig, VideoVaeConfig, VideoLatentsConfig,
                                  V3faceConfig, V3faceExportConfig, EvaluateConfig, ReportConfig, SyncnetConfig,
                                  MotionDitConfig, GaussiansConfig, DualforceConfig, MicroalbertConfig)

@@ -4,13 +4,17 @@
 #   learned_shard   data/features/_shards/{shard}.learned.csv  face3dmm, blendshapes, video_latents
 #   audio_mel   (4T, 80) log-mel at 100 Hz            face_mesh  (T, 478, 3) mesh + found flags
 #   head_pose   (T, 3) pitch/yaw/roll, translation, scale
-#   motion      (T, 70) MoDA layout; training-split statistics in data/features/_stats/motion.safetensors
+#   motion      (T, 70) MoDA layout; training-split statistics in data/features/_stats/motion.safetensors;
+#               from LivePortrait's motion extractor when liveportrait.dir is set (+ clip_kp_canonical (21, 3))
 #   face3dmm    FLAME-style global/jaw pose + expression, from the landmark 3DMM whose basis (training split)
 #               is data/models/face3dmm_basis/
 #   video_latents (T, C, h, w) + first-frame latent, from the video VAE trained on the training split's crops
 #               (data/models/video_vae/) or an AutoencoderKL
 #   audio_hubert (2T, L, D) float16, when a checkpoint is set
 #   blendshapes (T, 52) ARKit coefficients, calibrated per speaker in data/features/_calibration/{speaker}.json
+
+# LivePortrait's motion extractor computes `motion` when its weights folder is configured (liveportrait.dir).
+LIVEPORTRAIT = bool(config["liveportrait"]["dir"])
 
 
 rule features_shard:
@@ -22,7 +26,7 @@ rule features_shard:
         "data/features/_shards/{shard}.csv",
     params:
         job=feature_job("features"),
-        cfg=stage_cfgs("audio_mel", "face_mesh", "audio_hubert"),
+        cfg=stage_cfgs("audio_mel", "face_mesh", "audio_hubert", "liveportrait"),
     log:
         "logs/features/{shard}.log",
     benchmark:
@@ -31,9 +35,10 @@ rule features_shard:
     conda:
         ENV
     resources:
-        mem_mb=scaled(6000 if "audio_hubert" in MODALITIES else 2000),
-        runtime=shard_minutes(1.0 if "audio_hubert" in MODALITIES else 0.3),
-        gpu=gpus("audio_hubert") if "audio_hubert" in MODALITIES else 0,
+        mem_mb=scaled((6000 if "audio_hubert" in MODALITIES else 2000) + (3000 if LIVEPORTRAIT else 0)),
+        runtime=shard_minutes((1.0 if "audio_hubert" in MODALITIES else 0.3) + (2.0 if LIVEPORTRAIT else 0)),
+        gpu=max(gpus("audio_hubert") if "audio_hubert" in MODALITIES else 0,
+                gpus("liveportrait") if LIVEPORTRAIT else 0),
     shell:
         "python -m talkhead.stages.feature_shard {params.job} --clips {input.lists:q}/{wildcards.shard}.csv"
         " --index {output:q} --cfg {params.cfg:q} 2> {log:q}"

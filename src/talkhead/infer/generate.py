@@ -5,7 +5,8 @@
       → the motion DiT (talkhead.infer.motion: 80-frame segments, 10 Euler steps, classifier-free
         guidance, Kalman-smoothed pose, lip modulation), driven from the portrait's own motion, its
         mouth moved by V3 Face's lipsync output (talkhead.infer.mouth_driver) when there is a model
-      → a renderer (talkhead.render: the offline mesh warp by default) → H.264/AAC mp4 at 25 fps
+      → a renderer (talkhead.render: the offline mesh warp by default, or LivePortrait's networks with
+        `renderer="liveportrait"` and its weights folder) → H.264/AAC mp4 at 25 fps
 
 The portrait is downscaled (area-averaged, even sides) to a long side of at most `max_size`
 (1920) before anything else: the face is animated in a work crop of at most 512 px whatever the
@@ -56,6 +57,7 @@ class GenerateRequest:
     renderer: str = "mesh_warp"
     max_size: int | None = MAX_SIZE  # long side of the video (the portrait is downscaled to it); None: no cap
     mouth: str = "auto"  # what moves the mouth: auto | none | a V3 Face folder (talkhead.infer.mouth_driver)
+    renderer_options: dict | None = None  # keyword options of the renderer, e.g. liveportrait's directory, device
 
 
 def check_text(text: str) -> str:
@@ -134,7 +136,7 @@ def generate_video(req: GenerateRequest, models: tuple | None = None) -> dict:
         check_text(req.text)
     image = load_image(req.image, req.max_size)  # ImageTooLargeError / ValueError; capped to the video's size
     model, meta, stats, driver = models or load_models(req.model, req.mouth)
-    renderer = make_renderer(req.renderer)
+    renderer = make_renderer(req.renderer, **(req.renderer_options or {}))
     source = renderer.prepare(image, name=str(req.image))  # NoFaceError / MultipleFacesError
     samples, rate = speech(req.audio, req.text, req.voice)
     mel_rows, frames = speech_mel(samples, rate)

@@ -4,10 +4,11 @@ A renderer turns the motion a generator produces (talkhead.features.motion's lay
 denormalised: 21 keypoint deformations in the canonical frame, scale, translation, pitch/yaw/roll)
 into frames of the portrait. `prepare` does the per-portrait work once (face detection, mesh,
 anything precomputed); `render` streams full-size frames. The offline default is the mesh warp
-(talkhead.render.mesh_warp, no learned weights); a learned renderer (a LivePortrait-style warping
-network with weights from a path) registers itself under its own name and replaces it:
+(talkhead.render.mesh_warp, no learned weights); the learned renderer `liveportrait`
+(talkhead.render.liveportrait: LivePortrait's warping network and generator, official weights from
+a folder) is chosen by name with its options:
 
-    renderer = make_renderer("mesh_warp")              # or make_renderer("liveportrait", weights=...)
+    renderer = make_renderer("mesh_warp")              # or make_renderer("liveportrait", directory=DIR)
     source = renderer.prepare(load_image("me.jpg"))
     for frame in renderer.render(source, motion):      # (H, W, 3) uint8
         ...
@@ -56,6 +57,7 @@ class Renderer(ABC):
 # name -> "module:Class". Classes are imported only when built, so listing costs nothing.
 RENDERERS: dict[str, str] = {
     "mesh_warp": "talkhead.render.mesh_warp:MeshWarpRenderer",
+    "liveportrait": "talkhead.render.liveportrait:LivePortraitRenderer",
 }
 
 
@@ -67,7 +69,7 @@ def register(name: str, target: str) -> None:
 
 
 def make_renderer(name: str = "mesh_warp", **kwargs: Any) -> Renderer:
-    """Build the renderer registered as `name` with its keyword options (e.g. weights=PATH)."""
+    """Build the renderer registered as `name` with its keyword options (e.g. directory=PATH)."""
     if name not in RENDERERS:
         raise ValueError(f"unknown renderer {name!r}; choose one of {', '.join(sorted(RENDERERS))}")
     module, cls = RENDERERS[name].split(":")

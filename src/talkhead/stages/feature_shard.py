@@ -7,8 +7,9 @@ The clip list is the gate's per-shard accepted list (`data/qc/_shards/<shard>.cs
 the previous job of the same shard; both have the columns clip, ok, reasons, digest, speaker, split,
 emotion and only rows with ok = 1 are run. The job writes each step's file exactly as the per-clip
 stage writes it (talkhead.stages.feature_steps), then its index with the same columns (`digest`: of
-this job's step files of the clip), so the next job of the shard reads it: `features` → data/features/_shards/<shard>.csv, `learned` →
-data/features/_shards/<shard>.learned.csv, `pack` → data/dataset/_shards/<shard>.csv.
+this job's step files of the clip), so the next job of the shard reads it: `features` →
+data/features/_shards/<shard>.csv, `learned` → data/features/_shards/<shard>.learned.csv, `pack` →
+data/dataset/_shards/<shard>.csv.
 
 Resume at clip granularity, as before the gate (talkhead.stages.shard): after a step's file is in
 place its completion record `.<name>.done.json` goes beside it, holding a fingerprint of the step's
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from talkhead.atomic import write_json, write_text
+from talkhead.config import LiveportraitConfig
 from talkhead.data.shards import LIST_COLUMNS, files_digest, read_rows, rows_text
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.feature_steps import GROUPS, PHASE_FOLDERS, STEPS, ClipEntry, FeatureStep, StepContext
@@ -45,7 +47,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GroupResult:
-    """What one post-gate job did: every listed clip's row for the index, and which clips ran, were skipped or failed."""
+    """What one post-gate job did: every listed clip's row for the index, and which clips ran, were skipped or
+    failed."""
 
     rows: list[dict[str, str]] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
@@ -156,11 +159,22 @@ def run_group(group: str, rows: Sequence[dict[str, str]], ctx: StepContext, cfgs
     return result
 
 
+def liveportrait_weights(cfg_json: str) -> Path | None:
+    """The motion extractor's weights file when `liveportrait.dir` is set (the motion step's shared file), else None."""
+    cfg = LiveportraitConfig.from_json(cfg_json)
+    if not cfg.dir:
+        return None
+    from talkhead.models.liveportrait.weights import checkpoint_path  # torch: only when configured
+
+    return checkpoint_path(Path(cfg.dir), "motion_extractor")
+
+
 def _main(args: argparse.Namespace) -> str:
     cfgs = {k: json.dumps(v) for k, v in json.loads(args.cfg or "{}").items()}
     shared = {"face3dmm_basis": Path(args.basis) if args.basis else None,
               "video_vae": Path(args.vae) if args.vae else None,
-              "calibration": Path(args.calibration) if args.calibration else None}
+              "calibration": Path(args.calibration) if args.calibration else None,
+              "liveportrait": liveportrait_weights(cfgs.get("liveportrait", "{}"))}
     ctx = StepContext(Path(args.data), shared)
     rows = read_rows(args.clips, LIST_COLUMNS)
     started = time.perf_counter()

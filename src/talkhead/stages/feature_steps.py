@@ -6,7 +6,9 @@ function as its per-clip stage CLI (talkhead.stages.<name>), so a clip gets exac
 on its own. `reads` names what of the same clip a step reads: a pre-gate phase folder (`crop`,
 `quality`) or another step's file; `shared` names a file learned over the corpus that it reads
 (the 3DMM basis, the video VAE, the speaker's blendshape calibration). Their completion records
-make the step's fingerprint (talkhead.stages.feature_shard).
+make the step's fingerprint (talkhead.stages.feature_shard). `motion` comes from the mesh, or
+from LivePortrait's motion extractor when `liveportrait.dir` is set (its weights file is then the
+shared file `liveportrait`, and the extractor is loaded once per job).
 
 Steps are grouped into jobs (GROUPS): `features` (needs nothing learned), `learned` (needs the
 aggregates fitted on the training split), `pack`. Three jobs per shard after the gate, whatever
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from talkhead.config import (AudioHubertConfig, AudioMelConfig, BlendshapesConfig, Face3dmmConfig, FaceMeshConfig,
-                             SectionConfig, VideoLatentsConfig)
+                             LiveportraitConfig, SectionConfig, VideoLatentsConfig)
 from talkhead.data.manifest import speaker_key
 
 PHASE_FOLDERS = ("crop", "quality")  # pre-gate phases whose clip folders a step may read
@@ -95,9 +97,16 @@ def _head_pose(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 
 def _motion(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.stages.motion import motion_clip
+    from talkhead.stages.motion import liveportrait_motion_clip, motion_clip
 
-    return motion_clip(ctx.feature("face_mesh", e.clip), ctx.feature("head_pose", e.clip), out)
+    if cfg is None or not cfg.dir:  # the offline default: measured from the mesh and its pose
+        return motion_clip(ctx.feature("face_mesh", e.clip), ctx.feature("head_pose", e.clip), out)
+    from talkhead.features import liveportrait_motion
+
+    if "liveportrait_motion" not in ctx.cache:
+        ctx.cache["liveportrait_motion"] = liveportrait_motion.load_extractor(cfg)
+    return liveportrait_motion_clip(ctx.folder("crop", e.clip), ctx.folder("quality", e.clip), out, cfg,
+                                    extractor=ctx.cache["liveportrait_motion"])
 
 
 def _audio_hubert(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
@@ -144,7 +153,8 @@ STEPS: dict[str, FeatureStep] = {s.name: s for s in (
     FeatureStep("audio_mel", "audio_mel", AudioMelConfig, ("quality",), (), _audio_mel),
     FeatureStep("face_mesh", "face_mesh", FaceMeshConfig, ("crop", "quality"), (), _face_mesh),
     FeatureStep("head_pose", None, None, ("face_mesh",), (), _head_pose),
-    FeatureStep("motion", None, None, ("face_mesh", "head_pose"), (), _motion),
+    FeatureStep("motion", "liveportrait", LiveportraitConfig, ("crop", "quality", "face_mesh", "head_pose"),
+                ("liveportrait",), _motion),  # from the mesh, or LivePortrait's motion extractor when configured
     FeatureStep("audio_hubert", "audio_hubert", AudioHubertConfig, ("quality",), (), _audio_hubert),
     FeatureStep("face3dmm", "face3dmm", Face3dmmConfig, ("face_mesh",), ("face3dmm_basis",), _face3dmm),
     FeatureStep("blendshapes", "blendshapes", BlendshapesConfig, ("face_mesh",), ("calibration",), _blendshapes),
