@@ -14,6 +14,12 @@ TTUR), `eps` is added to both diagonals and the root is taken again. A complex r
 diagonal has an imaginary part above `imag_tol` is an error (it means the product has markedly
 negative eigenvalues, i.e. the inputs are not covariance matrices); a smaller imaginary part is
 rounding and is dropped.
+
+The covariance convention is the one real difference between the reference implementations:
+pytorch-fid (FID) takes `np.cov`, the unbiased 1/(N − 1) estimate (`ddof=1`, the default here);
+StyleGAN-V's FVD (`metric_utils.FeatureStats.get_mean_cov`) takes the biased 1/N one (`ddof=0`).
+The two give different numbers for the same features (by O(D/N)), so each metric uses its
+reference's convention (talkhead.eval.feature_nets).
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from scipy import linalg
 log = logging.getLogger(__name__)
 
 
-def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mu (D,), sigma (D, D)) of `features` (N, D) in float64; sigma is the unbiased (N − 1) covariance."""
+def feature_stats(features: np.ndarray, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(mu (D,), sigma (D, D)) of `features` (N, D) in float64; sigma divides by N − ddof (1: unbiased, 0: biased)."""
     x = np.asarray(features, np.float64)
     if x.ndim != 2:
         raise ValueError(f"features must be (N, D), got shape {x.shape}")
@@ -36,7 +42,9 @@ def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"a covariance needs at least 2 samples, got {len(x)}")
     if not np.isfinite(x).all():
         raise ValueError("features contain NaN or inf")
-    return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False))
+    if ddof not in (0, 1):
+        raise ValueError(f"ddof must be 1 (pytorch-fid's np.cov) or 0 (StyleGAN-V's FVD), got {ddof}")
+    return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False, ddof=ddof))
 
 
 def _sqrtm(a: np.ndarray) -> tuple[np.ndarray, float]:
@@ -77,6 +85,6 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return max(value, 0.0)  # exactly ≥ 0 in theory; rounding can give −1e-12
 
 
-def frechet_from_features(real: np.ndarray, fake: np.ndarray, **kwargs: float) -> float:
-    """Fréchet distance between Gaussians fitted to `real` (N, D) and `fake` (M, D) features."""
-    return frechet_distance(*feature_stats(real), *feature_stats(fake), **kwargs)
+def frechet_from_features(real: np.ndarray, fake: np.ndarray, ddof: int = 1, **kwargs: float) -> float:
+    """Fréchet distance between Gaussians fitted to `real` (N, D) and `fake` (M, D) features (covariance ddof)."""
+    return frechet_distance(*feature_stats(real, ddof), *feature_stats(fake, ddof), **kwargs)

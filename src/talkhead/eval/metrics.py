@@ -6,10 +6,15 @@ Metric names carry the network that produced them (design §4): `fid_inception`,
 listed under `absent` with the reason), never filled with a number from a stand-in network.
 Metrics files are DVC-friendly: numbers (or strings) flat or nested one level, sorted keys,
 written atomically with a trailing newline, so the same values give the same bytes.
+
+Every metric computed through a network records which file it was: `<metric>_sha256` (or
+`<scorer>_sha256` for the Sync-C / Sync-D / offset triple), the full sha256 of the weights file as
+`sha256sum` prints it (`network_sha256`), so a number can be checked against a published checksum.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -26,12 +31,21 @@ log = logging.getLogger(__name__)
 # metric names -> the config key that must name an existing file/folder for them to be computed
 NEEDS = {
     "fid_inception": "inception_path",
-    "fvd_i3d": "i3d_path",
+    "fvd_i3d": "i3d_path", "fvd_i3d_latentsync": "i3d_path",
     "sync_c_syncnet": "syncnet_path", "sync_d_syncnet": "syncnet_path", "av_offset_syncnet": "syncnet_path",
     "sync_c_selftrained": "selftrained_syncnet", "sync_d_selftrained": "selftrained_syncnet",
     "av_offset_selftrained": "selftrained_syncnet",
 }
 ALWAYS = ("lmd_mediapipe", "val_l1")  # need no external network (MediaPipe's mesh ships in its wheel)
+
+
+def network_sha256(path: str | Path) -> str:
+    """Full hex sha256 of a network's weights file (as `sha256sum` prints it)."""
+    h = hashlib.sha256()
+    with open(Path(path).expanduser(), "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def absent_metrics(cfg: Mapping[str, Any]) -> dict[str, str]:

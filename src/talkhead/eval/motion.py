@@ -35,9 +35,11 @@ Scores (flat names, DVC metrics; docs/generate.md has the table):
 - `sync_{c,d}_selftrained`, `av_offset_selftrained` (+ `_static`, `_ground_truth`): the self-trained
   scorer on the rendered mesh, the still mesh and the clip's own mesh, against the clip's log-mel;
   plain means over clips. Only with the scorer's folder.
-- `fid_inception`, `fvd_i3d`, `{sync_c,sync_d,av_offset}_syncnet`: rendered frames against the clip's
-  crop video (FID: all frames; FVD: non-overlapping i3d_min_frames windows) and the published
-  SyncNet on the rendered frames with the clip's A/V-aligned audio; only when configured.
+- `fid_inception`, `fvd_i3d`, `fvd_i3d_latentsync`, `{sync_c,sync_d,av_offset}_syncnet`: rendered frames
+  against the clip's crop video (FID: all frames; FVD: non-overlapping i3d_min_frames windows, and
+  LatentSync's frames 20–35) and the published SyncNet on the rendered frames with the clip's
+  A/V-aligned audio, with `*_syncnet_ground_truth` (the crop video's own frames, same audio) beside
+  it; `<network>_sha256` names each network file; only when configured (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ import torch
 from talkhead.config import EvaluateConfig
 from talkhead.data.featurefile import read_features
 from talkhead.eval.landmarks import extract_landmarks, lmd
-from talkhead.eval.metrics import absent_metrics, val_l1
+from talkhead.eval.metrics import absent_metrics, network_sha256, val_l1
 from talkhead.eval.sync import score_selftrained
 from talkhead.features import mel as melspec
 from talkhead.features import motion as mo
@@ -165,7 +167,8 @@ class Generator:
         model, meta, stats = load_model(model_dir)
         if meta["audio"] != "audio_mel":
             raise ValueError(f"{model_dir}: evaluate_motion_dit scores log-mel models only, not {meta['audio']}")
-        return cls(model, meta, stats, settings_for(meta, None, int(meta["train"]["seed"])), load_driver("auto", model_dir))
+        settings = settings_for(meta, None, int(meta["train"]["seed"]))
+        return cls(model, meta, stats, settings, load_driver("auto", model_dir))
 
     def run(self, clip: MotionClip) -> dict[str, np.ndarray]:
         """{guided, cfg0, silence[, driven]: raw (T, 70)} generated from the clip's audio, reference = motion[0];
@@ -243,15 +246,26 @@ def _rendered_scores(acc: Means, clip: MotionClip, render: tuple, scorer, max_of
 
 
 class VideoScores:
-    """FID / FVD against the crop videos and the published SyncNet on rendered frames, where configured."""
+    """FID / FVD against the crop videos and the published SyncNet on rendered frames, where configured.
+
+    Each network's file is named in the metrics by its sha256 (`fid_inception_sha256`, `fvd_i3d_sha256`,
+    `syncnet_sha256`). FVD is computed under StyleGAN-V's protocol (`fvd_i3d`: non-overlapping
+    i3d_min_frames windows, biased covariance) and LatentSync's (`fvd_i3d_latentsync`: frames 20–35 of
+    each crop, clips of at least 36 frames); an I3D with input range `native` is called as StyleGAN-V
+    calls its i3d_torchscript.pt. SyncNet also scores the real crop frames with the same audio: the
+    ground-truth row (`*_syncnet_ground_truth`) that papers report beside the generated one.
+    """
 
     def __init__(self, cfg: EvaluateConfig, absent: dict[str, str], crop_root: Path | None,
                  quality_root: Path | None) -> None:
-        from talkhead.eval.feature_nets import load_feature_net
+        from talkhead.eval.feature_nets import STYLEGANV_I3D_KWARGS, load_feature_net
+        from talkhead.eval.metrics import network_sha256
 
         self.cfg, self.crop_root, self.quality_root = cfg, crop_root, quality_root
         self.absent: dict[str, str] = {}
         self.nets, self.feats, self.sync = {}, {}, Means()
+        self.sha256: dict[str, str] = {}
+        device = "cuda" if torch.cuda.is_available() else "cpu"  # float32 on CUDA, as the references run them
         for name, (path, kind, rng, least) in {
                 "fid_inception": (cfg.inception_path, "inception", cfg.inception_input_range, None),
                 "fvd_i3d": (cfg.i3d_path, "i3d", cfg.i3d_input_range, cfg.i3d_min_frames)}.items():
@@ -259,18 +273,28 @@ class VideoScores:
                 continue
             if crop_root is None:
                 self.absent[name] = "needs the real crop videos (--crop-root data/crop)"
+                if name == "fvd_i3d":
+                    self.absent["fvd_i3d_latentsync"] = self.absent[name]
                 continue
-            self.nets[name] = load_feature_net(path, kind, rng, least)
+            kwargs = STYLEGANV_I3D_KWARGS if kind == "i3d" and rng == "native" else None
+            self.nets[name] = load_feature_net(path, kind, rng, least, call_kwargs=kwargs, device=device)
+            self.sha256[name] = self.nets[name].sha256
             self.feats[name] = ([], [])  # real, generated (N, D) per clip
+            if name == "fvd_i3d":
+                self.feats["fvd_i3d_latentsync"] = ([], [])
         self.syncnet = None
         if "sync_c_syncnet" not in absent:
             if quality_root is None:
-                self.absent |= {f"{m}_syncnet": "needs the clips' audio (--quality-root data/quality)"
-                                for m in ("sync_c", "sync_d", "av_offset")}
+                self.absent |= {f"{m}_syncnet{s}": "needs the clips' audio (--quality-root data/quality)"
+                                for m in ("sync_c", "sync_d", "av_offset") for s in ("", "_ground_truth")}
             else:
                 from talkhead.models.syncnet import load_syncnet
 
-                self.syncnet = load_syncnet(cfg.syncnet_path)
+                self.syncnet = load_syncnet(cfg.syncnet_path, device)
+                self.sha256["syncnet"] = network_sha256(cfg.syncnet_path)
+                if crop_root is None:
+                    self.absent |= {f"{m}_syncnet_ground_truth": "needs the real crop videos (--crop-root data/crop)"
+                                    for m in ("sync_c", "sync_d", "av_offset")}
 
     def _real(self, clip: str, frames: int) -> np.ndarray:
         """(T, H, W, 3) uint8 frames of the clip's crop video."""
@@ -283,21 +307,25 @@ class VideoScores:
         """Score one clip's rendered frames (T, H, W, 3) uint8."""
         import cv2
 
-        from talkhead.eval.feature_nets import embed
+        from talkhead.eval.feature_nets import FVD_PROTOCOLS, embed, fvd_clips
 
-        if self.nets:
+        real = None
+        if self.nets or (self.syncnet is not None and self.crop_root is not None):
             real = self._real(clip, len(fake))  # (T, H, W, 3)
+        if self.nets:
             if real.shape[1:3] != fake.shape[1:3]:
                 size = (real.shape[2], real.shape[1])
                 fake = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in fake])
             for name, net in self.nets.items():
-                for side, x in zip(self.feats[name], (real, fake)):
-                    x = torch.from_numpy(x).permute(0, 3, 1, 2)  # (T, 3, H, W)
+                for i, x in enumerate((real, fake)):
                     if name == "fvd_i3d":
-                        n = len(x) // net.spec.min_frames  # non-overlapping windows
-                        x = x[:n * net.spec.min_frames].reshape(n, -1, *x.shape[1:]).transpose(1, 2)  # (N, 3, L, H, W)
-                    if len(x):
-                        side.append(embed(net, x, 8))
+                        styleganv = dataclasses.replace(FVD_PROTOCOLS["styleganv"], frames=net.spec.min_frames or 16)
+                        for key, protocol in (("fvd_i3d", styleganv), ("fvd_i3d_latentsync", "latentsync")):
+                            clips = fvd_clips(x, protocol)  # (N, 3, L, H, W)
+                            if len(clips):
+                                self.feats[key][i].append(embed(net, clips, 8))
+                    elif len(x):
+                        self.feats[name][i].append(embed(net, torch.from_numpy(x).permute(0, 3, 1, 2), 8))
         if self.syncnet is not None:
             import soundfile as sf
 
@@ -306,21 +334,31 @@ class VideoScores:
             samples, rate = sf.read(self.quality_root / clip / "audio.wav", dtype="int16")
             if rate != 16000:
                 raise ValueError(f"{self.quality_root / clip / 'audio.wav'}: {rate} Hz, SyncNet reads 16 kHz")
-            result = score_syncnet(self.syncnet, fake, samples, self.cfg.sync_max_offset)
-            for key, value in result.metrics("syncnet").items():
-                self.sync.add(key, value)
+            for frames, suffix in ((fake, ""), (real, "_ground_truth")):
+                if frames is None:
+                    continue
+                result = score_syncnet(self.syncnet, frames, samples, self.cfg.sync_max_offset)
+                for key, value in result.metrics("syncnet").items():
+                    self.sync.add(key + suffix, value)
 
     def result(self) -> dict[str, float]:
-        """The Fréchet distances (≥ 2 samples per side) and the mean SyncNet scores; failures go to `absent`."""
+        """The Fréchet distances (≥ 2 samples per side), the mean SyncNet scores and the networks' sha256."""
         from talkhead.eval.frechet import frechet_from_features
 
         out = self.sync.result()
         for name, (real, fake) in self.feats.items():
             if sum(map(len, real)) < 2 or sum(map(len, fake)) < 2:
-                self.absent[name] = "fewer than 2 real or generated samples from the rendered clips"
-            else:
-                out[name] = round(frechet_from_features(np.concatenate(real), np.concatenate(fake)), 6)
+                self.absent[name] = "fewer than 2 real or generated samples from the rendered clips" + (
+                    " (LatentSync's protocol takes frames 20-35: clips of at least 36 frames)"
+                    if name == "fvd_i3d_latentsync" else "")
+            else:  # covariance as each reference: pytorch-fid np.cov (ddof 1), StyleGAN-V FVD 1/N (ddof 0)
+                ddof = 1 if name == "fid_inception" else 0
+                out[name] = round(frechet_from_features(np.concatenate(real), np.concatenate(fake), ddof=ddof), 6)
                 out[f"{name}_samples"] = int(sum(map(len, fake)))
+        for name, digest in self.sha256.items():
+            metric = name if name != "syncnet" else "sync_c_syncnet"
+            if metric in out or (name == "fvd_i3d" and "fvd_i3d_latentsync" in out):
+                out[f"{name}_sha256"] = digest
         return out
 
 
@@ -378,6 +416,8 @@ def score(model_dir: Path, metadata: Path, cfg: EvaluateConfig, syncnet_dir: Pat
     if not clips:
         raise ValueError(f"{metadata}: no {split} clip to evaluate")
     metrics = _header(split, clips, frames, gen) | acc.result() | video.result()
+    if scorer is not None:  # the self-trained scorer's weights file, as every network-backed metric records
+        metrics["selftrained_sha256"] = network_sha256(Path(syncnet_dir) / "model.safetensors")
     metrics["lmd_clips"], metrics["lmd_skipped"] = len(clips) - len(skipped), len(skipped)
     _absent_reasons(metrics, absent, skipped, video.absent)
     return metrics, first
@@ -389,8 +429,8 @@ def _absent_reasons(metrics: dict, absent: dict[str, str], skipped: list[str], v
     if skipped:
         metrics["lmd_skipped_reason"] = "; ".join(skipped)
     rendered_names = ("lmd_mediapipe", "lmd_mediapipe_static", "sync_c_selftrained", "sync_d_selftrained",
-                      "av_offset_selftrained", "fid_inception", "fvd_i3d", "sync_c_syncnet", "sync_d_syncnet",
-                      "av_offset_syncnet")
+                      "av_offset_selftrained", "fid_inception", "fvd_i3d", "fvd_i3d_latentsync", "sync_c_syncnet",
+                      "sync_d_syncnet", "av_offset_syncnet")
     for name in rendered_names:
         if name not in metrics and name not in reasons:
             reasons[name] = "no clip could be rendered: " + "; ".join(skipped)

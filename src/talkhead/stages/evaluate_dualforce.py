@@ -8,9 +8,13 @@ talkhead.eval.metrics):
   on the clip's own frames  latent_l1 (generated vs the clip's latents), structure_l1 (normalised
                             motion), lmd_structure (lip keypoints of the generated structure, canonical
                             units), landmark_shape_drift_ground_truth (the real clip's own shape drift
-                            at its last frames: the baseline for the generated drift), lmd_mediapipe (mouth landmarks of the decoded frames vs the crop
-                            video's), sync_*_selftrained (decoded frames + audio), and fid_inception,
-                            fvd_i3d, sync_*_syncnet where their networks are configured;
+                            at its last frames: the baseline for the generated drift), lmd_mediapipe
+                            (mouth landmarks of the decoded frames vs the crop video's),
+                            sync_*_selftrained (decoded frames + audio; + _ground_truth: the crop
+                            video's frames), and fid_inception, fvd_i3d (+ fvd_i3d_latentsync),
+                            sync_*_syncnet (+ its _ground_truth row on the crop video) where their
+                            networks are configured, each with its network file's sha256
+                            (`<network>_sha256`, docs/evaluation.md);
   over growing lengths      talkhead.eval.consistency at eval_lengths: landmark-shape drift, first-frame
                             PSNR and latent cosine, per length and their change (mean over clips).
 Writes data/eval/dualforce/: metrics.json, consistency.csv (a DVC plot), plots/consistency.png and
@@ -72,6 +76,7 @@ class _Scorer:
             from talkhead.eval.sync import load_selftrained
 
             self.scorer = load_selftrained(syncnet)
+            self.selftrained_path = Path(syncnet) / "model.safetensors"
         self.video = VideoScores(cfg, self.absent, crop_root, quality_root)
         self.acc, self.cfg, self.crop_root, self.quality_root = Means(), cfg, crop_root, quality_root
         self.lmd_frames = 0
@@ -89,10 +94,11 @@ class _Scorer:
                      cons.landmark_shape_drift(truth["motion"], [n])[n] if n > 8 else float("nan"))
         lips = (gen["motion"][:n, LIP_CHANNELS] - truth["motion"][:, LIP_CHANNELS]).reshape(n, -1, 3)
         self.acc.add("lmd_structure", float(np.linalg.norm(lips, axis=-1).mean()), n)
-        fake = gen["video"][:n]
+        fake, real = gen["video"][:n], None
         if self.crop_root is not None:
+            real = _real_frames(self.crop_root, clip, n, fake.shape[1])
             gen_mesh = extract_landmarks(fake)
-            real_mesh = extract_landmarks(_real_frames(self.crop_root, clip, n, fake.shape[1]))
+            real_mesh = extract_landmarks(real)
             both = np.isfinite(gen_mesh).all((1, 2)) & np.isfinite(real_mesh).all((1, 2))
             self.acc.add("lmd_mediapipe", lmd(gen_mesh, real_mesh), int(both.sum()))
             self.lmd_frames += int(both.sum())  # frames with a face found in both (lmd's weight)
@@ -100,17 +106,24 @@ class _Scorer:
         if self.scorer is not None and samples is not None:
             from talkhead.eval.sync import score_selftrained_video
 
-            try:
-                result = score_selftrained_video(self.scorer, fake, samples, max_offset=self.cfg.sync_max_offset)
-            except ValueError as exc:  # e.g. no face found in any decoded frame
-                log.warning("evaluate_dualforce: no self-trained sync score for %s: %s", clip, exc)
-            else:
-                for key, value in result.metrics("selftrained").items():
-                    self.acc.add(key, value)
+            for frames, suffix in ((fake, ""), (real, "_ground_truth")):  # the real crop: the ground-truth row
+                if frames is None:
+                    continue
+                try:
+                    result = score_selftrained_video(self.scorer, frames, samples, max_offset=self.cfg.sync_max_offset)
+                except ValueError as exc:  # e.g. no face found in any decoded frame
+                    log.warning("evaluate_dualforce: no self-trained sync score%s for %s: %s", suffix, clip, exc)
+                else:
+                    for key, value in result.metrics("selftrained").items():
+                        self.acc.add(key + suffix, value)
 
     def result(self) -> dict:
         """The scores, and `absent`: why each unavailable one is missing."""
         out = self.acc.result() | self.video.result()
+        if self.scorer is not None:  # the self-trained scorer's weights file (docs/evaluation.md)
+            from talkhead.eval.metrics import network_sha256
+
+            out["selftrained_sha256"] = network_sha256(self.selftrained_path)
         if self.crop_root is not None:
             out["lmd_mediapipe_frames"] = self.lmd_frames
         reasons = dict(self.absent) | self.video.absent
@@ -122,6 +135,11 @@ class _Scorer:
         for name in ("lmd_mediapipe", "sync_c_selftrained", "sync_d_selftrained", "av_offset_selftrained"):
             if name not in out and name not in reasons:
                 reasons[name] = "no face was found in the decoded frames"
+        if self.scorer is not None:
+            for name in ("sync_c_selftrained", "sync_d_selftrained", "av_offset_selftrained"):
+                if name + "_ground_truth" not in out:
+                    reasons[name + "_ground_truth"] = ("needs the crop videos (--crop-root data/crop) and the clips' "
+                                                       "audio (--quality-root data/quality), and a face in them")
         out["absent"] = {k: v for k, v in sorted(reasons.items()) if k not in out}
         return out
 

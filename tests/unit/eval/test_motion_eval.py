@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -208,6 +209,11 @@ def test_stage_scores_fid_fvd_and_syncnet_when_configured(trained, face, tmp_pat
     assert m["fvd_i3d"] >= 0 and m["fvd_i3d_samples"] == FRAMES // 16
     assert m["sync_d_syncnet"] >= 0 and -15 <= m["av_offset_syncnet"] <= 15
     assert not {"fid_inception", "fvd_i3d", "sync_c_syncnet"} & set(m["absent"])
+    digest = hashlib.sha256(net.read_bytes()).hexdigest()  # every network-backed metric names its file
+    assert m["fid_inception_sha256"] == m["fvd_i3d_sha256"] == digest
+    assert m["syncnet_sha256"] == hashlib.sha256((tmp_path / "syncnet_v2.model").read_bytes()).hexdigest()
+    assert m["sync_d_syncnet_ground_truth"] >= 0  # the real crop frames with the same audio and network
+    assert "36 frames" in m["absent"]["fvd_i3d_latentsync"]  # the fixture's clips are shorter than LatentSync's
     m = _run(metadata, model, tmp_path / "eval2", "--cfg", json.dumps(cfg))  # networks given, data folders not
     assert "--crop-root" in m["absent"]["fid_inception"] and "--quality-root" in m["absent"]["sync_c_syncnet"]
 
