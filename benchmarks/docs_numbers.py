@@ -111,7 +111,8 @@ def microalbert_eval() -> list[str]:
     out += ["", _row(["one thread, batch 1", "tokens", "p50 (ms)", "p99 (ms)"]), _rule(4)]
     for engine in ("torch", "onnxruntime", "tokenizer"):
         if engine in lat:
-            out.append(_row([engine, str(lat["tokens"]), f"{lat[engine]['p50_ms']:.2f}", f"{lat[engine]['p99_ms']:.2f}"]))
+            out.append(_row([engine, str(lat["tokens"]), f"{lat[engine]['p50_ms']:.2f}",
+                             f"{lat[engine]['p99_ms']:.2f}"]))
     out += ["", f"Student `{m['size']}`, {m['parameters']:,} parameters, teacher `{m['teacher']}`; "
                 f"probe pairs ordered: {m['probes_ordered']}/{m['probes']}."]
     e = m.get("emotion_mapping")

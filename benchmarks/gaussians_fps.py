@@ -13,8 +13,8 @@ on an A100. So per frame, at the model's trained resolution, on this machine:
 uint8 frame out, the three parts above plus the conversions); `generate_fps` adds everything else of the
 command for a clip of the same length (model load, audio features, H.264/AAC encoding).
 `rasterizer_only_fps` is the number papers quote — it is NOT end to end. Every figure is the best of
-`--repeats` passes (mean per frame within a pass): on a shared machine other work only slows a pass. With --device cuda the same
-script reports GPU numbers (gsplat rasterizer, CUDA-synchronised timers).
+`--repeats` passes (mean per frame within a pass): on a shared machine other work only slows a pass. With
+--device cuda the same script reports GPU numbers (gsplat rasterizer, CUDA-synchronised timers).
 """
 
 from __future__ import annotations

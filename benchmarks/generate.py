@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
-        result = render_child() if kind == "render" else end_to_end_child(rest[0], float(rest[1]),
-                                                                          *([int(rest[2]), rest[3]] if rest[2:] else []))
+        result = (render_child() if kind == "render"
+                  else end_to_end_child(rest[0], float(rest[1]), *([int(rest[2]), rest[3]] if rest[2:] else [])))
         print(json.dumps(result))
         return 0
     if args.sizes_only:

@@ -82,7 +82,8 @@ def floor(src: Path, window: tuple[int, int, int], out: Path, size: int, preset:
     """Decode once, the face mesh on every crop frame, encode once (in a child; in_shard_s after the model loaded)."""
     x, y, side = window
     result = run_measured([sys.executable, __file__, "--child-floor", str(src), str(out), str(x), str(y), str(side),
-                           str(size), preset, str(crf)], stdout=out.with_suffix(".json"), stderr=out.with_suffix(".log"))
+                           str(size), preset, str(crf)], stdout=out.with_suffix(".json"),
+                          stderr=out.with_suffix(".log"))
     result["in_shard_s"] = json.loads(out.with_suffix(".json").read_text())["seconds"]
     return result
 
@@ -197,7 +198,8 @@ def child_naive(full: Path, work: Path, size: int, preset: str, crf: int) -> Non
     boxes = np.array(boxes)
     valid = ~np.isnan(boxes[:, 0])
     boxes[~valid] = np.nanmedian(boxes, axis=0)
-    centres = uniform_filter1d(np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1), 5, axis=0)
+    centres = uniform_filter1d(np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1), 5,
+                               axis=0)
     side = min(1.8 * float(np.median(np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))), w, h)
     with VideoWriter(work / "naive_crop.mp4", fps=25, size=(size, size), crf=crf, preset=preset) as writer:
         for i, rgb in enumerate(iter_frames_cfr(full, 25)):
@@ -246,7 +248,8 @@ def bench_clip(src: Path, tmp: Path, params_file: Path, crop: dict) -> dict:
     cx, cy, side = np.median(windows, axis=0)
     window = (int(cx - side / 2) // 2 * 2, int(cy - side / 2) // 2 * 2, int(side) // 2 * 2)
     row["floor"] = floor(src, window, work / "floor.mp4", crop["size"], crop["preset"], crop["crf"])
-    row["ffmpeg_floor"] = ffmpeg_floor(src, window, work / "ffmpeg_floor.mp4", crop["size"], crop["preset"], crop["crf"])
+    row["ffmpeg_floor"] = ffmpeg_floor(src, window, work / "ffmpeg_floor.mp4", crop["size"], crop["preset"],
+                                       crop["crf"])
     (work / "naive").mkdir(exist_ok=True)
     row["naive"] = naive(src, work / "naive", crop["size"], crop["preset"], crop["crf"])
     for method in ("floor", "ffmpeg_floor", "talkhead", "naive"):

@@ -90,8 +90,9 @@ def synthesise(root: Path, clips: int, seed: int = 0) -> Path:
                "audio_stream", "loudness_db", "speech_fraction", "scene_cuts", "av_offset_frames", "av_confidence",
                "av_reason", "decode_errors", "corrupt_frames", "audio_gaps"]
     measures = zip(ids, speakers, splits, ["neutral"] * clips, np.where(rejected, "reject", "accept"), reasons,
-                   rng.uniform(3, 15, clips).round(2), rng.integers(75, 375, clips), rng.normal(180, 50, clips).round(1),
-                   rng.uniform(0.1, 0.6, clips).round(3), rng.uniform(0.5, 1, clips).round(3), rng.uniform(0.5, 1, clips).round(3),
+                   rng.uniform(3, 15, clips).round(2), rng.integers(75, 375, clips),
+                   rng.normal(180, 50, clips).round(1), rng.uniform(0.1, 0.6, clips).round(3),
+                   rng.uniform(0.5, 1, clips).round(3), rng.uniform(0.5, 1, clips).round(3),
                    rng.integers(0, 3, clips), rng.uniform(0, 0.2, clips).round(3), rng.lognormal(3, 1, clips).round(2),
                    [True] * clips, [0] * clips, rng.normal(-24, 6, clips).round(2), rng.uniform(0, 1, clips).round(3),
                    rng.poisson(0.3, clips), rng.integers(-8, 9, clips), rng.uniform(0, 8, clips).round(2), [""] * clips,
@@ -112,7 +113,8 @@ def synthesise(root: Path, clips: int, seed: int = 0) -> Path:
                             for m in ("audio_mel", "face_mesh", "motion")}}))
     (data / "eval").mkdir(parents=True, exist_ok=True)
     (data / "eval" / "metrics.tsv").write_text("source\tmetric\tvalue\n" + "".join(
-        f"eval/m{k}\t{v}.val_l1_{c}\t{rng.random():.4f}\n" for k in range(3) for v in ("model", "baseline") for c in "abc"))
+        f"eval/m{k}\t{v}.val_l1_{c}\t{rng.random():.4f}\n"
+        for k in range(3) for v in ("model", "baseline") for c in "abc"))
     for name in ("motion_dit", "dualforce"):
         _write_csv(data / "models" / name / "metrics.csv", ["epoch", "train_loss", "val_l1"],
                    ((e, 1 / e, 1.2 / e) for e in range(1, 201)))

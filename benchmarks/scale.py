@@ -82,7 +82,8 @@ def fake_gate(root: Path, ids: list[str], shard_size: int) -> None:
 
     for k, phase in enumerate(PRE_GATE):
         for name, members in shards.items():
-            write(data / phase / "_shards" / f"{name}.csv", "clip,ok,reasons\n" + "".join(f"{c},1,\n" for c in members), k)
+            write(data / phase / "_shards" / f"{name}.csv",
+                  "clip,ok,reasons\n" + "".join(f"{c},1,\n" for c in members), k)
     write(data / "normalize" / "summary.csv", "clip,ok\n", 5)
     write(data / "av_corpus" / "offsets.csv", "clip\n", 6)
     write(data / "av_corpus" / "summary.json", "{}\n", 6)
@@ -180,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             projection[plan] = {"clips": args.project, "plan_seconds": round(t, 1), "fixed_s": round(a, 2),
                                 "ms_per_clip": round(1000 * b, 4), "meets_target": t < PROJECTED_TARGET_S}
         log.info("projected for %d clips: %s", args.project,
-                 ", ".join(f"{k} {v['plan_seconds']} s ({v['ms_per_clip']} ms per clip)" for k, v in projection.items()))
+                 ", ".join(f"{k} {v['plan_seconds']} s ({v['ms_per_clip']} ms per clip)"
+                           for k, v in projection.items()))
     snakemake_version = subprocess.run([sys.executable, "-m", "snakemake", "--version"], capture_output=True,
                                        text=True).stdout.strip()
     results = {

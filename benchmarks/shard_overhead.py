@@ -139,13 +139,15 @@ def main(argv: list[str] | None = None) -> int:
                              "per_frame_ms": {src: round(v * 1000, 3) for src, v in slopes.items()},
                              "per_frame_before_start_ms": round(float(skip) * 1000, 3),
                              "clip_seconds": {c: round(t, 4) for c, t in clips.items()},
-                             "per_clip_overhead_s": round(float(overhead), 4), "meets_target": bool(overhead < TARGET_S)}
+                             "per_clip_overhead_s": round(float(overhead), 4),
+                             "meets_target": bool(overhead < TARGET_S)}
             print(f"{phase}: {wall:.1f} s for {len(clips)} clips; per clip {intercept:.3f} s fixed + "
-                  f"{slope * 1000:.2f} ms/frame (mean of the sources) + {skip * 1000:.2f} ms/frame before the start; job cost "
-                  f"{job_cost:.1f} s → overhead {overhead:.3f} s per clip", flush=True)
+                  f"{slope * 1000:.2f} ms/frame (mean of the sources) + {skip * 1000:.2f} ms/frame before the start; "
+                  f"job cost {job_cost:.1f} s → overhead {overhead:.3f} s per clip", flush=True)
         frames_total = int(sum(f for f, _, _ in cut_frames.values()))
     results = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (jobs pinned to one), Python {platform.python_version()}",
+        "machine": (f"{platform.machine()}, {os.cpu_count()} cores (jobs pinned to one), "
+                    f"Python {platform.python_version()}"),
         "clips": args.clips, "videos": [v.name for v in videos], "frames": frames_total,
         "lengths_s": list(LENGTHS_S), "params": "params.yaml",
         "method": "one shard job per pre-gate phase (talkhead.stages.shard); per-clip seconds from the job log; "

@@ -38,7 +38,8 @@ def emotion_id(label: str) -> int:
     return EMOTIONS.index(label) if label in EMOTIONS else NULL_EMOTION
 
 
-# Valence, arousal, dominance: the three affect axes of text (talkhead.features.vad_teacher, MicroAlbert), each in [0, 1]
+# Valence, arousal, dominance: the three affect axes of text (talkhead.features.vad_teacher, MicroAlbert),
+# each in [0, 1]
 VAD_AXES: tuple[str, ...] = ("valence", "arousal", "dominance")
 
 # Where each of MoDA's eight emotions sits in VAD space, [0, 1] per axis: (x + 1) / 2 of the pleasure–arousal–

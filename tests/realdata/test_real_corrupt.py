@@ -50,7 +50,8 @@ def test_a_damaged_clip_is_rejected_or_cut_to_its_intact_part(reports):
         if report["verdict"] == "reject":
             assert "corrupt_stream" in report["reasons"] or report["reasons"], report
             continue
-        quality = json.loads(next((reports[1] / ".work" / "quality").glob(f"{report['clip']}/quality.json")).read_text())
+        quality = json.loads(next((reports[1] / ".work" / "quality").glob(
+            f"{report['clip']}/quality.json")).read_text())
         bad = np.zeros(m["frames"], bool)
         for a, b in m["damaged_ranges"]:
             bad[a:b] = True

@@ -22,7 +22,8 @@ SPEECH = "audio/SadTalker__driven_audio_RD_Radio31_000.wav"
 
 @pytest.fixture(scope="module")
 def demo_models() -> Path:
-    if not (MODELS / "motion_dit" / MAP_FILE).is_file() or not (MODELS / "v3face" / "lipsync" / "config.json").is_file():
+    if (not (MODELS / "motion_dit" / MAP_FILE).is_file()
+            or not (MODELS / "v3face" / "lipsync" / "config.json").is_file()):
         pytest.skip(f"no models from `make demo` in {MODELS} (a motion DiT with {MAP_FILE}, v3face/lipsync)")
     return MODELS / "motion_dit"
 

@@ -75,11 +75,13 @@ def test_pipeline_over_the_real_clips(real_media, tmp_path):
                                  template_sentences=100, epochs=2, latency_runs=20)  # text only: nothing real here
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
+    # the data phases, the models, the report
     snakemake(tmp_path, "--profile", str(REPO / "workflow/profiles/default"), "--cores", "2", "features", "dataset",
-              "export", "evaluate", "train_gaussians", "report", timeout=1800)  # the data phases, the models, the report
+              "export", "evaluate", "train_gaussians", "report", timeout=1800)
 
     accepted = {r["clip"] for r in csv.DictReader((tmp_path / "data/qc/accepted.csv").open())}
-    rejected = {r["clip"]: set(r["reasons"].split("|")) for r in csv.DictReader((tmp_path / "data/qc/rejected.csv").open())}
+    rejected = {r["clip"]: set(r["reasons"].split("|"))
+                for r in csv.DictReader((tmp_path / "data/qc/rejected.csv").open())}
     assert len(accepted) + len(rejected) == len(rows)
     for row in rows:
         clip = _clip_id(row["file"])

@@ -42,7 +42,8 @@ def test_verdicts_match_expected(reports):
 
 
 def test_audio_lag_is_never_corrected_wrongly(reports):
-    """The 400 ms lag copy is either measured within a frame of +10 (relative to its original) and shifted, or uncertain and left alone."""
+    """The 400 ms lag copy is either measured within a frame of +10 (relative to its original) and shifted, or
+    uncertain and left alone."""
     _, out = reports
     got = json.loads((out / f"{LAG_CLIP}.mp4.json").read_text())
     in_sync = json.loads((out / "video-retalking__face_2.mp4.json").read_text())

@@ -34,7 +34,8 @@ def test_unsafe_clip_ids_are_refused_with_the_row(tmp_path, clip_id):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("a,a.mp4,0,1,s,train,\na,b.mp4,0,1,s,train,\n", r"m\.csv:3: column 'clip_id': duplicate 'a' \(first at row 2\)"),
+        ("a,a.mp4,0,1,s,train,\na,b.mp4,0,1,s,train,\n",
+         r"m\.csv:3: column 'clip_id': duplicate 'a' \(first at row 2\)"),
         ("a,a.mp4,2,1,s,train,\n", r"m\.csv:2: column 'end' .* must be greater"),
         ("-a,a.mp4,0,1,s,train,\n", r"m\.csv:2: column 'clip_id': '-a' is not allowed"),
         ("a,a.mp4,nan,1,s,train,\n", r"m\.csv:2: column 'start' must be a finite number"),

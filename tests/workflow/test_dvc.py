@@ -64,7 +64,8 @@ def test_stage_agrees_with_snakemake(name):
     assert f"workflow/rules/{name}.smk" in stage["deps"] and "src/talkhead" in stage["deps"]
     outs = [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]]
     phase_rules = _phase_rules(name)
-    assert set(phase_rules) <= set(allowed), f"rules of {name}.smk the stage does not allow: {set(phase_rules) - set(allowed)}"
+    assert set(phase_rules) <= set(allowed), (f"rules of {name}.smk the stage does not allow: "
+                                              f"{set(phase_rules) - set(allowed)}")
     for rule, body in phase_rules.items():  # what a rule reads is a dep of the stage (or made by the stage itself)
         read = _read_paths(body)
         covered = [*stage["deps"], *outs]

@@ -1,4 +1,5 @@
-"""kill -9 in the middle of a run, run again: it finishes, and every output is byte-identical to an uninterrupted run."""
+"""kill -9 in the middle of a run, run again: it finishes, and every output is byte-identical to an uninterrupted
+run."""
 
 from __future__ import annotations
 

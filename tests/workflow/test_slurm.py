@@ -78,7 +78,8 @@ def test_resources_live_in_the_rules_and_grow_with_the_attempt():
     assert not {"set-resources", "set-threads", "groups", "group-components"} & set(profile)
     text = "".join(p.read_text() for p in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")])
     assert "group:" not in text and "parent_groupids" not in text
-    blocks = dict(re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^(?:rule|checkpoint) |\Z)", text, flags=re.M | re.S))
+    blocks = dict(re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^(?:rule|checkpoint) |\Z)", text,
+                             flags=re.M | re.S))
     assert SHARD_RULES <= set(blocks)
     for rule, body in blocks.items():
         if "shell:" not in body:  # an aggregate target (rule all, rule features …) runs nothing

@@ -168,7 +168,8 @@ def test_end_to_end_on_demo_data(workdir, demo_dataset):
     heads = summary["speakers"]
     assert len(heads) == 1 == summary["speaker_count"], heads  # gaussians.speakers empty: the first train speaker only
     head = next(iter(heads.values()))
-    assert summary["mean"]["psnr"] == pytest.approx(head["psnr"]) and summary["mean"]["ssim"] == pytest.approx(head["ssim"])
+    assert (summary["mean"]["psnr"] == pytest.approx(head["psnr"])
+            and summary["mean"]["ssim"] == pytest.approx(head["ssim"]))
     assert head["psnr"] > head["psnr_init"] + 5 and head["ssim"] > head["ssim_init"], head
     assert head["lmd_mediapipe"] > 0 and head["lmd_frames"] > 0
     # The Snakemake report carries the Data Docs (a directory output: the report must be a .zip).
@@ -233,7 +234,8 @@ def test_re_extraction_is_bit_identical(workdir):
               "blendshape_calibration", "learned_shard", "pack_shard", "dataset", "--", "all")
     after = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     assert after.keys() == before.keys()
-    resumed = [workdir / "data/models" / m for m in ("v3face", "motion_dit", "dualforce", "gaussians")]  # a finished run
+    resumed = [workdir / "data/models" / m
+               for m in ("v3face", "motion_dit", "dualforce", "gaussians")]  # a finished run
     resumed.append(workdir / "data/models/microalbert")  # reads text only: no forced rule feeds it, so it is not rerun
     rewritten = [p for p in before if not any(r in p.parents for r in resumed)]  # on the same data resumes
     assert [p for p in rewritten if p.stat().st_mtime_ns <= stamps[p]] == [], "all written again"
@@ -275,7 +277,8 @@ def test_blendshapes_cli_on_the_trained_model_and_its_onnx(workdir, tmp_path):
     model = workdir / "data/models/v3face/expression"
     onnx = workdir / "data/export/v3face/v3face.onnx"
     for wav in audio:
-        for args, fps in ((["--model", str(model), "--crisp"], 25), (["--onnx", str(onnx)], 30), (["--model", str(model)], 60)):
+        for args, fps in ((["--model", str(model), "--crisp"], 25), (["--onnx", str(onnx)], 30),
+                          (["--model", str(model)], 60)):
             out = tmp_path / f"{wav.stem}_{fps}.csv"
             assert cli(["blendshapes", "--audio", str(wav), "--out", str(out), "--fps", str(fps), *args]) == 0
             table = pd.read_csv(out)
@@ -351,7 +354,8 @@ def test_generate_speaks_portraits(workdir, tmp_path):
         assert cli(["generate", "--image", str(REAL / "images" / name), "--audio", str(wav), "--out", str(out),
                     "--model", str(model)]) == 0, name
         _plays_with_its_audio(out, audio_s)
-    for name in ("face_recognition__two_people.jpg", "LivePortrait__insightface_t1.jpg", "LivePortrait__source_s25.jpg"):
+    for name in ("face_recognition__two_people.jpg", "LivePortrait__insightface_t1.jpg",
+                 "LivePortrait__source_s25.jpg"):
         if (REAL / "images" / name).is_file():
             assert cli(["generate", "--image", str(REAL / "images" / name), "--audio", str(wav), "--out",
                         str(tmp_path / "refused.mp4"), "--model", str(model)]) == 1, name

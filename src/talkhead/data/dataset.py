@@ -77,7 +77,8 @@ class WindowDataset(Dataset):
 
 def collate(items: list[dict]) -> dict[str, torch.Tensor | list]:
     """Stack tensors along a new batch axis; strings and ints become lists."""
-    return {k: torch.stack([it[k] for it in items]) if isinstance(items[0][k], torch.Tensor) else [it[k] for it in items]
+    return {k: (torch.stack([it[k] for it in items]) if isinstance(items[0][k], torch.Tensor)
+                else [it[k] for it in items])
             for k in items[0]}
 
 

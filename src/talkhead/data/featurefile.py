@@ -43,7 +43,8 @@ def serialize(tensors: Mapping[str, np.ndarray], meta: Mapping[str, str]) -> byt
         if arr.dtype not in DTYPES:
             raise FeatureFileError(f"tensor {name!r}: dtype {arr.dtype} has no safetensors code")
         data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": DTYPES[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {"dtype": DTYPES[arr.dtype], "shape": list(arr.shape),
+                        "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")

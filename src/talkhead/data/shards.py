@@ -54,7 +54,8 @@ def files_digest(files: Iterable[tuple[str, Path]]) -> str:
 
 
 def folder_digest(folder: str | Path) -> str:
-    """files_digest of every file under `folder` (hidden records included), by relative path; '' when it is empty or absent."""
+    """files_digest of every file under `folder` (hidden records included), by relative path; '' when it is empty
+    or absent."""
     root = Path(folder)
     if not root.is_dir():
         return ""
@@ -128,7 +129,8 @@ def listed_paths(path: str | Path, root: str | Path, name: str = "") -> list[Pat
 
 
 def packed_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Packed clip files from files and/or pack shard indices (`dataset/_shards/<shard>.csv` → dataset/clips/<clip>.safetensors).
+    """Packed clip files from files and/or pack shard indices (`dataset/_shards/<shard>.csv` →
+    dataset/clips/<clip>.safetensors).
 
     Only the clips an index marks ok: one that failed in its shard is named in the index (stage_error)."""
     files: list[Path] = []

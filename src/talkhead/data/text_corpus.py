@@ -117,8 +117,8 @@ def template_sentence(words: list[str], rng: np.random.Generator) -> str:
 
 def build_corpus(extra_files: list[str], augment_per_sentence: int, template_sentences: int, val_fraction: float,
                  test_fraction: float, seed: int, lexicon_words: bool = True) -> pd.DataFrame:
-    """Rows (text, source, base, split): source ∈ chatterbot, demo, file, augmented, lexicon, template; `base` is the real
-    sentence a row derives from (itself for real rows), which decides the split. Deterministic for a seed."""
+    """Rows (text, source, base, split): source ∈ chatterbot, demo, file, augmented, lexicon, template; `base` is the
+    real sentence a row derives from (itself for real rows), which decides the split. Deterministic for a seed."""
     from talkhead.demo.clips import SENTENCES
 
     real: list[tuple[str, str]] = [(t, "chatterbot") for t in clean_lines(chatterbot_lines())]

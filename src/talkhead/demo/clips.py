@@ -178,7 +178,8 @@ def gt_csv(motion: Motion, fps: int, open_px: np.ndarray) -> str:
     writer.writerow(GT_COLUMNS)
     for k in range(len(motion.mouth)):
         writer.writerow([k, f"{k / fps:.4f}", f"{motion.mouth[k]:.4f}", f"{open_px[k]:.3f}", f"{motion.blink[k]:.4f}",
-                         f"{motion.roll[k]:.3f}", f"{motion.tx[k]:.3f}", f"{motion.ty[k]:.3f}", f"{motion.scale[k]:.4f}"])
+                         f"{motion.roll[k]:.3f}", f"{motion.tx[k]:.3f}", f"{motion.ty[k]:.3f}",
+                         f"{motion.scale[k]:.4f}"])
     return buf.getvalue()
 
 

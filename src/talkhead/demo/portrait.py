@@ -174,7 +174,8 @@ class _Eye:
         t = (self.yy - self.top) / np.maximum(lid - self.top, 1e-3)  # (h, w) 0 at top, 1 at the new lid edge
         # The lash band moves rigidly with the lid edge; only the skin above it stretches.
         scale = (edge - LASH_BAND - self.top) / np.maximum(lid - LASH_BAND - self.top, 1e-3)  # (w,)
-        stretched = np.where(lid - self.yy <= LASH_BAND, edge - (lid - self.yy), self.top + (self.yy - self.top) * scale)
+        stretched = np.where(lid - self.yy <= LASH_BAND, edge - (lid - self.yy),
+                             self.top + (self.yy - self.top) * scale)
         map_y = np.where((t >= 0.0) & (t <= 1.0), stretched, self.yy).astype(np.float32)  # (h, w)
         roi = cv2.remap(img, self.xx, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)  # (h, w, 3)
         lash = np.clip(1.0 - np.abs(self.yy - lid) / 0.9, 0.0, 1.0) * (self.taper * 0.35 * blink)  # (h, w)

@@ -54,11 +54,13 @@ PROBES: tuple[tuple[str, str, str], ...] = (
 EMOTION_SENTENCES: dict[str, tuple[str, ...]] = {
     "anger": ("Stop lying to me, I have had enough of your excuses!", "How dare you touch my things without asking!",
               "I am so angry I could scream at all of you."),
-    "contempt": ("Your little project is a joke, as usual.", "I expected nothing from you and you still disappointed me.",
+    "contempt": ("Your little project is a joke, as usual.",
+                 "I expected nothing from you and you still disappointed me.",
                  "People like you never understand anything."),
     "disgust": ("The food was rotten and full of worms.", "That smell makes me sick to my stomach.",
                 "Ew, there is hair in my soup, that is revolting."),
-    "fear": ("I hear footsteps behind me and I am afraid to turn around.", "What if the plane crashes, I am so nervous.",
+    "fear": ("I hear footsteps behind me and I am afraid to turn around.",
+             "What if the plane crashes, I am so nervous.",
              "Help, the water is rising and I cannot get out!"),
     "happiness": ("We just got engaged and I am over the moon!", "This is the best birthday party ever, thank you all!",
                   "I passed my exam and I feel fantastic."),
@@ -211,7 +213,8 @@ def _summary(metrics: dict, teacher: str) -> str:
     lat = metrics["latency_1thread"]
     lines.append(f"  latency ({lat['tokens']} tokens, 1 thread): torch p50 {lat['torch']['p50_ms']:.2f} ms, "
                  f"p99 {lat['torch']['p99_ms']:.2f} ms" + (
-                     f"; onnxruntime p50 {lat['onnxruntime']['p50_ms']:.2f} ms, p99 {lat['onnxruntime']['p99_ms']:.2f} ms"
+                     f"; onnxruntime p50 {lat['onnxruntime']['p50_ms']:.2f} ms, "
+                     f"p99 {lat['onnxruntime']['p99_ms']:.2f} ms"
                      if "onnxruntime" in lat else ""))
     lines.append(f"  probe pairs ordered: {metrics['probes_ordered']}/{metrics['probes']}; VAD → emotion label right "
                  f"for {metrics['emotion_mapping']['emotion_label_accuracy']:.0%} of "

@@ -71,7 +71,8 @@ def speaking_measures(gap: np.ndarray, loudness: np.ndarray, max_lag: int = MAX_
     return out
 
 
-def video_tracks(path: str | Path, audio: str | Path | None = None, max_side: int = 720) -> tuple[np.ndarray, np.ndarray]:
+def video_tracks(path: str | Path, audio: str | Path | None = None,
+                 max_side: int = 720) -> tuple[np.ndarray, np.ndarray]:
     """(inner-lip gap (T,), loudness in dB (T,)) of a video file at 25 fps, with its own audio track (or the file
     `audio`). Frames are scaled to a long side of at most `max_side` before the mesh (the gap is a ratio, so the
     scale does not change it). Raises ValueError when there is no audio."""

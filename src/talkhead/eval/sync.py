@@ -156,7 +156,8 @@ def score_selftrained(model: SelfSyncNet, mesh: np.ndarray, mel: np.ndarray,
 
 def score_selftrained_video(model: SelfSyncNet, frames: np.ndarray, samples: np.ndarray, fps: int = 25,
                             sigma_frames: float = 0.7, max_offset: int = MAX_OFFSET) -> SyncResult:
-    """The self-trained scorer on RGB face crops (T, H, W, 3) and 16 kHz audio (mesh and log-mel as the features phase)."""
+    """The self-trained scorer on RGB face crops (T, H, W, 3) and 16 kHz audio (mesh and log-mel as the features
+    phase)."""
     from talkhead.eval.landmarks import extract_landmarks
     from talkhead.features.mel import log_mel
     from talkhead.features.mesh import fill_and_smooth

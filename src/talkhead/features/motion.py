@@ -25,7 +25,8 @@ subject's right / left):
   jaw        152 (chin); 172, 397 (R, L jaw angle side)
 
 Normalisation: `motion_stats` computes the per-dimension mean and standard deviation over every
-frame of the TRAINING split only (floored at `STD_FLOOR` so near-constant dimensions do not blow up); `normalise` / `denormalise` apply them.
+frame of the TRAINING split only (floored at `STD_FLOOR` so near-constant dimensions do not blow up);
+`normalise` / `denormalise` apply them.
 """
 
 from __future__ import annotations

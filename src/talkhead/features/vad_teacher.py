@@ -171,7 +171,8 @@ def _regression_map(mapping: dict, n_out: int) -> tuple[list[int], np.ndarray, n
         m = mapping[axis]
         if not isinstance(m, dict) or not 0 <= int(m.get("index", -1)) < n_out or float(m.get("high", 1)) <= float(
                 m.get("low", 0)):
-            raise ConfigError(f"microalbert.teacher_map.{axis}: {m!r} is not {{index: 0..{n_out - 1}, low, high > low}}")
+            raise ConfigError(f"microalbert.teacher_map.{axis}: {m!r} is not "
+                              f"{{index: 0..{n_out - 1}, low, high > low}}")
         cols.append(int(m["index"]))
         low.append(float(m.get("low", 0.0)))
         high.append(float(m.get("high", 1.0)))

@@ -67,7 +67,8 @@ def project(g: Gaussians, cam: Camera, eps2d: float = 0.3, near: float = 0.01
 
 def _bin(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tensor, visible: torch.Tensor,
          width: int, height: int, tile: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
-    """The (tiles, M) table of Gaussian indices per tile, front to back, padded with N (a dummy), and (tiles,) counts."""
+    """The (tiles, M) table of Gaussian indices per tile, front to back, padded with N (a dummy), and (tiles,)
+    counts."""
     n = means2d.shape[0]
     tw, th = math.ceil(width / tile), math.ceil(height / tile)
     with torch.no_grad():

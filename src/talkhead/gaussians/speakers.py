@@ -1,4 +1,5 @@
-"""Which speakers the train_gaussians phase trains, for the workflow (no torch import: Snakemake loads it at parse time).
+"""Which speakers the train_gaussians phase trains, for the workflow (no torch import: Snakemake loads it at
+parse time).
 
 `gaussians.speakers` when set, else the speaker of the first accepted train-split clip by clip id, so
 a CI run on the demo trains exactly one. The stage's own default (talkhead.gaussians.data.pick_speakers,

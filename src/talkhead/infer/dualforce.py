@@ -103,7 +103,8 @@ def load_vae(vae_dir: str | Path, device: str = "cpu") -> VideoVAE | KLDecoder:
     from talkhead.models.video_vae import VideoVAESpec
 
     if not (Path(vae_dir) / "model.safetensors").is_file():
-        folder = autoencoder_kl_folder(str(vae_dir))  # ConfigError naming the path when it is no AutoencoderKL folder either
+        # ConfigError naming the path when it is no AutoencoderKL folder either
+        folder = autoencoder_kl_folder(str(vae_dir))
         from diffusers import AutoencoderKL
 
         return KLDecoder(AutoencoderKL.from_pretrained(str(folder), local_files_only=True).to(device))
@@ -164,7 +165,8 @@ def generate_clip_video(model: DualForce, meta: dict, stats: dict[str, np.ndarra
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: python -m talkhead.infer.dualforce --model DIR --vae DIR --clip PACKED [--audio FILE] [--frames N] --out MP4."""
+    """CLI: python -m talkhead.infer.dualforce --model DIR --vae DIR --clip PACKED [--audio FILE] [--frames N]
+    --out MP4."""
     import argparse
     import json
 

@@ -118,8 +118,8 @@ def parameter_count(model: MicroAlbert) -> int:
 
 def model_from_config(meta: dict) -> MicroAlbert:
     """The untrained architecture a config.json records."""
-    return MicroAlbert(MicroAlbertSpec.from_dict(meta["spec"]), int(meta["vocab_size"]), float(meta.get("dropout", 0.1)),
-                       int(meta.get("teacher_dim", 0)))
+    return MicroAlbert(MicroAlbertSpec.from_dict(meta["spec"]), int(meta["vocab_size"]),
+                       float(meta.get("dropout", 0.1)), int(meta.get("teacher_dim", 0)))
 
 
 def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[MicroAlbert, dict]:

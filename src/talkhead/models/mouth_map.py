@@ -40,7 +40,8 @@ def _centred(x: np.ndarray) -> np.ndarray:
 
 
 def fit_mouth_map(train: Iterable[tuple[np.ndarray, np.ndarray]],
-                  held_out: Iterable[tuple[np.ndarray, np.ndarray]] = (), ridge: float = RIDGE) -> dict[str, np.ndarray]:
+                  held_out: Iterable[tuple[np.ndarray, np.ndarray]] = (),
+                  ridge: float = RIDGE) -> dict[str, np.ndarray]:
     """(blendshapes (T, 52), motion (T, 70)) pairs per clip → {"weight": (31, 33), "r2_train", "r2_held_out"}."""
     pairs = [(_centred(b[:, LIPSYNC_INDEX]), _centred(m[:, MOUTH_DIMS])) for b, m in train]
     if not pairs:

@@ -91,7 +91,8 @@ class Heads(nn.Module):
 
 
 class TowerBlock(nn.Module):
-    """One DiT layer of a tower: per-frame AdaLN-Zero, block-causal (cached) self-attention, audio cross-attention, MLP."""
+    """One DiT layer of a tower: per-frame AdaLN-Zero, block-causal (cached) self-attention, audio cross-attention,
+    MLP."""
 
     def __init__(self, hidden: int, heads: int, mlp_ratio: int) -> None:
         super().__init__()

@@ -130,7 +130,8 @@ def speaker_folds(speakers: list[str], folds: int) -> dict[str, int]:
 
 
 def cross_fit(features: dict[str, tuple[np.ndarray, np.ndarray]], speakers: dict[str, str], folds: int,
-              s: OffsetSettings, cs: CorpusSettings, tolerance: int = 2, rounds: int = 2) -> dict[str, tuple[int, Offset]]:
+              s: OffsetSettings, cs: CorpusSettings, tolerance: int = 2,
+              rounds: int = 2) -> dict[str, tuple[int, Offset]]:
     """Every clip measured by the model fitted on the other speaker folds: {clip: (fold, Offset)}.
 
     Round one fits on every clip; each later round fits only on the clips the previous round found

@@ -112,7 +112,8 @@ def stack_context(x: np.ndarray, context: int) -> np.ndarray:
     return np.concatenate([padded[k:k + len(x)] for k in range(2 * context + 1)], 1)
 
 
-def canonical_pairs(v: np.ndarray, a: np.ndarray, ridge: float, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def canonical_pairs(v: np.ndarray, a: np.ndarray, ridge: float,
+                    k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first `k` regularised canonical pairs of (N, dv) and (N, da): weights (dv, k), (da, k), correlations (k,)."""
     v, a = v - v.mean(0), a - a.mean(0)
     cvv, caa, cva = v.T @ v / len(v), a.T @ a / len(a), v.T @ a / len(v)

@@ -88,7 +88,8 @@ def run_av_corpus(quality_dirs: Sequence[Path], crop_root: Path, normalize_root:
     table = pd.DataFrame(columns=COLUMNS)
     if not why_not:
         table = _measure_all(accepted, speakers, crop_root, normalize_root, cfg, qcfg)
-        summary.update(flagged=int((table["flag"]).sum()), measured=int((table["av_status_corpus"] == "measured").sum()),
+        summary.update(flagged=int((table["flag"]).sum()),
+                       measured=int((table["av_status_corpus"] == "measured").sum()),
                        out_of_sync=int((table["av_status_corpus"] == "out_of_sync").sum()),
                        folds=int(table["fold"].nunique()))
     with atomic_dir(out) as tmp:
@@ -132,18 +133,21 @@ def _main(args: argparse.Namespace) -> str:
     if not s["ran"]:
         return f"av_corpus: skipped — {s['reason']}"
     return (f"av_corpus: {s['clips']} clips of {s['speakers']} speakers re-measured in {s['folds']} folds; "
-            f"{s['measured']} measured, {s['out_of_sync']} out of sync, {s['flagged']} flagged (disagree with the first pass)")
+            f"{s['measured']} measured, {s['out_of_sync']} out of sync, {s['flagged']} flagged "
+            "(disagree with the first pass)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: python -m talkhead.stages.av_corpus --out DIR --crop-root DIR --normalize-root DIR [--manifest CSV] QUALITY_DIR..."""
+    """CLI: python -m talkhead.stages.av_corpus --out DIR --crop-root DIR --normalize-root DIR [--manifest CSV]
+    QUALITY_DIR..."""
     parser = stage_parser("talkhead.stages.av_corpus", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder, data/av_corpus")
     parser.add_argument("--quality-cfg", default="", help="the quality params section as JSON")
     parser.add_argument("--crop-root", required=True, help="data/crop (landmarks.npz per clip)")
     parser.add_argument("--normalize-root", required=True, help="data/normalize (audio.wav per clip)")
     parser.add_argument("--manifest", default="", help="the manifest, for speakers (default: one speaker per clip)")
-    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders, or shard indices data/quality/_shards/<shard>.csv")
+    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders, or shard indices "
+                        "data/quality/_shards/<shard>.csv")
     return run_stage(_main, parser, argv)
 
 

@@ -73,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = stage_parser("talkhead.stages.dataset", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="data/dataset/metadata.parquet")
     parser.add_argument("--report", default="", help="folder for the validation Data Docs, data/dataset/report")
-    parser.add_argument("--motion-stats", default="", help="data/features/_stats/motion.safetensors, copied beside --out")
+    parser.add_argument("--motion-stats", default="",
+                        help="data/features/_stats/motion.safetensors, copied beside --out")
     parser.add_argument("packed", nargs="*", help="data/dataset/clips/{clip}.safetensors files, or pack shard "
                         "indices data/dataset/_shards/<shard>.csv")
     return run_stage(_main, parser, argv)

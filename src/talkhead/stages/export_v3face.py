@@ -97,7 +97,8 @@ def export_v3face(model_dir: Path, metadata: Path, out: Path, cfg: V3faceExportC
 
 def _main(args: argparse.Namespace) -> str:
     r = export_v3face(Path(args.model), Path(args.metadata), Path(args.out), V3faceExportConfig.from_json(args.cfg))
-    return (f"export_v3face: {r['onnx']['file']} {r['onnx']['mb']} MB (max diff {r['onnx']['max_abs_diff_vs_torch']:.1e})"
+    return (f"export_v3face: {r['onnx']['file']} {r['onnx']['mb']} MB "
+            f"(max diff {r['onnx']['max_abs_diff_vs_torch']:.1e})"
             f", streaming crisp ε {r['streaming_crisp']['mean_abs_error_vs_offline']:.4f} → {args.out}")
 
 

@@ -1,4 +1,4 @@
-"""Stage `face3dmm`: one clip's face mesh → FLAME-style parameters per frame (data/features/{clip}/face3dmm.safetensors).
+"""Stage `face3dmm`: a clip's mesh → FLAME-style parameters per frame (data/features/{clip}/face3dmm.safetensors).
 
 With `backend: landmark` the landmark 3DMM of talkhead.features.face3dmm (fitted to the mesh with
 the basis of rule face3dmm_basis; a landmark model, not FLAME, Li et al. 2017) gives

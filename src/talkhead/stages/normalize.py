@@ -135,8 +135,10 @@ def _main(args: argparse.Namespace) -> str:
         return f"normalize {status.clip}: rejected ({', '.join(status.reasons)}) — {status.message}"
     d = status.details
     if not d["has_audio"]:
-        return f"normalize {status.clip}: {d['frames']} frames {d['width']}x{d['height']} @ {d['fps']} fps, no audio stream"
-    return f"normalize {status.clip}: {d['frames']} frames {d['width']}x{d['height']} @ {d['fps']} fps, audio {d['sample_rate']} Hz"
+        return (f"normalize {status.clip}: {d['frames']} frames {d['width']}x{d['height']} @ {d['fps']} fps, "
+                "no audio stream")
+    return (f"normalize {status.clip}: {d['frames']} frames {d['width']}x{d['height']} @ {d['fps']} fps, "
+            f"audio {d['sample_rate']} Hz")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Stage `pack`: one accepted clip's modality files + reference frame + segments → data/dataset/clips/{clip}.safetensors."""
+"""Stage `pack`: an accepted clip's modalities, reference frame, segments → data/dataset/clips/{clip}.safetensors."""
 
 from __future__ import annotations
 

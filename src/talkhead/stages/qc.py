@@ -2,9 +2,9 @@
 
 accepted.csv and rejected.csv hold one row per clip with its split, speaker, reasons ('|'-joined)
 and measures; measures.csv holds all rows; segments.csv the training segments of the accepted
-clips (frame ranges that never span a scene cut, `quality.segment_min_s`..`segment_max_s` long). The Great Expectations validation of the measures
-table (Data Docs HTML) goes to report/, its summary to report/validation.json. A failed
-expectation is reported, not fatal: the tables are the gate's decision either way.
+clips (frame ranges that never span a scene cut, `quality.segment_min_s`..`segment_max_s` long). The Great
+Expectations validation of the measures table (Data Docs HTML) goes to report/, its summary to
+report/validation.json. A failed expectation is reported, not fatal: the tables are the gate's decision either way.
 
 Given shard indices, it also writes `_shards/<shard>.csv`, each shard's accepted clips (the clip
 lists of the post-gate shard jobs, talkhead.stages.feature_shard), and with --dataset-cfg
@@ -129,7 +129,8 @@ def write_shard_lists(indices: Sequence[Path], accepted: pd.DataFrame, out: Path
 
     meta = accepted.fillna("").astype(str).set_index("clip")
     for index in indices:
-        rows = [{"clip": r["clip"], "ok": "1", "reasons": "", **meta.loc[r["clip"], ["speaker", "split", "emotion"]].to_dict()}
+        rows = [{"clip": r["clip"], "ok": "1", "reasons": "",
+                 **meta.loc[r["clip"], ["speaker", "split", "emotion"]].to_dict()}
                 for r in read_rows(index) if r["clip"] in meta.index]
         write_text(out / SHARDS_DIR / index.name, rows_text(rows, LIST_COLUMNS))
     return len(indices)
@@ -178,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset-cfg", default="", help="the dataset params section as JSON: writes train.csv, "
                         "the training-split clips the learned extractors fit on")
     parser.add_argument("--av-corpus", default="", help="data/av_corpus/offsets.csv of the second A/V pass")
-    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders, or shard indices data/quality/_shards/<shard>.csv")
+    parser.add_argument("quality", nargs="*", help="data/quality/{clip} folders, or shard indices "
+                        "data/quality/_shards/<shard>.csv")
     return run_stage(_main, parser, argv)
 
 

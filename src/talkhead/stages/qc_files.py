@@ -77,7 +77,8 @@ def qc_file(source: Path, work: Path, params: dict[str, Any]) -> tuple[dict[str,
 
 
 def run_qc(files: list[Path], out: Path, params: dict[str, Any], keep: bool = False) -> list[dict[str, Any]]:
-    """QC every file; write one report per input (`report_names`) and print one line per file. Never raises for a bad input."""
+    """QC every file; write one report per input (`report_names`) and print one line per file. Never raises for a bad
+    input."""
     out.mkdir(parents=True, exist_ok=True)
     work = out / ".work"
     reports = []

@@ -81,7 +81,8 @@ def folder_record(folder: Path) -> str | None:
 
 
 def fingerprint(phase: ShardPhase, inputs: ClipInputs, cfg_json: str) -> str:
-    """The completion fingerprint of one clip of `phase`: its params and upstream completion records (ingest: the row)."""
+    """The completion fingerprint of one clip of `phase`: its params and upstream completion records (ingest: the
+    row)."""
     upstream = {name: folder_record(inputs.folder(name)) for name in phase.upstream}
     payload = {"phase": phase.name, "cfg": json.loads(cfg_json), "upstream": upstream}
     if not phase.upstream:  # ingest reads the manifest row and the source; later phases see them through its record
@@ -166,7 +167,8 @@ def _main(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: python -m talkhead.stages.shard PHASE --manifest CSV --shard NAME --shard-size N [--data DIR] [--index CSV]."""
+    """CLI: python -m talkhead.stages.shard PHASE --manifest CSV --shard NAME --shard-size N [--data DIR]
+    [--index CSV]."""
     parser = stage_parser("talkhead.stages.shard", __doc__.splitlines()[0])
     parser.add_argument("phase", choices=sorted(PHASES), help="the per-clip phase to run")
     parser.add_argument("--manifest", required=True, help="manifest CSV")

@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI: python -m talkhead.stages.summary --out CSV FOLDER..."""
     parser = stage_parser("talkhead.stages.summary", __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="summary CSV to write")
-    parser.add_argument("folders", nargs="+", help="clip folders holding status.json, or shard indices (<phase>/_shards/<shard>.csv)")
+    parser.add_argument("folders", nargs="+", help="clip folders holding status.json, or shard indices "
+                        "(<phase>/_shards/<shard>.csv)")
     return run_stage(_main, parser, argv)
 
 

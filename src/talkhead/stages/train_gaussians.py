@@ -20,7 +20,8 @@ from talkhead.config import GaussiansConfig
 from talkhead.stages.common import run_stage, stage_parser
 
 
-MEAN_KEYS = ("psnr_init", "psnr", "ssim_init", "ssim", "lmd_mediapipe", "lmd_mediapipe_static")  # averaged over speakers
+# averaged over speakers
+MEAN_KEYS = ("psnr_init", "psnr", "ssim_init", "ssim", "lmd_mediapipe", "lmd_mediapipe_static")
 
 
 def summarize(metrics: Sequence[Path], out_json: Path, out_csv: Path) -> str:

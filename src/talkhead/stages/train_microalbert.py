@@ -34,7 +34,8 @@ def _main(args: argparse.Namespace) -> str:
         raise ConfigError("train_microalbert --step train needs --targets (data/microalbert/targets.csv)")
     s = train(Path(args.targets), cfg, Path(args.out))
     return (f"train_microalbert: {s['parameters']:,} parameters, {s['rows']} training rows, best epoch "
-            f"{s['best_epoch']}/{s['epochs']} (val mean r {s['best_val_mean_r']:.3f}), {s['seconds']:.0f} s → {args.out}")
+            f"{s['best_epoch']}/{s['epochs']} (val mean r {s['best_val_mean_r']:.3f}), "
+            f"{s['seconds']:.0f} s → {args.out}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--step", required=True, choices=("targets", "train"))
     parser.add_argument("--targets", default="", help="train: data/microalbert/targets.csv")
     parser.add_argument("--out", required=True, help="targets: data/microalbert; train: data/models/microalbert")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (the rule's `threads`; 0: torch's default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (the rule's `threads`; 0: torch's default)")
     return run_stage(_main, parser, argv)
 
 

@@ -215,8 +215,8 @@ def train(targets: Path, cfg: MicroalbertConfig, out_dir: Path) -> dict:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
         steps = len(train_data.bucketed(np.random.default_rng(0), cfg.batch_size))
         # epochs included: the learning-rate schedule spans them, so a run is resumed only with the same count
-        fingerprint = run_fingerprint(cfg, ignore=(), targets=arch["targets"], vocab=file_digest([out_dir / TOKENIZER_FILE]),
-                                      embeddings=teacher_dim)
+        fingerprint = run_fingerprint(cfg, ignore=(), targets=arch["targets"],
+                                      vocab=file_digest([out_dir / TOKENIZER_FILE]), embeddings=teacher_dim)
         state = resume_run(out_dir, fingerprint, model, opt) or fresh_state(fingerprint)
 
         def run_epoch(epoch: int) -> EpochResult:
@@ -243,7 +243,8 @@ def train(targets: Path, cfg: MicroalbertConfig, out_dir: Path) -> dict:
                    "val_mae": float(np.mean([scores[a]["mae"] for a in VAD_AXES]))}
             mean_r = float(np.mean([scores[a]["pearson_r"] for a in VAD_AXES]))
             rs = ", ".join(f"{a[0].upper()} {scores[a]['pearson_r']:.3f}" for a in VAD_AXES)
-            return EpochResult(row, 1.0 - mean_r, f"train {row['train_loss']:.4f}, val r {rs}, MAE {row['val_mae']:.4f}")
+            return EpochResult(row, 1.0 - mean_r,
+                               f"train {row['train_loss']:.4f}, val r {rs}, MAE {row['val_mae']:.4f}")
 
         state, resumed = run_epochs(out_dir, state, cfg.epochs, "microalbert", run_epoch, lambda: (model, opt),
                                     lambda st: _write_metrics(out_dir, st, teacher))

@@ -44,7 +44,8 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
 
 
 def data_digest(metadata: Path) -> str:
-    """sha256 (16 hex) of the metadata table and each packed clip's name and size: a run resumes only on the same data."""
+    """sha256 (16 hex) of the metadata table and each packed clip's name and size: a run resumes only on the same
+    data."""
     h = hashlib.sha256(metadata.read_bytes())
     for row in pd.read_parquet(metadata, columns=["file"])["file"]:
         path = metadata.parent / row

@@ -54,7 +54,8 @@ def test_clips_without_a_long_enough_segment_are_left_out(tmp_path, make_packed)
     paths = [make_packed(tmp_path, "short", segments=((0, 10), (10, 19))), make_packed(tmp_path, "long", speaker="s2")]
     table = metadata_table(paths, tmp_path, DatasetConfig.from_dict({}))
     table.to_parquet(tmp_path / "metadata.parquet", index=False)
-    assert list(WindowDataset(tmp_path / "metadata.parquet", "train", 20, ["face_mesh/points"]).clips["clip"]) == ["long"]
+    assert list(WindowDataset(tmp_path / "metadata.parquet", "train", 20,
+                              ["face_mesh/points"]).clips["clip"]) == ["long"]
 
 
 def test_splits_are_speaker_disjoint():

@@ -23,7 +23,8 @@ def test_round_trip_and_bytes_are_stable(tmp_path):
 
 def test_missing_metadata_and_bad_files_are_refused(tmp_path):
     with pytest.raises(FeatureFileError, match="checkpoint"):
-        write_features(tmp_path / "x.safetensors", {"a": np.zeros(2)}, {k: v for k, v in META.items() if k != "checkpoint"})
+        write_features(tmp_path / "x.safetensors", {"a": np.zeros(2)},
+                       {k: v for k, v in META.items() if k != "checkpoint"})
     write_features(tmp_path / "ok.safetensors", {"a": np.zeros(1000, np.float32)}, META)
     data = (tmp_path / "ok.safetensors").read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])

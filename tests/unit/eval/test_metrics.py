@@ -65,8 +65,9 @@ def test_metrics_table_has_every_number_and_no_note(tmp_path):
     write_metrics(tmp_path / "b.json", {"psnr": 23.5})
     out = tmp_path / "eval" / "metrics.tsv"
     assert write_metrics_table(out, {"eval/x": tmp_path / "a.json", "models/y": tmp_path / "b.json"}) == 4
-    assert out.read_text().splitlines() == ["source\tmetric\tvalue", "eval/x\tclips\t2", "eval/x\tmodel.val_l1_all\t0.125",
-                                            "eval/x\tval_l1\t0.25", "models/y\tpsnr\t23.5"]
+    assert out.read_text().splitlines() == ["source\tmetric\tvalue", "eval/x\tclips\t2",
+                                            "eval/x\tmodel.val_l1_all\t0.125", "eval/x\tval_l1\t0.25",
+                                            "models/y\tpsnr\t23.5"]
     assert main(["--out", str(out), f"models/y={tmp_path / 'b.json'}"]) == 0
     assert out.read_text().splitlines()[1:] == ["models/y\tpsnr\t23.5"]
     assert main(["--out", str(out), str(tmp_path / "b.json")]) == 2  # not SOURCE=PATH: a clear error, exit 2

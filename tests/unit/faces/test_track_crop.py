@@ -43,7 +43,8 @@ def test_fill_track_interpolates_short_gaps_only():
 
 def test_smoothing_removes_jitter_within_runs():
     rng = np.random.default_rng(0)
-    boxes = np.tile(np.array([100, 100, 200, 200], np.float32), (100, 1)) + rng.normal(0, 3, (100, 4)).astype(np.float32)
+    boxes = (np.tile(np.array([100, 100, 200, 200], np.float32), (100, 1))
+             + rng.normal(0, 3, (100, 4)).astype(np.float32))
     boxes[50] = np.nan
     smooth = smooth_track(boxes, sigma=3)
     assert np.isnan(smooth[50, 0])

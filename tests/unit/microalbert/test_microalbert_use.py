@@ -45,7 +45,8 @@ def test_talkhead_vad_orders_obvious_pairs(student, capsys):
 def test_onnx_export_matches_torch_and_has_an_int8_copy(student):
     record = json.loads((student.export / "export.json").read_text())
     assert record["max_abs_diff_vs_torch"] <= 1e-4 and record["int8"] == "microalbert.int8.onnx"
-    assert (student.export / "microalbert.int8.onnx").stat().st_size < (student.export / "microalbert.onnx").stat().st_size
+    assert ((student.export / "microalbert.int8.onnx").stat().st_size
+            < (student.export / "microalbert.onnx").stat().st_size)
     texts = [p[1] for p in PAIRS] + ["Hi", "word " * 200]  # lengths the export never saw, one truncated
     torch_out = VadPredictor(student.model).predict(texts)
     onnx_out = VadPredictor(student.export / "microalbert.onnx").predict(texts)

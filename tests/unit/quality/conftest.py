@@ -1,5 +1,5 @@
-"""Fixtures of the quality tests. Synthetic talking clips with a known A/V offset: a face mesh whose lips and jaw open with a signal
-that also drives the audio features, `delay` frames later (+ = audio late)."""
+"""Fixtures of the quality tests. Synthetic talking clips with a known A/V offset: a face mesh whose lips and jaw
+open with a signal that also drives the audio features, `delay` frames later (+ = audio late)."""
 
 from __future__ import annotations
 

@@ -48,7 +48,8 @@ def run(tmp_path_factory) -> Path:
     _write_csv(root / "manifest.csv", [{"clip_id": c, "source": f"{c}.mp4", "start": 0, "end": 60, "speaker": s,
                                         "split": "train", "emotion": "neutral"} for c, s in SPEAKERS.items()],
                ["clip_id", "source", "start", "end", "speaker", "split", "emotion"])
-    done = {"ingest": clips[:8], "normalize": clips[:7], "faces": clips[:7], "crop": [c for c in clips[:7] if c != "c03"]}
+    done = {"ingest": clips[:8], "normalize": clips[:7], "faces": clips[:7],
+            "crop": [c for c in clips[:7] if c != "c03"]}
     for phase, ok in done.items():
         _write_csv(data / phase / "_shards" / "shard00000.csv",
                    [{"clip": c, "ok": int(c in ok), "reasons": ""} for c in clips[:8]], ["clip", "ok", "reasons"])

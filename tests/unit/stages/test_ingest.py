@@ -1,4 +1,5 @@
-"""Stage ingest: local sources referenced/copied/linked, http downloads with retries, bad sources recorded, not fatal."""
+"""Stage ingest: local sources referenced/copied/linked, http downloads with retries, bad sources recorded, not
+fatal."""
 
 from __future__ import annotations
 

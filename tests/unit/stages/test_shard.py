@@ -13,7 +13,8 @@ import pytest
 
 from talkhead.config import FacesConfig
 from talkhead.data.manifest import read_manifest
-from talkhead.data.shards import LIST_COLUMNS, files_digest, folder_digest, plan_shards, read_rows, shard_index, shard_members, shard_name
+from talkhead.data.shards import (LIST_COLUMNS, files_digest, folder_digest, plan_shards, read_rows, shard_index,
+                                  shard_members, shard_name)
 from talkhead.data.status import read_status
 from talkhead.stages import shard as shard_stage
 from talkhead.stages.shard_phases import PHASES, ShardPhase
@@ -195,13 +196,14 @@ def test_post_gate_steps_resume_per_step_and_record_a_failing_clip(whole_run, tm
     again = run_group("features", read_rows(clips, LIST_COLUMNS), StepContext(data), {}, FEATURES, index)
     assert again.skipped == ["demo_s0_c0"] and again.steps_run == 0 and _tree(data / "features") == before
     # A changed face_mesh param redoes face_mesh and what reads it; audio_mel is kept.
-    changed = run_group("features", read_rows(clips, LIST_COLUMNS), StepContext(data), {"face_mesh": '{"sigma_frames": 2.0}'},
-                        FEATURES, index)
+    changed = run_group("features", read_rows(clips, LIST_COLUMNS), StepContext(data),
+                        {"face_mesh": '{"sigma_frames": 2.0}'}, FEATURES, index)
     assert changed.steps_run == 3 and changed.steps_skipped == 1
     # The index's digest is that of the clip's step files: the changed face_mesh (and what read it) changes it.
     from talkhead.stages.feature_steps import GROUPS
 
-    outputs = [(name, data / "features/demo_s0_c0" / f"{name}.safetensors") for name in GROUPS["features"] if name in FEATURES]
+    outputs = [(name, data / "features/demo_s0_c0" / f"{name}.safetensors") for name in GROUPS["features"]
+               if name in FEATURES]
     new = {r["clip"]: r for r in read_rows(index, LIST_COLUMNS)}["demo_s0_c0"]
     assert new["digest"] == files_digest(outputs) and new["digest"] != rows["demo_s0_c0"]["digest"]
 
