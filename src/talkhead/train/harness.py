@@ -1,4 +1,5 @@
-"""The epoch loop every resumable epoch trainer shares (V3 Face's two phases, the motion DiT, DualForce).
+"""The epoch loop every resumable trainer shares (V3 Face's two phases, the motion DiT, DualForce, MicroAlbert, the
+self-trained SyncNet — whose "epochs" are blocks of optimizer steps).
 
 A trainer supplies what differs: its seeded model and data, one epoch (`run_epoch`: train, validate, the
 metrics row and the score that picks the best), what rank 0 writes (`checkpoint`) and its metrics files.
@@ -29,12 +30,14 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class EpochResult:
-    """One epoch's metrics row (without `epoch`), the validation score that picks the best (lower is better)
-    and the measures of its log line."""
+    """One epoch's metrics row (without `epoch`), the validation score that picks the best (lower is better),
+    the measures of its log line, and what else the run's state must carry to resume after this epoch
+    (`state`: JSON-able, merged into state.json, e.g. a scheduler's state or per-step losses)."""
 
     row: dict[str, float]
     score: float
     message: str
+    state: dict = dataclasses.field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -94,7 +97,7 @@ def run_epochs(out_dir: Path, state: dict, epochs: int, name: str, run_epoch: Ca
         result = run_epoch(epoch)
         improved = state["best"] is None or round(result.score, 8) < state["best"]
         row = rounded({"epoch": epoch + 1, **result.row})
-        state = {**state, "epoch": epoch, "history": [*state["history"], row]}
+        state = {**state, **result.state, "epoch": epoch, "history": [*state["history"], row]}
         if improved:
             state |= {"best": round(result.score, 8), "best_epoch": epoch + 1}
         saved = checkpoint()

@@ -10,7 +10,8 @@ audio at p (`shift_contrastive_loss`). Input statistics (per-band mel mean/std, 
 lip scale) come from the training clips and are stored as buffers with the weights.
 
 Writes `out_dir/`: config.json (format, architecture, training settings, data), model.safetensors,
-loss.csv (step, loss: a DVC plot), loss.png, and metrics.json — the scorer on the held-out clips
+loss.csv (step, loss: a DVC plot), loss.png, the resumable run's files (last/state/best safetensors,
+state.json: talkhead.train.run_files), and metrics.json — the scorer on the held-out clips
 (val, else train) in sync and with the audio delayed by `check_shift` frames: the offset it finds
 there should be +check_shift (positive = audio late).
 """
@@ -25,21 +26,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import save_file
-
-from talkhead.atomic import atomic_dir, write_json, write_text
+from talkhead.atomic import write_json, write_text
 from talkhead.config import ConfigError, SyncnetConfig
 from talkhead.data.dataset import WindowDataset, collate
 from talkhead.data.featurefile import read_features
 from talkhead.eval.landmarks import mouth_points
 from talkhead.eval.metrics import plot_curve, write_metrics
 from talkhead.eval.sync import ROWS, SELFSYNC_FORMAT, WINDOW, score_selftrained
-from talkhead.models.checkpoint import deterministic, file_digest
+from talkhead.models.checkpoint import file_digest
 from talkhead.models.syncnet import SelfSyncConfig, SelfSyncNet, shift_contrastive_loss
+from talkhead.train.harness import EpochResult, fresh_state, run_epochs, run_fingerprint, seeded_run
+from talkhead.train.run_files import data_digest, resume_run, save_tensors
 
 log = logging.getLogger(__name__)
 
 KEYS = ("audio_mel/mel", "face_mesh/points")
+STEPS_PER_BLOCK = 50  # optimizer steps between checkpoints (the harness's "epoch")
 
 
 def _clip_arrays(metadata: Path, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -100,44 +102,69 @@ def _self_check(model: SelfSyncNet, clips: list[tuple[np.ndarray, np.ndarray]], 
             "sync_c_selftrained_audio_late": float(np.mean([d.sync_c for _, d in rows]))}
 
 
-def _fit(model: SelfSyncNet, ds: WindowDataset, cfg: SyncnetConfig, losses: list[float]) -> None:
-    """AdamW + one-cycle schedule for cfg.steps steps; appends each step's loss; leaves the model in eval mode."""
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
-    with deterministic():
-        model.train()
-        for step in range(cfg.steps):
-            loss = _loss(model, _batch(ds, step, cfg.batch), cfg)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.detach().item())
-            if step % 50 == 0 or step == cfg.steps - 1:
-                log.info("step %d/%d loss %.4f", step + 1, cfg.steps, losses[-1])
-    model.eval()
+def _write_curve(out_dir: Path, losses: list[float]) -> None:
+    """loss.csv: every step's loss so far (a DVC plot)."""
+    write_text(out_dir / "loss.csv", "step,loss\n" + "".join(f"{i},{v:.6f}\n" for i, v in enumerate(losses)))
 
 
 def train_selftrained_syncnet(metadata_path: str | Path, out_dir: str | Path,
                               cfg: SyncnetConfig | dict | None = None) -> dict:
-    """Train the self-trained scorer on the training split of a packed dataset; write out_dir; return metrics."""
+    """Train the self-trained scorer on the training split of a packed dataset into out_dir (resuming an
+    interrupted run after its last checkpoint); return its metrics.
+
+    AdamW + one-cycle schedule for cfg.steps steps, run by the shared harness (talkhead.train.harness) in blocks
+    of STEPS_PER_BLOCK steps: after each block the weights, AdamW and the schedule are checkpointed (last/state
+    files, state.json with every step's loss), so a killed run redoes at most one block and ends with the bytes
+    of an uninterrupted one. The scorer used is the last step's (model.safetensors).
+    """
     cfg = cfg if isinstance(cfg, SyncnetConfig) else SyncnetConfig.from_dict(cfg or {})
     if cfg.window < WINDOW + 2 * cfg.max_shift:
         raise ConfigError(f"syncnet.window {cfg.window} < 5 + 2·syncnet.max_shift = {WINDOW + 2 * cfg.max_shift}")
-    metadata = Path(metadata_path)
+    metadata, out_dir = Path(metadata_path), Path(out_dir)
     ds = WindowDataset(metadata, "train", cfg.window, KEYS, seed=cfg.seed)
     if len(ds) == 0:
         raise ConfigError(f"{metadata}: no training clip has a segment of {cfg.window} frames (syncnet.window)")
-    torch.manual_seed(cfg.seed)
-    model = SelfSyncNet(SelfSyncConfig(hidden=cfg.hidden, dim=cfg.dim))
     train_clips = _clip_arrays(metadata, "train")
-    _set_stats(model, train_clips)
-    losses, t0, threads = [], time.perf_counter(), torch.get_num_threads()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0, threads = time.perf_counter(), torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
-        _fit(model, ds, cfg, losses)
+        with seeded_run(cfg.seed):
+            model = SelfSyncNet(SelfSyncConfig(hidden=cfg.hidden, dim=cfg.dim))
+            _set_stats(model, train_clips)
+            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
+            # every setting changes the steps (threads too: torch's CPU sums depend on the thread count)
+            fingerprint = run_fingerprint(cfg, (), data=data_digest(metadata))
+            state = resume_run(out_dir, fingerprint, model, opt)
+            if state is None:
+                state = fresh_state(fingerprint, losses=[])
+            else:
+                sched.load_state_dict(state["scheduler"])
+            losses: list[float] = list(state["losses"])
+
+            def run_block(block: int) -> EpochResult:
+                first, end = block * STEPS_PER_BLOCK, min((block + 1) * STEPS_PER_BLOCK, cfg.steps)
+                model.train()
+                for step in range(first, end):
+                    loss = _loss(model, _batch(ds, step, cfg.batch), cfg)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    losses.append(loss.detach().item())
+                model.eval()
+                mean = float(np.mean(losses[first:end]))
+                return EpochResult({"loss": mean}, mean, f"steps {end}/{cfg.steps}, loss {mean:.4f}",
+                                   {"losses": list(losses), "scheduler": sched.state_dict()})
+
+            blocks = -(-cfg.steps // STEPS_PER_BLOCK)
+            state, _ = run_epochs(out_dir, state, blocks, "syncnet", run_block, lambda: (model, opt),
+                                  lambda st: _write_curve(out_dir, st["losses"]))
     finally:
         torch.set_num_threads(threads)
+    model.eval()
+    losses = state["losses"]
     held_out = _clip_arrays(metadata, "val")
     split = "val" if held_out else "train"
     check = _self_check(model, held_out or train_clips, cfg.check_shift)
@@ -145,15 +172,13 @@ def train_selftrained_syncnet(metadata_path: str | Path, out_dir: str | Path,
     metrics = {"split": split, "loss_first": losses[0],
                "loss_last": float(np.mean(losses[-10:])), "chance_loss": float(np.log(2 * cfg.max_shift + cfg.batch)),
                **check}
-    with atomic_dir(out_dir) as tmp:
-        state = {k: v.detach().contiguous() for k, v in sorted(model.state_dict().items())}
-        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        write_json(tmp / "config.json", {"format": SELFSYNC_FORMAT, "model": model.config_dict(),
+    save_tensors(out_dir / "model.safetensors", model.state_dict())
+    write_json(out_dir / "config.json", {"format": SELFSYNC_FORMAT, "model": model.config_dict(),
                                          "train": dataclasses.asdict(cfg), "data": metadata.name,
                                          "train_clips": len(train_clips),
-                                         "weights": file_digest([tmp / "model.safetensors"])})
-        write_text(tmp / "loss.csv", "step,loss\n" + "".join(f"{i},{v:.6f}\n" for i, v in enumerate(losses)))
-        plot_curve(tmp / "loss.png", losses, "step", "shift-contrastive loss")
-        write_metrics(tmp / "metrics.json", metrics)
+                                         "weights": file_digest([out_dir / "model.safetensors"])})
+    _write_curve(out_dir, losses)
+    plot_curve(out_dir / "loss.png", losses, "step", "shift-contrastive loss")
+    write_metrics(out_dir / "metrics.json", metrics)
     log.info("self-trained SyncNet: %s", metrics)
     return metrics

@@ -127,7 +127,8 @@ def test_selftrained_scorer_trains_saves_loads_and_finds_a_delay(tmp_path):
     cfg = {"steps": 25, "batch": 3, "window": 20, "max_shift": 3, "hidden": 16, "dim": 16, "check_shift": 4}
     metrics = train_selftrained_syncnet(metadata, tmp_path / "selfsync", cfg)
     out = tmp_path / "selfsync"
-    files = {"config.json", "model.safetensors", "loss.csv", "loss.png", "metrics.json"}
+    files = {"config.json", "model.safetensors", "loss.csv", "loss.png", "metrics.json",  # + the run's resume files:
+             "best.safetensors", "last.safetensors", "state.safetensors", "state.json", "resume_best.safetensors"}
     assert {p.name for p in out.iterdir()} == files
     assert json.loads((out / "config.json").read_text())["format"] == "talkhead-selfsync-1"
     assert len((out / "loss.csv").read_text().splitlines()) == 26 and metrics["split"] == "val"
