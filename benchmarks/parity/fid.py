@@ -21,7 +21,6 @@ covariance and FID.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import sys
 import tempfile
 import types
@@ -33,6 +32,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(HERE))  # tests.parity: the seeded weights both sides share
+
+from tests.parity.seeded import fill_seeded  # noqa: E402
+
 FIXTURES = HERE / "tests" / "fixtures" / "parity"
 NET = FIXTURES / "fid_inception_standin.pt"
 SEED, COUNT, DIMS = 41, 40, 24
@@ -87,10 +90,7 @@ def main() -> None:
     import pytorch_fid
     from pytorch_fid import fid_score
 
-    spec = importlib.util.spec_from_file_location("seeded", HERE / "tests" / "parity" / "seeded.py")
-    seeded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(seeded)
-    torch.jit.script(seeded.fill_seeded(InceptionStandIn(), SEED)).save(str(NET))
+    torch.jit.script(fill_seeded(InceptionStandIn(), SEED)).save(str(NET))
     model = torch.jit.load(str(NET))
     real, fake = images("real"), images("fake")
     stats = {}

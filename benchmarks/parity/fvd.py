@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +40,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(HERE))  # tests.parity: the seeded weights both sides share
+
+from tests.parity.seeded import fill_seeded  # noqa: E402
+
 FIXTURES = HERE / "tests" / "fixtures" / "parity"
 NET = FIXTURES / "fvd_i3d_standin.pt"
 SEED = 31
@@ -91,13 +94,6 @@ def videos_sha256(vs: list[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def _seeded():
-    spec = importlib.util.spec_from_file_location("seeded", HERE / "tests" / "parity" / "seeded.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _items(protocol: str, vs: list[np.ndarray]) -> list[np.ndarray]:
     """Dataset items (16, 3, H, W) uint8: what StyleGAN-V's video dataset yields under each protocol."""
     if protocol == "styleganv":
@@ -132,7 +128,7 @@ def main() -> None:
     from src import dnnlib
     from src.metrics import frechet_video_distance, metric_utils
 
-    net = _seeded().fill_seeded(I3DStandIn(), SEED)
+    net = fill_seeded(I3DStandIn(), SEED)
     torch.jit.script(net).save(str(NET))
     metric_utils.get_feature_detector = lambda url, **kw: torch.jit.load(str(NET)).eval()  # instead of a download
     stats = []

@@ -24,11 +24,8 @@ same weights from its own module's keys), and saves:
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import logging
-import subprocess
 import sys
 from pathlib import Path
 
@@ -37,19 +34,16 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # tests.parity: the seeded weights and the fixture scripts' helpers
+
+from tests.parity.reference import reference_args, write_fixture  # noqa: E402
+from tests.parity.seeded import fill_seeded  # noqa: E402
+
 SEED = 20  # weights seed (issue 20)
 GAIN = 1.0  # fan-in scale of the seeded weights: activations stay finite through the 18 blocks
-REAL_IMAGE = Path("/work/shared/fixtures/real/images/AniPortrait__ref_images_Aragaki.png")
+REAL_IMAGE = REPO.parent / "shared" / "fixtures" / "real" / "images" / "AniPortrait__ref_images_Aragaki.png"
 OUTPUT_KEYS = ("kp", "pitch", "yaw", "roll", "t", "exp", "scale")
 log = logging.getLogger("liveportrait_motion")
-
-
-def _seeded():
-    """tests/parity/seeded.py, imported by path (no talkhead import here)."""
-    spec = importlib.util.spec_from_file_location("seeded", REPO / "tests" / "parity" / "seeded.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _images(rng: np.random.Generator) -> np.ndarray:
@@ -62,32 +56,16 @@ def _images(rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([pixel, blocks, real])
 
 
-def _commit(reference: Path) -> str:
-    """The reference checkout's commit if it is a git work tree, else what `--commit` said."""
-    try:
-        return subprocess.run(["git", "-C", str(reference), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return ""
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reference", type=Path, required=True, help="extracted LivePortrait checkout (holds src/)")
-    ap.add_argument("--commit", default="", help="the reference commit, when --reference is not a git work tree")
-    ap.add_argument("--out", type=Path, default=REPO / "tests" / "fixtures" / "parity" / "liveportrait_motion.npz")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    torch.set_num_threads(1)
-    sys.path.insert(0, str(args.reference.resolve()))
+    args = reference_args(__doc__.split("\n")[0], REPO / "tests" / "fixtures" / "parity" / "liveportrait_motion.npz",
+                          argv, "extracted LivePortrait checkout (holds src/)")
     from src.live_portrait_wrapper import LivePortraitWrapper  # the reference
     from src.modules.motion_extractor import MotionExtractor
     from src.utils.camera import get_rotation_matrix, headpose_pred_to_degree
 
-    seeded = _seeded()
     config = yaml.safe_load((args.reference / "src" / "config" / "models.yaml").read_text())
     params = config["model_params"]["motion_extractor_params"]
-    model = seeded.fill_seeded(MotionExtractor(**params), SEED, GAIN)
+    model = fill_seeded(MotionExtractor(**params), SEED, GAIN)
     rng = np.random.default_rng(SEED)
     images = _images(rng)
     x = torch.from_numpy(images.astype(np.float32) / 255.0).permute(0, 3, 1, 2)  # (N, 3, 256, 256)
@@ -108,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in raw.items():
         log.info("%s %s |max| %.4g", k, tuple(v.shape), float(v.abs().max()))
     log.info("degrees %s", {a: [round(float(d), 2) for d in v] for a, v in deg.items()})
-    note = {"reference": "https://github.com/KwaiVGI/LivePortrait", "commit": args.commit or _commit(args.reference),
+    note = {"reference": "https://github.com/KwaiVGI/LivePortrait", "commit": args.commit,
             "model_params": params, "seed": SEED, "gain": GAIN, "torch": torch.__version__,
             "real_image": REAL_IMAGE.name, "dtype": "float32", "threads": 1}
     arrays = {"images": images, "rot": rot.numpy(), "kp_driving": kp_driving.numpy(),
@@ -116,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     arrays |= {f"out_{k}": raw[k].numpy() for k in OUTPUT_KEYS}
     arrays |= {f"deg_{a}": v.numpy() for a, v in deg.items()}
     arrays |= {f"tf_{k}": v.numpy() for k, v in tf.items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **arrays)
-    log.info("wrote %s (%.0f kB)", args.out, args.out.stat().st_size / 1024)
+    write_fixture(args.out, arrays)
     return 0
 
 

@@ -33,12 +33,9 @@ Saved (< 800 kB):
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib.util
 import json
 import logging
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -48,11 +45,16 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # tests.parity: the seeded weights and the fixture scripts' helpers
+
+import tests.parity.seeded as seeded_weights  # noqa: E402
+from tests.parity.reference import reference_args, write_fixture  # noqa: E402
+
 SEED = 20  # weights seed (issue 20)
 GAIN = 1.0  # fan-in scale of the seeded weights
 POWER_STEPS = 20  # power iterations that settle each spectral-norm (u, v) pair
 SUBSET = 8192  # entries kept of each big output
-REAL_IMAGE = Path("/work/shared/fixtures/real/images/LivePortrait__source_s25.jpg")
+REAL_IMAGE = REPO.parent / "shared" / "fixtures" / "real" / "images" / "LivePortrait__source_s25.jpg"
 BIG_OUTPUTS = {"feature_3d": 1, "deformation": 4, "warped": 1, "out": 1}  # name → channel axis of its sums
 STITCHING_PARTS = {"retarget_shoulder": "stitching", "retarget_mouth": "lip", "retarget_eye": "eye"}  # file → MLP
 log = logging.getLogger("liveportrait_render")
@@ -105,23 +107,6 @@ def subset(tensor: torch.Tensor, axis: int, rng: np.random.Generator) -> tuple[n
     return index, flat[index], sums
 
 
-def _seeded():
-    """tests/parity/seeded.py, imported by path (no talkhead import here)."""
-    spec = importlib.util.spec_from_file_location("seeded", REPO / "tests" / "parity" / "seeded.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _commit(reference: Path) -> str:
-    """The reference checkout's commit if it is a git work tree, else ''."""
-    try:
-        return subprocess.run(["git", "-C", str(reference), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return ""
-
-
 def _fill(module: torch.nn.Module, seeded, prefix: str = "") -> torch.nn.Module:
     """Seeded (spectral-norm settled) weights into `module`, strictly; eval mode."""
     state = seeded.seeded_state_dict({prefix + k: v for k, v in module.state_dict().items()}, SEED, GAIN)
@@ -131,14 +116,8 @@ def _fill(module: torch.nn.Module, seeded, prefix: str = "") -> torch.nn.Module:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reference", type=Path, required=True, help="extracted LivePortrait checkout (holds src/)")
-    ap.add_argument("--commit", default="", help="the reference commit, when --reference is not a git work tree")
-    ap.add_argument("--out", type=Path, default=REPO / "tests" / "fixtures" / "parity" / "liveportrait_render.npz")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    torch.set_num_threads(1)
-    sys.path.insert(0, str(args.reference.resolve()))
+    args = reference_args(__doc__.split("\n")[0], REPO / "tests" / "fixtures" / "parity" / "liveportrait_render.npz",
+                          argv, "extracted LivePortrait checkout (holds src/)")
     from PIL import Image
     from src.live_portrait_wrapper import LivePortraitWrapper as Wrapper  # the reference
     from src.modules.appearance_feature_extractor import AppearanceFeatureExtractor
@@ -146,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     from src.modules.stitching_retargeting_network import StitchingRetargetingNetwork
     from src.modules.warping_network import WarpingNetwork
 
-    seeded = _seeded()
+    seeded = seeded_weights
     params = yaml.safe_load((args.reference / "src" / "config" / "models.yaml").read_text())["model_params"]
     sr = params["stitching_retargeting_module_params"]
     # the stitching file's parts, seeded under the keys of the flattened file (retarget_shoulder.mlp.0.weight …)
@@ -191,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
               "lip_delta": lip_delta.numpy(), "occlusion": frame["occlusion_map"].numpy()} | inputs
     for k, v in big.items():
         arrays[f"{k}_index"], arrays[f"{k}_values"], arrays[f"{k}_sums"] = subset(v, BIG_OUTPUTS[k], rng)
-    note = {"reference": "https://github.com/KwaiVGI/LivePortrait", "commit": args.commit or _commit(args.reference),
+    note = {"reference": "https://github.com/KwaiVGI/LivePortrait", "commit": args.commit,
             "seed": SEED, "gain": GAIN, "power_steps": POWER_STEPS, "torch": torch.__version__,
             "real_image": REAL_IMAGE.name, "dtype": "float32", "threads": 1,
             "shapes": {k: list(v.shape) for k, v in big.items()},
@@ -201,9 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             | {"stitching_retargeting_module": {f"{part}.{k}": list(v.shape) for part, name in STITCHING_PARTS.items()
                                                 for k, v in mlps[name].state_dict().items()}}}
     arrays["note"] = np.array(json.dumps(note))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **arrays)
-    log.info("wrote %s (%.0f kB)", args.out, args.out.stat().st_size / 1024)
+    write_fixture(args.out, arrays)
     return 0
 
 

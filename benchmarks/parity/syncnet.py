@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import importlib.util
 import io
 import os
 import subprocess
@@ -39,15 +38,12 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(HERE))  # tests.parity: the seeded weights both sides share
+
+from tests.parity.seeded import fill_seeded  # noqa: E402
+
 OUT = HERE / "tests" / "fixtures" / "parity" / "syncnet.npz"
 SEED, FRAMES, SIZE, VSHIFT, BATCH, SHIFT = 20, 22, 48, 15, 20, 3
-
-
-def _seeded():
-    spec = importlib.util.spec_from_file_location("seeded", HERE / "tests" / "parity" / "seeded.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def inputs(seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
@@ -129,8 +125,7 @@ def main() -> None:
     sni.subprocess = SimpleNamespace(call=fake_call)
     sni.cv2 = SimpleNamespace(imread=lambda name: crops[int(Path(name).stem) - 1].copy())
     instance = sni.SyncNetInstance()
-    seeded = _seeded()
-    seeded.fill_seeded(instance.__S__, SEED)
+    fill_seeded(instance.__S__, SEED)
     keys = hashlib.sha256("".join(f"{k}{tuple(v.shape)}" for k, v in sorted(instance.__S__.state_dict().items()))
                           .encode()).hexdigest()
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,22 +32,6 @@ CONVNEXT_MODELS: dict[str, ConvNeXtConfig] = {
 }
 
 
-class ChannelsFirstLayerNorm(nn.Module):
-    """LayerNorm over the channel axis of (B, C, H, W) (ConvNeXt's `channels_first` LayerNorm)."""
-
-    def __init__(self, dim: int, eps: float = LN_EPS) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
-        self.bias = nn.Parameter(torch.zeros(dim))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(1, keepdim=True)  # (B, 1, H, W)
-        var = (x - mean).pow(2).mean(1, keepdim=True)  # biased, as the reference
-        x = (x - mean) / torch.sqrt(var + self.eps)
-        return self.weight[:, None, None] * x + self.bias[:, None, None]
-
-
 class ChannelsLastLayerNorm(nn.Module):
     """LayerNorm over the last axis of (B, H, W, C) (the block's norm; keys `weight`, `bias`)."""
 
@@ -59,6 +43,16 @@ class ChannelsLastLayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)
+
+
+class ChannelsFirstLayerNorm(ChannelsLastLayerNorm):
+    """LayerNorm over the channel axis of (B, C, H, W) (ConvNeXt's `channels_first` LayerNorm; same keys)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(1, keepdim=True)  # (B, 1, H, W)
+        var = (x - mean).pow(2).mean(1, keepdim=True)  # biased, as the reference
+        x = (x - mean) / torch.sqrt(var + self.eps)
+        return self.weight[:, None, None] * x + self.bias[:, None, None]
 
 
 class GRN(nn.Module):
