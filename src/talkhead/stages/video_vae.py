@@ -2,13 +2,16 @@
 
 Reads data/crop/{clip}/crop.mp4 of every clip given; writes data/models/video_vae/ atomically:
 config.json (architecture, training settings, clips, final losses, latent scaling factor),
-model.safetensors (the weights) and loss.csv (step, loss, recon, kl: a DVC plot).
+model.safetensors (the weights) and loss.csv (step, loss, recon, kl: a DVC plot). The training checkpoints
+every 100 steps in data/models/.video_vae.run/ (removed once the folder is written), so a killed job
+started again goes on from its last checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,8 +35,16 @@ def video_vae_train(crop_dirs: Sequence[Path], out: Path, cfg: VideoVaeConfig, l
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"video_vae: crop videos not found: {', '.join(missing)}")
+    run_dir = run_folder(out)  # beside the model folder: a workflow manager deletes a failed job's outputs
     with deterministic(), atomic_dir(out) as tmp:
-        return train_video_vae(files, spec, cfg, tmp, log_every)
+        summary = train_video_vae(files, spec, cfg, tmp, log_every, run_dir)
+    shutil.rmtree(run_dir, ignore_errors=True)  # the model folder is complete: nothing left to resume
+    return summary
+
+
+def run_folder(out: Path) -> Path:
+    """Where the resumable training of model folder `out` keeps its checkpoints: `.<name>.run` beside it."""
+    return Path(out).parent / f".{Path(out).name}.run"
 
 
 def _main(args: argparse.Namespace) -> str:

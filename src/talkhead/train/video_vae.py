@@ -9,9 +9,13 @@ SCALE_WINDOWS windows and stored with the weights. Writes config.json, model.saf
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import logging
 import math
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,13 +31,15 @@ from talkhead.features.video_latents import VERSION, resize_frames, to_tensor
 from talkhead.media.decode import count_frames_cfr, iter_frames_cfr
 from talkhead.media.probe import probe
 from talkhead.models.video_vae import MODEL_FORMAT, VideoVAE, VideoVAESpec, kl_divergence
-from talkhead.train.harness import optimizer_step
+from talkhead.train.harness import EpochResult, fresh_state, optimizer_step, run_epochs
+from talkhead.train.run_files import resume_run
 
 log = logging.getLogger(__name__)
 
 MAX_WINDOWS = 250  # training windows kept per clip (evenly spaced)
 CACHE_BYTES = 2 << 30  # bound on the uint8 frame cache of training, over all clips
 SCALE_WINDOWS = 256  # windows encoded after training to measure the latents' spread
+STEPS_PER_BLOCK = 100  # optimizer steps between checkpoints of a resumable run (the harness's "epoch")
 
 
 def _window_starts(n_frames: int, frames: int, cap: int) -> np.ndarray:
@@ -118,48 +124,90 @@ def _build_cache(crop_files: list[Path], size: int, frames: int) -> tuple[list[s
     return clips, cache, cap
 
 
-def _fit(model: VideoVAE, cache: list, cfg: VideoVaeConfig, device: torch.device, log_every: int) -> list[tuple]:
-    """cfg.steps AdamW steps on L1 + MSE + kl_weight · KL; rows (step, loss, recon, kl), means since the last row."""
+def _crops_digest(crop_files: list[Path]) -> str:
+    """sha256 (16 hex) of the crops' paths and sizes: a run resumes only on the same training crops."""
+    h = hashlib.sha256()
+    for p in crop_files:
+        h.update(f"{p}:{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _fit(model: VideoVAE, cache: list, cfg: VideoVaeConfig, device: torch.device, log_every: int,
+         run_dir: Path, fingerprint: dict) -> list[tuple]:
+    """cfg.steps AdamW steps on L1 + MSE + kl_weight · KL; rows (step, loss, recon, kl), means since the last row.
+
+    Run by the shared harness in blocks of STEPS_PER_BLOCK steps, checkpointed in `run_dir` (weights, AdamW, the
+    batch and noise generators, the rows): a killed run started again goes on after its last block, as if never
+    stopped."""
     rng = np.random.default_rng(cfg.seed)
     noise = torch.Generator(device=device).manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    state = resume_run(run_dir, fingerprint, model, opt)
+    if state is None:
+        state = fresh_state(fingerprint, rows=[], acc=[0.0, 0.0, 0.0])
+    else:
+        rng.bit_generator.state = state["rng"]
+        noise.set_state(torch.tensor(state["noise"], dtype=torch.uint8))
+    rows: list[tuple] = [tuple(r) for r in state["rows"]]
+    acc = np.array(state["acc"])
     bf16_on_gpu = torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda")
-    rows: list[tuple] = []
-    acc = np.zeros(3)
     batches = _batches(cache, cfg, rng)
-    bar = tqdm(range(1, cfg.steps + 1), desc="video_vae", unit="step", disable=not sys.stderr.isatty())
-    model.train()
-    for step in bar:
-        x = to_tensor(next(batches), device)  # (B, T, 3, S, S)
-        with bf16_on_gpu:
-            mean, logvar = model.encode(x)  # (B, T, C, h, w)
-            eps = torch.randn(mean.shape, generator=noise, device=device, dtype=mean.dtype)
-            recon = model.decode(mean + torch.exp(0.5 * logvar) * eps).float()  # (B, T, 3, S, S)
-        err = recon - x
-        rec = err.abs().mean() + err.pow(2).mean()
-        kl = kl_divergence(mean.float(), logvar.float())
-        loss = rec + cfg.kl_weight * kl
-        acc += [optimizer_step(opt, loss), rec.item(), kl.item()]
-        if step % log_every == 0 or step == cfg.steps:
-            since = step - (rows[-1][0] if rows else 0)
-            rows.append((step, *(acc / since).tolist()))
-            acc[:] = 0.0
-            bar.set_postfix(loss=f"{rows[-1][1]:.4f}")
-            log.info("step %d/%d: loss %.4f (recon %.4f, kl %.2f)", step, cfg.steps, *rows[-1][1:])
+    bar = tqdm(total=cfg.steps, initial=min((state["epoch"] + 1) * STEPS_PER_BLOCK, cfg.steps), desc="video_vae",
+               unit="step",
+               disable=not sys.stderr.isatty())
+
+    def run_block(block: int) -> EpochResult:
+        model.train()
+        losses = []
+        for step in range(block * STEPS_PER_BLOCK + 1, min((block + 1) * STEPS_PER_BLOCK, cfg.steps) + 1):
+            x = to_tensor(next(batches), device)  # (B, T, 3, S, S)
+            with bf16_on_gpu:
+                mean, logvar = model.encode(x)  # (B, T, C, h, w)
+                eps = torch.randn(mean.shape, generator=noise, device=device, dtype=mean.dtype)
+                recon = model.decode(mean + torch.exp(0.5 * logvar) * eps).float()  # (B, T, 3, S, S)
+            err = recon - x
+            rec = err.abs().mean() + err.pow(2).mean()
+            kl = kl_divergence(mean.float(), logvar.float())
+            losses.append(optimizer_step(opt, rec + cfg.kl_weight * kl))
+            acc[:] += [losses[-1], rec.item(), kl.item()]
+            bar.update()
+            if step % log_every == 0 or step == cfg.steps:
+                since = step - (rows[-1][0] if rows else 0)
+                rows.append((step, *(acc / since).tolist()))
+                acc[:] = 0.0
+                bar.set_postfix(loss=f"{rows[-1][1]:.4f}")
+                log.info("step %d/%d: loss %.4f (recon %.4f, kl %.2f)", step, cfg.steps, *rows[-1][1:])
+        mean_loss = float(np.mean(losses))
+        return EpochResult({"loss": mean_loss}, mean_loss, f"loss {mean_loss:.4f}",
+                           {"rows": [list(r) for r in rows], "acc": acc.tolist(), "rng": rng.bit_generator.state,
+                            "noise": noise.get_state().tolist()})
+
+    blocks = -(-cfg.steps // STEPS_PER_BLOCK)
+    run_epochs(run_dir, state, blocks, "video_vae", run_block, lambda: (model, opt), lambda st: None)
+    bar.close()
+    model.eval()
     return rows
 
 
 def train_video_vae(crop_files: list[Path], spec: VideoVAESpec, cfg: VideoVaeConfig, out_dir: Path,
-                    log_every: int = 10) -> dict:
-    """Train the video VAE on crop videos; write config.json, model.safetensors and loss.csv to `out_dir`."""
+                    log_every: int = 10, run_dir: Path | None = None) -> dict:
+    """Train the video VAE on crop videos; write config.json, model.safetensors and loss.csv to `out_dir`.
+
+    `run_dir` holds the resumable run (the stage keeps it beside the model folder): a killed training started
+    again with the same settings and crops goes on after its last checkpointed block and ends with the same
+    files. Without it the run is checkpointed in a temporary folder and cannot resume."""
     t0 = time.monotonic()
     device = torch.device(cfg.device)
     clips, cache, cap = _build_cache(crop_files, spec.size, cfg.frames)
-    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
-        torch.manual_seed(cfg.seed)
-        model = VideoVAE(spec).to(device)
-    rows = _fit(model, cache, cfg, device, max(1, log_every))
-    model.eval()
+    fingerprint = {"config": dataclasses.asdict(cfg), "spec": spec.to_dict(), "log_every": log_every,
+                   "crops": _crops_digest(crop_files)}
+    with contextlib.ExitStack() as stack:
+        run_dir = Path(run_dir) if run_dir is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+            torch.manual_seed(cfg.seed)
+            model = VideoVAE(spec).to(device)
+            rows = _fit(model, cache, cfg, device, max(1, log_every), run_dir, fingerprint)
     scale = _scaling_factor(model, cache, cfg.frames, device)
     model.scaling_factor.fill_(scale)
 

@@ -172,3 +172,29 @@ def test_a_missing_autoencoder_kl_checkpoint_is_a_clear_error(tmp_path, data, ca
     rc = latents_stage.main(["--crop", str(data / "crop" / "clip_a"), "--quality", str(data / "quality" / "clip_a"),
                              "--out", str(tmp_path / "x.safetensors"), "--cfg", cfg.to_json()])
     assert rc == 2 and "no_such_vae" in capsys.readouterr().err
+
+
+def test_a_killed_training_resumes_to_the_uninterrupted_files(data, model_dir, tmp_path, monkeypatch):
+    import talkhead.train.video_vae as vae_train
+
+    monkeypatch.setattr(vae_train, "STEPS_PER_BLOCK", 10)  # 30 steps: checkpoints after 10 and 20
+    real_step, calls = vae_train.optimizer_step, []
+
+    def dies_at_step_15(opt, loss):
+        calls.append(1)
+        if len(calls) == 15:
+            raise KeyboardInterrupt("killed")
+        return real_step(opt, loss)
+
+    monkeypatch.setattr(vae_train, "optimizer_step", dies_at_step_15)
+    out = tmp_path / "models" / "video_vae"
+    args = ["--out", str(out), "--cfg", json.dumps(TINY), "--log-every", "5", str(data / "crop" / "clip_a"),
+            str(data / "crop" / "clip_b")]
+    with pytest.raises(KeyboardInterrupt):
+        vae_stage.main(args)
+    assert (tmp_path / "models" / ".video_vae.run" / "state.json").is_file() and not out.exists()
+    monkeypatch.setattr(vae_train, "optimizer_step", real_step)
+    assert vae_stage.main(args) == 0
+    for name in ("model.safetensors", "config.json", "loss.csv"):
+        assert (out / name).read_bytes() == (model_dir / name).read_bytes(), name
+    assert not (tmp_path / "models" / ".video_vae.run").exists()  # removed once the model folder is complete
