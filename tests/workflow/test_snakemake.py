@@ -235,7 +235,7 @@ def test_re_extraction_is_bit_identical(workdir):
     after = {p: p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
     assert after.keys() == before.keys()
     resumed = [workdir / "data/models" / m
-               for m in ("v3face", "motion_dit", "dualforce", "gaussians")]  # a finished run
+               for m in ("v3face", "motion_dit", "dualforce", "gaussians", "syncnet")]  # a finished run
     resumed.append(workdir / "data/models/microalbert")  # reads text only: no forced rule feeds it, so it is not rerun
     rewritten = [p for p in before if not any(r in p.parents for r in resumed)]  # on the same data resumes
     assert [p for p in rewritten if p.stat().st_mtime_ns <= stamps[p]] == [], "all written again"
