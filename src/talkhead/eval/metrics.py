@@ -14,6 +14,7 @@ Every metric computed through a network records which file it was: `<metric>_sha
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -172,3 +173,21 @@ def plot_curve(path: str | Path, values: Sequence[float], xlabel: str, ylabel: s
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=100, metadata={"Software": None})
     plt.close(fig)
+
+
+@dataclasses.dataclass
+class Means:
+    """Weighted running means by metric name (weight 1 per clip for a plain mean, frames for frame-weighted)."""
+
+    sums: dict[str, float] = dataclasses.field(default_factory=dict)
+    weights: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def add(self, name: str, value: float, weight: float = 1.0) -> None:
+        """Accumulate one finite value; NaN is skipped."""
+        if np.isfinite(value):
+            self.sums[name] = self.sums.get(name, 0.0) + float(value) * weight
+            self.weights[name] = self.weights.get(name, 0.0) + weight
+
+    def result(self) -> dict[str, float]:
+        """{name: weighted mean, rounded to 6 decimals}."""
+        return {k: round(self.sums[k] / self.weights[k], 6) for k in sorted(self.sums)}

@@ -63,7 +63,8 @@ class _Scorer:
     def __init__(self, cfg: EvaluateConfig, syncnet: Path | None, crop_root: Path | None,
                  quality_root: Path | None) -> None:
         from talkhead.eval.metrics import absent_metrics
-        from talkhead.eval.motion import Means, VideoScores
+        from talkhead.eval.metrics import Means
+        from talkhead.eval.video_scores import VideoScores
 
         self.absent = absent_metrics({"inception_path": cfg.inception_path, "i3d_path": cfg.i3d_path,
                                       "syncnet_path": cfg.syncnet_path,
