@@ -14,6 +14,13 @@ from talkhead.config import EvaluateConfig
 from talkhead.eval.metrics import Means, network_sha256
 
 
+def crop_frames(crop_root: Path, clip: str, frames: int) -> np.ndarray:
+    """(T, H, W, 3) uint8: the first `frames` frames of a clip's crop video (data/crop/<clip>/crop.mp4) at 25 fps."""
+    from talkhead.media.decode import iter_frames_cfr
+
+    return np.stack([f.copy() for f in iter_frames_cfr(crop_root / clip / "crop.mp4", 25, frames=frames)])
+
+
 class VideoScores:
     """FID / FVD against the crop videos and the published SyncNet on rendered frames, where configured.
 
@@ -66,19 +73,16 @@ class VideoScores:
 
     def _real(self, clip: str, frames: int) -> np.ndarray:
         """(T, H, W, 3) uint8 frames of the clip's crop video."""
-        from talkhead.media.decode import iter_frames_cfr
+        return crop_frames(self.crop_root, clip, frames)
 
-        path = self.crop_root / clip / "crop.mp4"
-        return np.stack([f.copy() for f in iter_frames_cfr(path, 25, frames=frames)])
-
-    def add(self, clip: str, fake: np.ndarray) -> None:
-        """Score one clip's rendered frames (T, H, W, 3) uint8."""
+    def add(self, clip: str, fake: np.ndarray, real: np.ndarray | None = None) -> None:
+        """Score one clip's generated frames (T, H, W, 3) uint8; `real`: its crop video's frames at their own size
+        when the caller has decoded them already (else decoded here when a score needs them)."""
         import cv2
 
         from talkhead.eval.feature_nets import FVD_PROTOCOLS, embed, fvd_clips
 
-        real = None
-        if self.nets or (self.syncnet is not None and self.crop_root is not None):
+        if real is None and (self.nets or (self.syncnet is not None and self.crop_root is not None)):
             real = self._real(clip, len(fake))  # (T, H, W, 3)
         if self.nets:
             if real.shape[1:3] != fake.shape[1:3]:

@@ -37,14 +37,11 @@ from talkhead.stages.common import run_stage, stage_parser
 log = logging.getLogger(__name__)
 
 
-def _real_frames(crop_root: Path, clip: str, frames: int, size: int) -> np.ndarray:
-    """(T, size, size, 3) uint8 frames of a clip's crop video, resized to the generated size."""
+def _resized(frames: np.ndarray, size: int) -> np.ndarray:
+    """(T, size, size, 3) uint8: crop frames brought to the generated size."""
     import cv2
 
-    from talkhead.media.decode import iter_frames_cfr
-
-    real = [f for f in iter_frames_cfr(crop_root / clip / "crop.mp4", 25, frames=frames)]
-    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in real])
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
 def _speech(quality_root: Path | None, clip: str) -> tuple[np.ndarray | None, int | None]:
@@ -95,15 +92,18 @@ class _Scorer:
                      cons.landmark_shape_drift(truth["motion"], [n])[n] if n > 8 else float("nan"))
         lips = (gen["motion"][:n, LIP_CHANNELS] - truth["motion"][:, LIP_CHANNELS]).reshape(n, -1, 3)
         self.acc.add("lmd_structure", float(np.linalg.norm(lips, axis=-1).mean()), n)
-        fake, real = gen["video"][:n], None
-        if self.crop_root is not None:
-            real = _real_frames(self.crop_root, clip, n, fake.shape[1])
+        fake, real, native = gen["video"][:n], None, None
+        if self.crop_root is not None:  # decoded once: at its own size for VideoScores, resized for the rest
+            from talkhead.eval.video_scores import crop_frames
+
+            native = crop_frames(self.crop_root, clip, n)
+            real = _resized(native, fake.shape[1])
             gen_mesh = extract_landmarks(fake)
             real_mesh = extract_landmarks(real)
             both = np.isfinite(gen_mesh).all((1, 2)) & np.isfinite(real_mesh).all((1, 2))
             self.acc.add("lmd_mediapipe", lmd(gen_mesh, real_mesh), int(both.sum()))
             self.lmd_frames += int(both.sum())  # frames with a face found in both (lmd's weight)
-        self.video.add(clip, fake)
+        self.video.add(clip, fake, native)
         if self.scorer is not None and samples is not None:
             from talkhead.eval.sync import score_selftrained_video
 
