@@ -14,14 +14,14 @@ the real frames, next to the same for the static (coarse) head — lip sync has 
 baseline to count. A run folder: head.safetensors, config.json, reference.safetensors (the first
 clip's pose and expression track: the idle motion for new speech), metrics.csv, metrics.json, and
 the undeclared resume files last.safetensors, state.safetensors, densify.safetensors, state.json
-(written every `checkpoint_every` iterations; state.json last). After densification the Adam
-moments of the scene restart (the Gaussians changed); those of the field and background carry on.
+(written every `checkpoint_every` iterations by the shared harness, talkhead.train.harness; state.json
+last). After densification the Adam moments of the scene restart (the Gaussians changed); those of the
+field and background carry on.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import time
@@ -39,7 +39,8 @@ from talkhead.gaussians.deform import DeformationField, DeformSpec, mel_window
 from talkhead.gaussians.head import FrameCond, GaussianHead, build_head, flat_background, save_head
 from talkhead.gaussians.raster_base import Rasterizer, get_rasterizer
 from talkhead.gaussians.scene import GaussianScene, densify_and_prune
-from talkhead.train.run_files import data_digest, load_optimizer, optimizer_tensors, rounded, save_tensors
+from talkhead.train.harness import EpochResult, fresh_state, run_epochs, run_fingerprint
+from talkhead.train.run_files import data_digest, read_run, restore_run, rounded, save_tensors
 
 log = logging.getLogger(__name__)
 
@@ -130,36 +131,41 @@ def heldout_lmd(head: GaussianHead, rasterize: Rasterizer, clips: list[ClipData]
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
 
 
-def _fingerprint(cfg: GaussiansConfig, digest: str, speaker: str) -> dict:
-    return {"config": dataclasses.asdict(cfg), "data": digest, "speaker": speaker}
+DENSIFY_FILE = "densify.safetensors"  # the densification accumulators: a resume file of the Gaussian heads only
 
 
-def _checkpoint(out: Path, head: GaussianHead, opt: torch.optim.Optimizer, acc: torch.Tensor, state: dict) -> None:
-    """last / state / densify safetensors, then state.json (naming only files already written)."""
-    save_tensors(out / "last.safetensors", head.state_dict(), {"iteration": str(state["iteration"])})
-    tensors, groups = optimizer_tensors(opt)
-    save_tensors(out / "state.safetensors", tensors, {"iteration": str(state["iteration"])})
-    save_tensors(out / "densify.safetensors", {"acc": acc})
-    write_json(out / "state.json", {**state, "optimizer": groups, "model": head.config(),
-                                    "torch_rng": torch.get_rng_state().tolist()})
+@dataclasses.dataclass
+class _Run:
+    """What iterations change: the head (its Gaussians change on densification), its optimizer and the
+    densification accumulators."""
+
+    head: GaussianHead
+    opt: torch.optim.Optimizer
+    acc: torch.Tensor  # (N, 2) per Gaussian: grad-norm sum, count
 
 
-def _resume(out: Path, fingerprint: dict, cfg: GaussiansConfig
-            ) -> tuple[GaussianHead, torch.optim.Optimizer, torch.Tensor, dict] | None:
-    """(head, optimizer, densify accumulators, state) of a matching interrupted run, else None."""
-    path = out / "state.json"
-    if not path.is_file():
+def _start(clips: list[ClipData], cfg: GaussiansConfig, rasterize: Rasterizer, picks: list[tuple[int, int]],
+           fingerprint: dict, speaker: str) -> tuple[_Run, dict]:
+    """A new head, its optimizer and the run's state with the initialisation's held-out row."""
+    head = new_head(clips, cfg).to(cfg.device)
+    run = _Run(head, make_optimizer(head, cfg), torch.zeros(len(head.scene), 2, device=cfg.device))
+    p0, s0 = evaluate(head, rasterize, clips, picks, False, cfg.audio_context)
+    log.info("%s: init %d Gaussians, held-out PSNR %.2f dB, SSIM %.3f", speaker, len(head.scene), p0, s0)
+    row = {"iteration": 0, "stage": "init", "loss": 0.0, "psnr": p0, "ssim": s0, "gaussians": len(head.scene)}
+    return run, fresh_state(fingerprint, iteration=0, rows=[row], densify=[], losses=[], model=head.config())
+
+
+def _resume(out: Path, fingerprint: dict, cfg: GaussiansConfig) -> tuple[_Run, dict] | None:
+    """The run and state of a matching interrupted run, its head rebuilt at the size it had reached; else None."""
+    found = read_run(out, fingerprint)
+    if found is None or not (out / DENSIFY_FILE).is_file():
         return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    if state.get("fingerprint") != fingerprint:
-        log.warning("%s: a different run's state; starting afresh", out)
-        return None
-    head = build_head(load_file(str(out / "last.safetensors")), state["model"]).to(cfg.device)
+    state, weights = found
+    head = build_head(weights, state["model"]).to(cfg.device)
     opt = make_optimizer(head, cfg)
-    load_optimizer(opt, out / "state.safetensors", state["optimizer"])
-    torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
+    restore_run(out, state, opt)
     log.info("%s: resuming after iteration %d (%d Gaussians)", out, state["iteration"], len(head.scene))
-    return head, opt, load_file(str(out / "densify.safetensors"))["acc"].to(cfg.device), state
+    return _Run(head, opt, load_file(str(out / DENSIFY_FILE))["acc"].to(cfg.device)), state
 
 
 def _write_curve(out: Path, rows: list[dict]) -> None:
@@ -169,66 +175,79 @@ def _write_curve(out: Path, rows: list[dict]) -> None:
 
 
 def train_speaker(clips: list[ClipData], cfg: GaussiansConfig, out: Path, speaker: str, digest: str) -> dict:
-    """Train one speaker's head into `out` (resuming a matching interrupted run); returns its metrics."""
+    """Train one speaker's head into `out` (resuming a matching interrupted run); returns its metrics.
+
+    The shared harness (talkhead.train.harness) runs the iterations in blocks of `checkpoint_every`; after each
+    block the head, Adam, the densification accumulators and the state (held-out rows, the losses since the last
+    row, the head's size) are written, so a killed run redoes at most one block and ends with the bytes of an
+    uninterrupted one. The head kept is the last iteration's (no best: the held-out rows are a curve, not a pick).
+    """
     out.mkdir(parents=True, exist_ok=True)
     start_time = time.perf_counter()
     clips = [c.to(cfg.device) for c in clips]
     rasterize = get_rasterizer(cfg.rasterizer, cfg.device)
-    fingerprint = _fingerprint(cfg, digest, speaker)
+    fingerprint = run_fingerprint(cfg, (), data=digest, speaker=speaker)
     picks = heldout_picks(clips, cfg.eval_frames)
     total = cfg.coarse_iterations + cfg.fine_iterations
-    resumed = _resume(out, fingerprint, cfg)
-    if resumed is None:
-        head = new_head(clips, cfg).to(cfg.device)
-        opt = make_optimizer(head, cfg)
-        acc = torch.zeros(len(head.scene), 2, device=cfg.device)  # (grad-norm sum, count) per Gaussian
-        p0, s0 = evaluate(head, rasterize, clips, picks, False, cfg.audio_context)
-        state = {"fingerprint": fingerprint, "iteration": 0, "densify": [],
-                 "rows": [{"iteration": 0, "stage": "init", "loss": 0.0, "psnr": p0, "ssim": s0,
-                           "gaussians": len(head.scene)}]}
-        log.info("%s: init %d Gaussians, held-out PSNR %.2f dB, SSIM %.3f", speaker, len(head.scene), p0, s0)
-    else:
-        head, opt, acc, state = resumed
+    run, state = _resume(out, fingerprint, cfg) or _start(clips, cfg, rasterize, picks, fingerprint, speaker)
     train_frames = [(ci, f) for ci, c in enumerate(clips) for f in range(c.n_train)]
-    losses: list[float] = []
-    for it in range(state["iteration"], total):
+    rows, densified, losses = list(state["rows"]), list(state["densify"]), list(state["losses"])
+
+    def iteration(it: int) -> float:
         fine = it >= cfg.coarse_iterations
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + it)
         ci, f = train_frames[int(torch.randint(len(train_frames), (1,), generator=g))]
         clip = clips[ci]
-        pred = head.render(frame_cond(clip, f, cfg.audio_context), rasterize, fine)
+        pred = run.head.render(frame_cond(clip, f, cfg.audio_context), rasterize, fine)
         loss = image_loss(pred, clip.frames[f].float() / 255.0, mouth_box(clip, f) if fine else None,
                           cfg.mouth_weight)
-        opt.zero_grad(set_to_none=True)
+        run.opt.zero_grad(set_to_none=True)
         loss.backward()
         densifying = not fine and cfg.densify_from <= it < min(cfg.densify_until, cfg.coarse_iterations)
         if densifying:
-            gn = head.scene.means.grad.norm(dim=-1)
-            acc += torch.stack([gn, (gn > 0).float()], -1)
-        opt.step()
-        losses.append(loss.item())
+            gn = run.head.scene.means.grad.norm(dim=-1)
+            run.acc += torch.stack([gn, (gn > 0).float()], -1)
+        run.opt.step()
         if densifying and (it + 1) % cfg.densify_every == 0:
-            grad_mean = acc[:, 0] / acc[:, 1].clamp(min=1)
-            scene, counts = densify_and_prune(head.scene, grad_mean, cfg.densify_grad, 0.05, 0.005, 1.0,
+            grad_mean = run.acc[:, 0] / run.acc[:, 1].clamp(min=1)
+            scene, counts = densify_and_prune(run.head.scene, grad_mean, cfg.densify_grad, 0.05, 0.005, 1.0,
                                               cfg.max_gaussians, cfg.seed + it)
-            head.scene = scene
-            opt = make_optimizer(head, cfg, opt)
-            acc = torch.zeros(len(scene), 2, device=cfg.device)
-            state["densify"].append({"iteration": it + 1, **counts})
+            run.head.scene = scene
+            run.opt = make_optimizer(run.head, cfg, run.opt)
+            run.acc = torch.zeros(len(scene), 2, device=cfg.device)
+            densified.append({"iteration": it + 1, **counts})
             log.debug("iteration %d: densify %s", it + 1, counts)
-        done = it + 1
-        if done % cfg.eval_every == 0 or done == total or done == cfg.coarse_iterations:
-            p, s = evaluate(head, rasterize, clips, picks, fine, cfg.audio_context)
-            state["rows"].append({"iteration": done, "stage": "fine" if fine else "coarse",
-                                  "loss": float(np.mean(losses)) if losses else 0.0, "psnr": p, "ssim": s,
-                                  "gaussians": len(head.scene)})
-            losses = []
-            log.info("%s: iteration %d/%d (%s) held-out PSNR %.2f dB, SSIM %.3f, %d Gaussians", speaker, done,
-                     total, "fine" if fine else "coarse", p, s, len(head.scene))
-        if done % cfg.checkpoint_every == 0 or done == total:
-            state["iteration"] = done
-            _checkpoint(out, head, opt, acc, state)
-    return _finish(out, head, rasterize, clips, cfg, state, speaker, time.perf_counter() - start_time)
+        return loss.item()
+
+    def run_block(block: int) -> EpochResult:
+        first, end = block * cfg.checkpoint_every, min((block + 1) * cfg.checkpoint_every, total)
+        block_losses = []
+        for it in range(first, end):
+            block_losses.append(iteration(it))
+            losses.append(block_losses[-1])
+            done, fine = it + 1, it >= cfg.coarse_iterations
+            if done % cfg.eval_every == 0 or done == total or done == cfg.coarse_iterations:
+                p, s = evaluate(run.head, rasterize, clips, picks, fine, cfg.audio_context)
+                rows.append({"iteration": done, "stage": "fine" if fine else "coarse",
+                             "loss": float(np.mean(losses)) if losses else 0.0, "psnr": p, "ssim": s,
+                             "gaussians": len(run.head.scene)})
+                losses.clear()
+                log.info("%s: iteration %d/%d (%s) held-out PSNR %.2f dB, SSIM %.3f, %d Gaussians", speaker, done,
+                         total, "fine" if fine else "coarse", p, s, len(run.head.scene))
+        mean = float(np.mean(block_losses))
+        return EpochResult({"loss": mean, "gaussians": len(run.head.scene)}, None,
+                           f"iterations {end}/{total}, loss {mean:.4f}",
+                           {"iteration": end, "rows": list(rows), "densify": list(densified), "losses": list(losses),
+                            "model": run.head.config()})
+
+    def checkpoint() -> tuple[GaussianHead, torch.optim.Optimizer]:
+        save_tensors(out / DENSIFY_FILE, {"acc": run.acc})  # before state.json, which the harness writes last
+        return run.head, run.opt
+
+    blocks = -(-total // cfg.checkpoint_every)
+    state, _ = run_epochs(out, state, blocks, f"gaussians {speaker}", run_block, checkpoint,
+                          lambda st: _write_curve(out, st["rows"]))
+    return _finish(out, run.head, rasterize, clips, cfg, state, speaker, time.perf_counter() - start_time)
 
 
 def _finish(out: Path, head: GaussianHead, rasterize: Rasterizer, clips: list[ClipData], cfg: GaussiansConfig,

@@ -1,5 +1,5 @@
 """The epoch loop every resumable trainer shares (V3 Face's two phases, the motion DiT, DualForce, MicroAlbert, the
-self-trained SyncNet — whose "epochs" are blocks of optimizer steps).
+self-trained SyncNet, the video VAE and the Gaussian heads — the last three's "epochs" are blocks of steps).
 
 A trainer supplies what differs: its seeded model and data, one epoch (`run_epoch`: train, validate, the
 metrics row and the score that picks the best), what rank 0 writes (`checkpoint`) and its metrics files.
@@ -30,12 +30,13 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class EpochResult:
-    """One epoch's metrics row (without `epoch`), the validation score that picks the best (lower is better),
-    the measures of its log line, and what else the run's state must carry to resume after this epoch
-    (`state`: JSON-able, merged into state.json, e.g. a scheduler's state or per-step losses)."""
+    """One epoch's metrics row (without `epoch`), the validation score that picks the best (lower is better; None
+    for a run that keeps no best, only its last weights), the measures of its log line, and what else the run's
+    state must carry to resume after this epoch (`state`: JSON-able, merged into state.json, e.g. a scheduler's
+    state or per-step losses)."""
 
     row: dict[str, float]
-    score: float
+    score: float | None
     message: str
     state: dict = dataclasses.field(default_factory=dict)
 
@@ -89,13 +90,14 @@ def run_epochs(out_dir: Path, state: dict, epochs: int, name: str, run_epoch: Ca
     """Epochs state["epoch"] + 1 … epochs − 1; returns (the final state, the first epoch this call ran).
 
     `checkpoint` runs on every process after each epoch (under FSDP it gathers the weights, a collective) and
-    returns the (model, optimizer) to write, or None on a process that writes nothing; `main` is whether this
-    process writes the folder.
+    returns the (model, optimizer) to write, or None on a process that writes nothing; it may write a trainer's
+    own resume files first (state.json, written after it, names only files already written). `main` is whether
+    this process writes the folder.
     """
     resumed = state["epoch"] + 1
     for epoch in range(resumed, epochs):
         result = run_epoch(epoch)
-        improved = state["best"] is None or round(result.score, 8) < state["best"]
+        improved = result.score is not None and (state["best"] is None or round(result.score, 8) < state["best"])
         row = rounded({"epoch": epoch + 1, **result.row})
         state = {**state, **result.state, "epoch": epoch, "history": [*state["history"], row]}
         if improved:
@@ -105,6 +107,7 @@ def run_epochs(out_dir: Path, state: dict, epochs: int, name: str, run_epoch: Ca
             write_epoch_files(out_dir, *saved, state, improved, lambda: write_metrics(state))
         log.info("%s epoch %d/%d: %s%s", name, epoch + 1, epochs, result.message, " (best)" if improved else "")
     if resumed and state["history"] and main:  # restore what a workflow manager may have deleted
-        shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
+        if state["best"] is not None:
+            shutil.copyfile(out_dir / RESUME_BEST, out_dir / "best.safetensors")
         write_metrics(state)
     return state, resumed

@@ -1,10 +1,10 @@
-"""The files of a resumable training run, shared by every trainer (V3 Face, the motion DiT).
+"""The files of a resumable training run, shared by every trainer (talkhead.train.harness).
 
 A run writes its folder in place: best.safetensors, last.safetensors + state.safetensors (weights and
 optimizer moments after the last epoch), a private copy of the best weights (RESUME_BEST, which a
-workflow manager does not delete with a failed job's outputs), metrics, and state.json last, so that
-state.json names only files already written. A run started again with the same fingerprint resumes
-after its last finished epoch and ends with byte-identical files.
+workflow manager does not delete with a failed job's outputs; both only for a run that keeps a best),
+metrics, and state.json last, so that state.json names only files already written. A run started again
+with the same fingerprint resumes after its last finished epoch and ends with byte-identical files.
 """
 
 from __future__ import annotations
@@ -72,21 +72,40 @@ def load_optimizer(opt: torch.optim.Optimizer, path: Path, groups: list[dict]) -
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def resume_run(out_dir: Path, fingerprint: dict, model: nn.Module, opt: torch.optim.Optimizer) -> dict | None:
-    """The state.json of a matching interrupted run, with model and optimizer restored; None to start fresh."""
+def read_run(out_dir: Path, fingerprint: dict) -> tuple[dict, dict[str, torch.Tensor]] | None:
+    """(state.json, last weights) of a matching interrupted run in `out_dir`, else None (start fresh).
+
+    For a trainer whose model changes shape during the run (the Gaussian heads densify): it builds the model from
+    the weights and its state, then calls `restore_run`. The others call `resume_run`."""
     path, last = out_dir / "state.json", out_dir / "last.safetensors"
-    if not path.is_file() or not last.is_file() or not (out_dir / RESUME_BEST).is_file():
+    if not path.is_file() or not last.is_file():
         return None
     state = json.loads(path.read_text(encoding="utf-8"))
     with safe_open(str(last), "pt") as fh:
         last_epoch = (fh.metadata() or {}).get("epoch")
-    if state.get("fingerprint") != fingerprint or last_epoch != str(state["epoch"]):
+    torn = last_epoch != str(state.get("epoch")) or (state.get("best") is not None
+                                                      and not (out_dir / RESUME_BEST).is_file())
+    if state.get("fingerprint") != fingerprint or torn:
         log.warning("%s: state of a different (or torn) run; starting the phase afresh", out_dir)
         return None
-    model.load_state_dict(load_file(str(last)), strict=True)
+    return state, load_file(str(last))
+
+
+def restore_run(out_dir: Path, state: dict, opt: torch.optim.Optimizer) -> None:
+    """The optimizer and torch's RNG as the run left them after its last epoch."""
     load_optimizer(opt, out_dir / "state.safetensors", state["optimizer"])
     torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
     log.info("%s: resuming after epoch %d", out_dir, state["epoch"] + 1)
+
+
+def resume_run(out_dir: Path, fingerprint: dict, model: nn.Module, opt: torch.optim.Optimizer) -> dict | None:
+    """The state.json of a matching interrupted run, with model and optimizer restored; None to start fresh."""
+    found = read_run(out_dir, fingerprint)
+    if found is None:
+        return None
+    state, weights = found
+    model.load_state_dict(weights, strict=True)
+    restore_run(out_dir, state, opt)
     return state
 
 

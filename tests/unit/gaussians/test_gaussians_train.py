@@ -68,24 +68,33 @@ def test_heldout_psnr_rises_well_above_the_initialisation(trained):
     assert json.loads((out / "metrics.json").read_text())["psnr"] == pytest.approx(m["psnr"])
 
 
-def test_an_interrupted_run_resumes_to_identical_files(trained, tmp_path, monkeypatch):
-    ref_dir, _ = trained
-    out = tmp_path / "run"
-    real = gtrain._checkpoint
+@pytest.mark.parametrize("blocks", [{}, {"checkpoint_every": 7, "eval_every": 5}])
+def test_a_killed_run_resumes_to_identical_files(blocks, trained, tmp_path, monkeypatch):
+    """Killed at iteration 14 (mid-block with checkpoints every 10; gradients of 12..13 accumulated for the next
+    densification), rerun → the uninterrupted run's files; with checkpoints off the evaluation grid (every 7) the
+    losses since the last held-out row carry over."""
+    cfg = GaussiansConfig.from_dict({**CFG, **blocks})
+    ref_dir = trained[0] if not blocks else tmp_path / "whole"
+    if blocks:
+        gtrain.train_speaker([synthetic_clip()], cfg, ref_dir, "spk", "digest")
+    out, real, calls = tmp_path / "run", gtrain.image_loss, []
 
-    def stop_at_10(out_dir, head, opt, acc, state):  # mid-densification: gradients of 6..10 accumulated
-        real(out_dir, head, opt, acc, state)
-        if state["iteration"] == 10:
-            raise KeyboardInterrupt
+    def dies_at_iteration_14(*args):
+        calls.append(1)
+        if len(calls) == 15:
+            raise KeyboardInterrupt("killed")
+        return real(*args)
 
-    monkeypatch.setattr(gtrain, "_checkpoint", stop_at_10)
+    monkeypatch.setattr(gtrain, "image_loss", dies_at_iteration_14)
     with pytest.raises(KeyboardInterrupt):
-        gtrain.train_speaker([synthetic_clip()], GaussiansConfig.from_dict(CFG), out, "spk", "digest")
-    assert json.loads((out / "state.json").read_text())["iteration"] == 10
-    monkeypatch.setattr(gtrain, "_checkpoint", real)
-    gtrain.train_speaker([synthetic_clip()], GaussiansConfig.from_dict(CFG), out, "spk", "digest")
-    for name in ("head.safetensors", "metrics.csv"):
+        gtrain.train_speaker([synthetic_clip()], cfg, out, "spk", "digest")
+    state = json.loads((out / "state.json").read_text())
+    assert state["iteration"] == 10 if not blocks else (state["iteration"] == 14 - 14 % 7 and state["losses"])
+    monkeypatch.setattr(gtrain, "image_loss", real)
+    gtrain.train_speaker([synthetic_clip()], cfg, out, "spk", "digest")
+    for name in ("head.safetensors", "metrics.csv", "metrics.json", "last.safetensors", "state.json"):
         assert (out / name).read_bytes() == (ref_dir / name).read_bytes(), name
+    assert not (out / "best.safetensors").exists()  # the head is the last iteration's; the harness keeps no best
 
 
 def test_the_head_speaks_new_audio_into_an_mp4(trained, tmp_path):
