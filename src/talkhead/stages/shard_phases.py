@@ -47,7 +47,7 @@ def _ingest(c: ClipInputs, out: Path, cfg) -> ClipStatus:
 
 
 def _normalize(c: ClipInputs, out: Path, cfg) -> ClipStatus:
-    from talkhead.stages.normalize import normalize_clip
+    from talkhead.quality.normalize import normalize_clip
 
     return normalize_clip(c.folder("ingest"), out, cfg)
 

@@ -126,7 +126,7 @@ def test_unknown_clip_is_a_usage_error(tmp_path):
 
 def test_a_referenced_original_changed_after_ingest_is_unavailable_downstream(tmp_path):
     from talkhead.config import NormalizeConfig
-    from talkhead.stages.normalize import normalize_clip
+    from talkhead.quality.normalize import normalize_clip
 
     original = tmp_path / "clip.mp4"
     original.write_bytes(b"x" * 100)

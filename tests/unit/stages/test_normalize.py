@@ -1,4 +1,5 @@
-"""Stage normalize: the CFR video plan + PCM audio of the right length; bad files become reasons, not crashes."""
+"""Normalize (talkhead.quality.normalize; the stage's CLI last): the CFR video plan + PCM audio of the right
+length; bad files become reasons, not crashes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from talkhead.data.manifest import read_manifest
 from talkhead.data.status import ClipStatus, read_status
 from talkhead.media.encode import VideoWriter
 from talkhead.media.clip_video import ClipVideo
+from talkhead.quality.normalize import normalize_clip
 from talkhead.stages import normalize
 
 CFG = NormalizeConfig.from_dict({})
@@ -30,7 +32,7 @@ def _ingested(tmp_path, payload_path, name="raw.mp4", start=0.0, end=None):
 
 def _run(tmp_path, ingest_dir, cfg=CFG):
     out = tmp_path / "normalize" / "c1"
-    status = normalize.normalize_clip(ingest_dir, out, cfg)
+    status = normalize_clip(ingest_dir, out, cfg)
     assert read_status(out) == status
     return status, out
 
