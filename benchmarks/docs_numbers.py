@@ -1,18 +1,21 @@
-"""Tables in docs/*.md generated from committed result files, so a quoted number always has a source.
+"""Tables in README.md and docs/*.md generated from committed result files, so a quoted number has a source.
 
     python benchmarks/docs_numbers.py           # rewrite every generated table (make docs-numbers)
     python benchmarks/docs_numbers.py --check   # exit 1, naming them, if a table differs from its file
 
 A generated table sits between `<!-- numbers: NAME -->` and `<!-- /numbers -->` in a doc; NAME is a
 renderer below, which reads a file under benchmarks/results/ (for the demo's models,
-demo_eval.json, written by benchmarks/demo_eval.py after `make demo`). Prose around a table is
-written by hand and should quote the table's numbers.
+demo_eval.json, written by benchmarks/demo_eval.py after `make demo`; for a benchmark, the file its
+script under benchmarks/ writes). Prose around a table is written by hand and should quote the
+table's numbers. Measured tables with no committed results file (a hand-run or a test's numbers) stay
+hand-written until a script writes one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -155,9 +158,136 @@ def dualforce_sizes() -> list[str]:
     return out
 
 
-TABLES: dict[str, Callable[[], list[str]]] = {"v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval,
-                                             "dvc_status": dvc_status, "report_scale": report_scale,
-                                             "microalbert_eval": microalbert_eval, "dualforce_sizes": dualforce_sizes}
+def _sign(text: str) -> str:
+    """A number as the docs write it: a true minus sign."""
+    return text.replace("-", "−")
+
+
+def _span(values: list[float], fmt: str) -> str:
+    """min–max of `values` (one value when both round alike; 'a to b' when a is negative)."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    if lo == hi:
+        return _sign(lo)
+    return _sign(f"{lo} to {hi}" if min(values) < 0 else f"{lo}–{hi}")
+
+
+SPLIT = {"3s": "3 s", "5s": "5 s", "whole": "whole clip"}
+AV_MEASURE = {"per_clip": "per clip (`talkhead qc`)", "corpus": "corpus model, speaker left out"}
+
+
+def av_offset() -> list[str]:
+    """The gate's A/V-offset measures on cuts of the real fixture clips with known shifts
+    (benchmarks/av_offset.py): per measure, clip set and cut length, what was left alone, measured, flagged."""
+    r = _load("av_offset.json")["results"]
+    out = [_row(["measure", "clips", "cuts", "cases", "in-sync left alone", "shifted: measured within ±1",
+                 "shifted: flagged out of sync (of ±10 only)", "wrong actions"]), _rule(8)]
+    for key, c in r.items():
+        measure, clips, cut = key.split("/")
+        out.append(_row([AV_MEASURE.get(measure, measure), clips, SPLIT.get(cut, cut), str(c["cases"]),
+                         f"{c['in_sync_left_alone']:.0%}", f"{c['shifted_measured_within_1']:.0%}",
+                         f"{c['shifted_flagged_out_of_sync']:.0%} ({c['shifted_10_flagged']:.0%})",
+                         str(c["wrong_actions"])]))
+    return out
+
+
+def scale_plan() -> list[str]:
+    """Planning the workflow through the SLURM profile at 10,000 to 1,000,000 clips (benchmarks/scale.py):
+    plan time and SLURM jobs, fresh and after the gate."""
+    by_clips = _load("scale.json")["by_clips"]
+    out = [_row(["clips", "plan", "plan time", "SLURM jobs", "of them per shard", "clips per job"]), _rule(6)]
+    for size in sorted(by_clips, key=int):
+        for plan, label in (("fresh", "fresh"), ("after_gate", "after the gate")):
+            p = by_clips[size][plan]
+            t = p["plan_seconds"]
+            out.append(_row([f"{int(size):,}", label, f"{t:.1f} s" if t < 100 else f"{t:.0f} s",
+                             f"{p['slurm_jobs']:,}", f"{p['per_shard_jobs']:,}", f"{p['clips_per_slurm_job']:.1f}"]))
+    return out
+
+
+def render_fps() -> list[str]:
+    """The mesh-warp renderer's frames per second on one pinned core (benchmarks/render.py), by wall clock and
+    (in brackets) by CPU time; the render at the target's 256² crop in bold."""
+    cases = _load("render.json")["cases"]
+
+    def fps(case: dict, part: str) -> str:
+        return f"{case[part]['fps']:.0f} ({case[part]['cpu_fps']:.0f})" if part in case else "—"
+
+    out = [_row(["face crop", "photo", "field only (work crop)", "render (incl. paste-back)",
+                 "render + H.264/AAC encode"]), _rule(5)]
+    for c in cases.values():
+        w, h = c["photo_px"]
+        crop = f"{c['work_px']}²" + (" (capped)" if c["crop_px"] > 1.05 * c["work_px"] else "")
+        render = fps(c, "render")
+        out.append(_row([crop, f"{w}²" if w == h else f"{w} × {h}", fps(c, "field"),
+                         f"**{render}**" if c["work_px"] == 256 else render, fps(c, "video")]))
+    return out
+
+
+PREPROCESS_CLIPS = {"video-retalking__face_1.mp4": "video-retalking face_1",
+                    "video-retalking__face_2.mp4": "video-retalking face_2",
+                    "video-retalking__face_4.mp4": "video-retalking face_4",
+                    "SadTalker__ref_video_WDA_KatieHill_000.mp4": "SadTalker WDA_KatieHill",
+                    "AniPortrait__head_pose_temp_pose_ref_video.mp4": "AniPortrait head_pose",
+                    "hd1080_60s.mp4": "1080p, 60 s"}
+
+
+def preprocess() -> list[str]:
+    """The pre-gate path per clip on one core (benchmarks/preprocess.py): the floor, talkhead inside a shard job
+    and the naive chain, in seconds, and their ratios."""
+    def sec(s: float) -> str:
+        return f"{s:.2f} s" if s < 20 else f"{s:.1f} s"
+
+    out = [_row(["clip", "frames", "floor", "talkhead in a shard", "talkhead / floor", "naive", "naive / talkhead"]),
+           _rule(7)]
+    for c in _load("preprocess.json")["clips"]:
+        out.append(_row([PREPROCESS_CLIPS.get(c["clip"], c["clip"]), f"{c['frames']:,}",
+                         sec(c["floor"]["in_shard_s"]), sec(c["talkhead"]["in_shard_s"]),
+                         f"{c['in_shard_over_floor']:.2f}×", sec(c["naive"]["wall_s"]),
+                         f"{c['naive_over_in_shard']:.2f}×"]))
+    return out
+
+
+def shard_overhead() -> list[str]:
+    """The per-clip overhead of each pre-gate shard job (benchmarks/shard_overhead.py): the job's wall time, the
+    fitted fixed part per clip, the per-frame slopes (by source; '—' below 1 ms), the job's own cost shared by
+    the clips, and their sum."""
+    r = _load("shard_overhead.json")
+    n = r["clips"]
+    out = [_row(["phase", "job wall", "fixed per clip", "per frame (by source)", f"job cost / {n}",
+                 "overhead per clip"]), _rule(6)]
+    for phase, p in r["phases"].items():
+        slopes = list(p["per_frame_ms"].values())
+        per_frame = "—" if max(slopes) < 1 else _span(slopes, ".1f") + " ms"
+        shared = p["job_cost_s"] / p["clips"]
+        if p["per_clip_intercept_s"] < 0:  # the fit went below zero: the overhead is at most the shared cost
+            fixed = f"< 0 (fit: {_sign(format(p['per_clip_intercept_s'], '.2f'))} s)"
+            overhead = f"< {math.ceil(shared * 100) / 100:.2f} s"
+        else:
+            fixed, overhead = f"{p['per_clip_intercept_s']:.3f} s", f"{p['per_clip_overhead_s']:.3f} s"
+        out.append(_row([phase, f"{p['wall_s']:.1f} s", fixed, per_frame, f"{shared:.3f} s", overhead]))
+    return out
+
+
+FEATURES = {"face_mesh_inference": "face mesh (MediaPipe, incl. decoding the crop)", "audio_mel": "log-mel",
+            "face_mesh": "mesh fill + smooth", "head_pose_motion": "head pose + motion",
+            "blendshapes": "blendshapes", "face3dmm": "face3dmm", "video_latents": "video latents (default VAE)"}
+
+
+def features_speed() -> list[str]:
+    """Each feature extractor's speed as a multiple of real time on one core (benchmarks/features.py)."""
+    speed = _load("features.json")["x_real_time"]
+
+    def times(x: float) -> str:
+        return f"{x:,.0f}×" if x >= 100 or x == int(x) else f"{x:.1f}×"
+
+    return [_row([FEATURES.get(k, k) for k in speed]), _rule(len(speed)), _row([times(x) for x in speed.values()])]
+
+
+TABLES: dict[str, Callable[[], list[str]]] = {
+    "v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval, "dvc_status": dvc_status,
+    "report_scale": report_scale, "microalbert_eval": microalbert_eval, "dualforce_sizes": dualforce_sizes,
+    "av_offset": av_offset, "scale_plan": scale_plan, "render_fps": render_fps, "preprocess": preprocess,
+    "shard_overhead": shard_overhead, "features_speed": features_speed}
 
 
 def render(text: str, where: str) -> str:
