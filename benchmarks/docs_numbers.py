@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -171,6 +172,30 @@ def _span(values: list[float], fmt: str) -> str:
     return _sign(f"{lo} to {hi}" if min(values) < 0 else f"{lo}–{hi}")
 
 
+def dualforce_eval() -> list[str]:
+    """DualForce's evaluation on the demo (demo_eval.json, `eval_dualforce`): reconstruction and lip measures on
+    the held-out clips' own frames, and drift (landmark shape, first-frame PSNR and latent cosine) per length."""
+    m = _load("demo_eval.json")["metrics"]["eval_dualforce"]
+    lengths = m["eval_lengths"].split(",")
+
+    def per_length(name: str, fmt: str) -> str:
+        return " / ".join(format(m[f"consistency_{name}_{n}"], fmt) for n in lengths)
+
+    return [_row(["measure", "value"]), _rule(2),
+            _row(["`latent_l1`", f"{m['latent_l1']:.3f}"]),
+            _row(["`structure_l1` (normalised motion)", f"{m['structure_l1']:.2f}"]),
+            _row([f"`lmd_mediapipe` (faces found in both videos in {m['lmd_mediapipe_frames']} frames)",
+                  f"{m['lmd_mediapipe']:.3f}"]),
+            _row(["`lmd_structure`", f"{m['lmd_structure']:.4f}"]),
+            _row(["`sync_c_selftrained` / `sync_d_selftrained`",
+                  f"{m['sync_c_selftrained']:.3f} / {m['sync_d_selftrained']:.2f}"]),
+            _row([f"landmark-shape drift at {' / '.join(lengths)} frames",
+                  f"{per_length('landmark_shape_drift', '.3f')} (the real clips' own: "
+                  f"{m['landmark_shape_drift_ground_truth']:.3f})"]),
+            _row(["first-frame PSNR at the same lengths", f"{per_length('first_frame_psnr', '.1f')} dB"]),
+            _row(["first-frame latent cosine at the same lengths", per_length("first_frame_latent_cos", ".2f")])]
+
+
 SPLIT = {"3s": "3 s", "5s": "5 s", "whole": "whole clip"}
 AV_MEASURE = {"per_clip": "per clip (`talkhead qc`)", "corpus": "corpus model, speaker left out"}
 
@@ -188,6 +213,29 @@ def av_offset() -> list[str]:
                          f"{c['shifted_flagged_out_of_sync']:.0%} ({c['shifted_10_flagged']:.0%})",
                          str(c["wrong_actions"])]))
     return out
+
+
+def speaking() -> list[str]:
+    """Does a generated portrait speak real English speech (benchmarks/speaking.py): the inner-lip gap's std and
+    p95 − p5 range and its best-lag r with the loudness, real talking clips against the generated videos."""
+    r = _load("speaking.json")
+    gen = [g for g in r["generated"] if "skipped" not in g]
+
+    def cells(rows: list[dict], generated: bool) -> list[str]:
+        """gap std, p95 − p5 and r as min–max; the generated videos' std and r in bold, with the std's median."""
+        std, corr = [x["gap_std"] for x in rows], [x["r_loudness"] for x in rows]
+        std_cell, corr_cell = _span(std, ".3f"), _span(corr, ".2f")
+        if generated:
+            std_cell = f"**{std_cell}** (median {statistics.median(std):.3f})"
+            corr_cell = f"**{corr_cell}**"
+        return [std_cell, _span([x["gap_range"] for x in rows], ".2f"),
+                f"{corr_cell} (median {_sign(format(statistics.median(corr), '.2f'))})"]
+
+    portraits, speech = len({g["portrait"] for g in gen}), len({g["speech"] for g in gen})
+    return [_row(["video", "gap std", "p95 − p5", "best-lag r with loudness"]), _rule(4),
+            _row([f"real talking clips ({len(r['real'])})", *cells(r["real"], False)]),
+            _row([f"generated, {portraits} portraits × {speech} English recordings ({len(gen)})",
+                  *cells(gen, True)])]
 
 
 def scale_plan() -> list[str]:
@@ -287,7 +335,8 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval, "dvc_status": dvc_status,
     "report_scale": report_scale, "microalbert_eval": microalbert_eval, "dualforce_sizes": dualforce_sizes,
     "av_offset": av_offset, "scale_plan": scale_plan, "render_fps": render_fps, "preprocess": preprocess,
-    "shard_overhead": shard_overhead, "features_speed": features_speed}
+    "shard_overhead": shard_overhead, "features_speed": features_speed, "dualforce_eval": dualforce_eval,
+    "speaking": speaking}
 
 
 def render(text: str, where: str) -> str:
