@@ -54,6 +54,14 @@ def read_status(folder: str | Path) -> ClipStatus:
     return ClipStatus(**data)
 
 
+def pass_on(upstream: ClipStatus, stage: str, folder: Path) -> ClipStatus:
+    """Record in `folder` that an upstream stage already rejected the clip (its reasons carried on)."""
+    status = ClipStatus(upstream.clip, stage, False, upstream.reasons, f"upstream: {upstream.message}",
+                        {"rejected_at": upstream.details.get("rejected_at", upstream.stage)})
+    status.write(folder)
+    return status
+
+
 def ingested_file(ingest_dir: str | Path, status: ClipStatus) -> Path:
     """The media file an ingest record points at: the referenced original, or the copy in the clip folder.
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from talkhead.config import ConfigError
-from talkhead.data.status import ClipStatus
 from talkhead.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -47,11 +46,3 @@ def accepted_measures(quality_dir: Path) -> dict:
     if q["verdict"] != "accept":
         raise ValueError(f"{quality_dir}: clip {q['clip']} was rejected ({', '.join(q['reasons'])})")
     return {**q["measures"], "clip": q["clip"]}
-
-
-def pass_on(upstream: ClipStatus, stage: str, folder: Path) -> ClipStatus:
-    """Record in `folder` that an upstream stage already rejected the clip (its reasons carried on)."""
-    status = ClipStatus(upstream.clip, stage, False, upstream.reasons, f"upstream: {upstream.message}",
-                        {"rejected_at": upstream.details.get("rejected_at", upstream.stage)})
-    status.write(folder)
-    return status

@@ -19,10 +19,10 @@ import pandas as pd
 
 from talkhead.atomic import atomic_dir, write_json
 from talkhead.config import CropConfig
-from talkhead.data.status import ClipStatus, read_status
+from talkhead.data.status import ClipStatus, pass_on, read_status
 from talkhead.faces.crop_pass import crop_video
 from talkhead.media.clip_video import ClipVideo
-from talkhead.stages.common import pass_on, run_stage, stage_parser
+from talkhead.stages.common import run_stage, stage_parser
 
 
 def crop_clip(faces_dir: Path, normalize_dir: Path, out: Path, cfg: CropConfig) -> ClipStatus:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import FacesConfig
-from talkhead.data.status import ClipStatus, read_status
+from talkhead.data.status import ClipStatus, pass_on, read_status
 from talkhead.faces.find import find_faces
 from talkhead.media.clip_video import ClipVideo
 from talkhead.media.probe import MediaError
-from talkhead.stages.common import pass_on, run_stage, stage_parser
+from talkhead.stages.common import run_stage, stage_parser
 
 
 def faces_clip(normalize_dir: Path, out: Path, cfg: FacesConfig) -> ClipStatus:

@@ -17,11 +17,11 @@ from typing import Any
 
 from talkhead.atomic import atomic_dir, write_json
 from talkhead.config import QualityConfig
-from talkhead.data.status import ClipStatus, read_status
+from talkhead.data.status import ClipStatus, pass_on, read_status
 from talkhead.media.encode import write_wav
 from talkhead.quality.gate import av_verdict, judge
 from talkhead.quality.measures import measure, read_json, segments, shift_audio
-from talkhead.stages.common import pass_on, run_stage, stage_parser
+from talkhead.stages.common import run_stage, stage_parser
 
 log = logging.getLogger(__name__)
 
