@@ -65,7 +65,7 @@ def _crop(c: ClipInputs, out: Path, cfg) -> ClipStatus:
 
 
 def _quality(c: ClipInputs, out: Path, cfg) -> ClipStatus:
-    from talkhead.stages.quality import quality_clip
+    from talkhead.quality.clip import quality_clip
 
     return quality_clip(c.folder("normalize"), c.folder("faces"), c.folder("crop"), out, cfg)
 
