@@ -144,12 +144,12 @@ def child_floor(src: Path, out: Path, x: int, y: int, side: int, size: int, pres
 def child_talkhead(src: Path, work: Path, params_file: Path) -> None:
     """The pipeline's stage functions in sequence, as a shard job runs them, after a warm-up clip; print seconds."""
     from talkhead.config import load_params, section_config
+    from talkhead.data.ingest import ingest_clip
     from talkhead.data.manifest import ManifestRow
     from talkhead.quality.clip import quality_clip
     from talkhead.quality.normalize import normalize_clip
     from talkhead.stages.crop import crop_clip
     from talkhead.stages.faces import faces_clip
-    from talkhead.stages.ingest import ingest_clip
 
     params = load_params(params_file)
     cfg = {name: section_config(params, name) for name in ("ingest", "normalize", "faces", "crop", "quality")}

@@ -7,11 +7,11 @@ import csv
 import pytest
 
 from talkhead.config import IngestConfig, NormalizeConfig
+from talkhead.data.ingest import ingest_clip
 from talkhead.data.manifest import ManifestRow
 from talkhead.media.clip_video import ClipVideo
 from talkhead.media.probe import probe
 from talkhead.quality.normalize import normalize_clip
-from talkhead.stages.ingest import ingest_clip
 
 pytestmark = pytest.mark.realdata
 NO_AUDIO = {"videos/LivePortrait__driving_d13.mp4", "videos/IP_LAP__template_video_129.mp4"}

@@ -41,7 +41,7 @@ class ShardPhase:
 
 
 def _ingest(c: ClipInputs, out: Path, cfg) -> ClipStatus:
-    from talkhead.stages.ingest import ingest_clip
+    from talkhead.data.ingest import ingest_clip
 
     return ingest_clip(c.row, c.manifest, out, cfg)
 

@@ -1,5 +1,5 @@
-"""Stage ingest: local sources referenced/copied/linked, http downloads with retries, bad sources recorded, not
-fatal."""
+"""Ingest (talkhead.data.ingest, directly and through the stage's CLI): local sources referenced/copied/linked,
+http downloads with retries, bad sources recorded, not fatal."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from talkhead.config import IngestConfig
+from talkhead.data.ingest import ingest_clip
+from talkhead.data.manifest import read_manifest
 from talkhead.data.status import ingested_file, read_status
 from talkhead.stages import ingest
 
@@ -104,8 +106,8 @@ def test_http_source_downloads(tmp_path, http_root):
     root, base = http_root
     (root / "a.mp4").write_bytes(b"x" * 5000)
     out = tmp_path / "c1"
-    status = ingest.ingest_clip(ingest.read_manifest(_manifest(tmp_path, f"{base}/a.mp4"))[0],
-                                tmp_path / "manifest.csv", out, IngestConfig.from_dict({"retries": 0}))
+    status = ingest_clip(read_manifest(_manifest(tmp_path, f"{base}/a.mp4"))[0],
+                         tmp_path / "manifest.csv", out, IngestConfig.from_dict({"retries": 0}))
     assert status.ok and status.details["size_bytes"] == 5000 and status.details["source_kind"] == "url"
 
 
@@ -113,8 +115,8 @@ def test_http_404_is_retried_then_unavailable(tmp_path, http_root, caplog):
     _, base = http_root
     out = tmp_path / "c1"
     cfg = IngestConfig.from_dict({"retries": 2, "backoff_s": 0.01})
-    status = ingest.ingest_clip(ingest.read_manifest(_manifest(tmp_path, f"{base}/missing.mp4"))[0],
-                                tmp_path / "manifest.csv", out, cfg)
+    status = ingest_clip(read_manifest(_manifest(tmp_path, f"{base}/missing.mp4"))[0],
+                         tmp_path / "manifest.csv", out, cfg)
     assert not status.ok and status.reasons == ["unavailable"] and "404" in status.message
     assert sum("retrying" in r.message for r in caplog.records) == 2
 
