@@ -18,7 +18,7 @@ import pytest
 import pandas as pd
 
 from talkhead.config import AvCorpusConfig, QualityConfig, load_params
-from talkhead.stages.av_corpus import run_av_corpus
+from talkhead.quality.av_corpus_pass import run_av_corpus
 from talkhead.stages.qc_files import run_qc
 
 pytestmark = pytest.mark.realdata

@@ -11,9 +11,9 @@ import soundfile as sf
 from talkhead.config import AvCorpusConfig, QualityConfig
 from talkhead.quality.av_corpus import (CorpusSettings, clip_features, cross_fit, fit_sync_model, measure_clip,
                                         speaker_folds)
+from talkhead.quality.av_corpus_pass import run_av_corpus
 from talkhead.quality.av_offset import OffsetSettings
 from talkhead.quality.tables import measures_table
-from talkhead.stages.av_corpus import run_av_corpus
 
 MIX = np.random.default_rng(99).normal(size=20)  # one mouth-sound relation shared by every speaker
 
