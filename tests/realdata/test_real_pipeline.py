@@ -122,7 +122,7 @@ def _report_shows_every_real_rejection(workdir, rejected):
 def _streaming_crisp_matches_offline(workdir):
     """V3 Face trained on the real clips: its calibrated streaming crisp_mouth is within the stated ε of the
     offline --crisp on their real speech, and the streamed graph scores as the offline model with crisp does."""
-    from talkhead.stages.export_v3face import STREAMING_EPSILON
+    from talkhead.export.v3face import STREAMING_EPSILON
 
     export = json.loads((workdir / "data/export/v3face/export.json").read_text())
     crisp = export["streaming_crisp"]
