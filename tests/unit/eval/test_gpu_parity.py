@@ -8,9 +8,6 @@ pipeline (devices, batching, transfers), not the TF32 rounding of cuDNN convolut
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -18,11 +15,8 @@ import torch
 from talkhead.eval.feature_nets import STYLEGANV_I3D_KWARGS, embed, fvd_clips, load_feature_net
 from talkhead.eval.sync import score_syncnet
 from talkhead.models.syncnet import SyncNetOfficial
+from tests.parity.compare import FIXTURES, RTOL, fixture_script, of_largest
 from tests.parity.seeded import fill_seeded
-
-ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = ROOT / "tests" / "fixtures" / "parity"
-RTOL = 1e-4
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
@@ -35,28 +29,20 @@ def _no_tf32():
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def _rel(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
-
-
 def test_syncnet_cuda_matches_cpu_parity():
     ref = np.load(FIXTURES / "syncnet.npz")
     model = fill_seeded(SyncNetOfficial(), int(ref["seed"]))
     cpu = score_syncnet(model, ref["frames"], ref["samples"])
     cuda = score_syncnet(model.cuda(), ref["frames"], ref["samples"])
-    assert _rel(cuda.curve, cpu.curve) < RTOL and _rel(cuda.curve, ref["mdist"]) < RTOL
+    assert of_largest(cuda.curve, cpu.curve) < RTOL and of_largest(cuda.curve, ref["mdist"]) < RTOL
     assert cuda.av_offset == cpu.av_offset and abs(cuda.sync_c - cpu.sync_c) < RTOL * cpu.sync_d
 
 
 def test_feature_nets_cuda_match_cpu_parity():
-    spec = importlib.util.spec_from_file_location("fvd_parity", ROOT / "benchmarks" / "parity" / "fvd.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    clips = torch.cat([fvd_clips(v) for v in script.videos("styleganv", "real")])
+    clips = torch.cat([fvd_clips(v) for v in fixture_script("fvd").videos("styleganv", "real")])
     fid = np.load(FIXTURES / "fid.npz")
     images = torch.from_numpy(fid["real"]).permute(0, 3, 1, 2)
     for path, kind, rng, kwargs, x in (("fvd_i3d_standin.pt", "i3d", "native", STYLEGANV_I3D_KWARGS, clips),
                                        ("fid_inception_standin.pt", "inception", "unit", None, images)):
         on = {d: load_feature_net(FIXTURES / path, kind, rng, call_kwargs=kwargs, device=d) for d in ("cpu", "cuda")}
-        assert _rel(embed(on["cuda"], x, 8), embed(on["cpu"], x, 8)) < RTOL, kind
+        assert of_largest(embed(on["cuda"], x, 8), embed(on["cpu"], x, 8)) < RTOL, kind
