@@ -8,36 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import (
-    BertConfig, HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model,
-)
+from transformers import BertConfig, HubertConfig, Wav2Vec2FeatureExtractor
 
 from talkhead.features import hubert, precision
-
-# Tiny but real frontends: default conv_kernel/conv_stride (320× downsampling, 50 Hz) and positional conv.
-TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7)
-KINDS = {"hubert": (HubertConfig, HubertModel), "wav2vec2": (Wav2Vec2Config, Wav2Vec2Model)}
-
-
-def _save(folder: Path, kind: str = "hubert", seed: int = 0, local: bool = False, **overrides) -> Path:
-    """Save a tiny random checkpoint; `local` zeroes the attention output so every row sees only nearby audio."""
-    config_cls, model_cls = KINDS[kind]
-    torch.manual_seed(seed)
-    model = model_cls(config_cls(**{**TINY, **overrides}))
-    if local:
-        with torch.no_grad():
-            for layer in model.encoder.layers:
-                layer.attention.out_proj.weight.zero_()
-    model.save_pretrained(folder)
-    return folder
-
-
-def _speech_like(seconds: float, seed: int = 0) -> np.ndarray:
-    """A chirp with a slow loudness envelope plus noise: non-stationary, so chunk statistics differ."""
-    t = np.arange(int(seconds * 16000)) / 16000
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * t)
-    noise = 0.05 * np.random.default_rng(seed).standard_normal(len(t))
-    return (0.3 * envelope * np.sin(2 * np.pi * (200 + 100 * t) * t) + noise).astype(np.float32)
+from tests.unit.features.tiny_hubert import TINY, in_child, precision_error, save_tiny, speech_like
 
 
 def _direct(encoder: hubert.AudioEncoder, samples: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -50,7 +24,7 @@ def _direct(encoder: hubert.AudioEncoder, samples: np.ndarray) -> tuple[torch.Te
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     """A tiny HuBERT folder."""
-    return _save(tmp_path_factory.mktemp("hubert"))
+    return save_tiny(tmp_path_factory.mktemp("hubert"))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +35,7 @@ def encoder(ckpt) -> hubert.AudioEncoder:
 
 @pytest.mark.parametrize("frames", [1, 2, 7, 25, 51])
 def test_two_float16_rows_per_video_frame(encoder, frames):
-    out = hubert.encode(encoder, _speech_like(frames / 25), frames)
+    out = hubert.encode(encoder, speech_like(frames / 25), frames)
     assert out.shape == (2 * frames, 2, 32) and out.dtype == np.float16
     assert np.isfinite(out).all()
 
@@ -69,16 +43,16 @@ def test_two_float16_rows_per_video_frame(encoder, frames):
 @pytest.mark.parametrize("extra_s", [-0.5, -0.02, 0.3])
 def test_short_or_long_audio_is_padded_or_trimmed_to_exact_length(encoder, extra_s):
     frames = 25
-    out = hubert.encode(encoder, _speech_like(1.0 + extra_s), frames)
+    out = hubert.encode(encoder, speech_like(1.0 + extra_s), frames)
     assert out.shape == (50, 2, 32)
 
 
 def test_conv_frontend_gives_one_row_short_and_the_last_is_repeated(encoder):
-    audio = _speech_like(2.0)  # 50 frames: floor((32000 - 400) / 320) + 1 = 99 rows from the model
+    audio = speech_like(2.0)  # 50 frames: floor((32000 - 400) / 320) + 1 = 99 rows from the model
     assert len(_direct(encoder, audio)[0]) == 99
     out = hubert.encode(encoder, audio, 50)
     assert np.array_equal(out[99], out[98])
-    longer = hubert.encode(encoder, _speech_like(2.0 + 80 / 16000), 50)  # 80 more samples: a real 100th row
+    longer = hubert.encode(encoder, speech_like(2.0 + 80 / 16000), 50)  # 80 more samples: a real 100th row
     assert not np.array_equal(longer[99], longer[98])
 
 
@@ -90,8 +64,8 @@ def test_conv_frontend_gives_one_row_short_and_the_last_is_repeated(encoder):
 def test_chunked_equals_one_pass_where_the_model_is_local(tmp_path, kind, overrides):
     # Attention off: every row depends on ≤ 64 frames around it, so chunks with 64 frames of context
     # must reproduce one full pass everywhere (this pins the stitching and the clip-wide GroupNorm).
-    enc = hubert.load_audio_encoder(str(_save(tmp_path, kind, local=True, **overrides)))
-    audio = _speech_like(7.0)
+    enc = hubert.load_audio_encoder(str(save_tiny(tmp_path, kind, local=True, **overrides)))
+    audio = speech_like(7.0)
     one_pass = hubert._encode_rows(enc, audio, 350, [0, 1, 2], 10**6, 0, np.float32)
     chunked = hubert._encode_rows(enc, audio, 350, [0, 1, 2], 100, 64, np.float32)
     assert np.abs(one_pass - chunked).max() < 1e-4
@@ -99,8 +73,8 @@ def test_chunked_equals_one_pass_where_the_model_is_local(tmp_path, kind, overri
 
 @pytest.mark.parametrize("kind", ["hubert", "wav2vec2"])
 def test_chunked_encode_is_close_to_one_pass(tmp_path, kind):
-    enc = hubert.load_audio_encoder(str(_save(tmp_path, kind)))
-    audio = _speech_like(7.0)
+    enc = hubert.load_audio_encoder(str(save_tiny(tmp_path, kind)))
+    audio = speech_like(7.0)
     one_pass = hubert.encode(enc, audio, 175).astype(np.float32)  # 7 s < 20 s: one window
     chunked = hubert.encode(enc, audio, 175, chunk_s=2.0, overlap_s=1.0).astype(np.float32)
     # full attention sees the whole clip in one pass, only its window when chunked; random tiny
@@ -110,7 +84,7 @@ def test_chunked_encode_is_close_to_one_pass(tmp_path, kind):
 
 
 def test_one_window_is_exactly_a_direct_model_call(encoder):
-    audio = _speech_like(1.0)
+    audio = speech_like(1.0)
     states = _direct(encoder, audio)  # 3 × (49, 32)
     out = hubert.encode(encoder, audio, 25, layers=[0, 2])
     assert np.array_equal(out[:49, 0], states[0].numpy().astype(np.float16))
@@ -123,7 +97,7 @@ def test_one_window_is_exactly_a_direct_model_call(encoder):
 @pytest.mark.parametrize("layers", [[3], [-1], []])
 def test_bad_layers_raise(encoder, layers):
     with pytest.raises(ValueError, match="layers"):
-        hubert.encode(encoder, _speech_like(0.4), 10, layers=layers)
+        hubert.encode(encoder, speech_like(0.4), 10, layers=layers)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -131,7 +105,7 @@ def test_bad_layers_raise(encoder, layers):
 ])
 def test_bad_arguments_raise(encoder, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        hubert.encode(encoder, _speech_like(0.4), 10, **kwargs)
+        hubert.encode(encoder, speech_like(0.4), 10, **kwargs)
     with pytest.raises(ValueError, match="mono"):
         hubert.encode(encoder, np.zeros((6400, 2), np.float32), 10)
 
@@ -157,15 +131,15 @@ def test_missing_or_unusable_checkpoints_name_the_path(tmp_path):
 
 
 def test_two_runs_are_bit_identical(ckpt, encoder):
-    audio = _speech_like(3.0)
+    audio = speech_like(3.0)
     first = hubert.encode(encoder, audio, 75, chunk_s=1.0)
     again = hubert.encode(hubert.load_audio_encoder(str(ckpt)), audio, 75, chunk_s=1.0)
     assert np.array_equal(first, again)
 
 
 def test_identity_follows_the_weights_not_the_folder(tmp_path, ckpt, encoder):
-    same = hubert.load_audio_encoder(str(_save(tmp_path / "copy")))  # same seed: same weights
-    other = hubert.load_audio_encoder(str(_save(tmp_path / "other", seed=1)))
+    same = hubert.load_audio_encoder(str(save_tiny(tmp_path / "copy")))  # same seed: same weights
+    other = hubert.load_audio_encoder(str(save_tiny(tmp_path / "other", seed=1)))
     digest = encoder.identity.rsplit("@", 1)[1]
     assert encoder.identity.startswith(str(ckpt)) and len(digest) == 12
     assert same.identity.rsplit("@", 1)[1] == digest
@@ -178,14 +152,15 @@ def test_identity_follows_the_weights_not_the_folder(tmp_path, ckpt, encoder):
     (None, False, False), (None, True, True), (True, False, True), (False, True, False),
 ])
 def test_normalize_comes_from_the_feature_extractor_config(tmp_path, extractor, stable, expected):
-    folder = _save(tmp_path, "wav2vec2", feat_extract_norm="layer" if stable else "group", do_stable_layer_norm=stable)
+    folder = save_tiny(tmp_path, "wav2vec2", feat_extract_norm="layer" if stable else "group",
+                       do_stable_layer_norm=stable)
     if extractor is not None:
         Wav2Vec2FeatureExtractor(do_normalize=extractor).save_pretrained(folder)
     enc = hubert.load_audio_encoder(str(folder))
     assert enc.normalize is expected and enc.name == "wav2vec2"
     seen = []
     handle = enc.model.register_forward_pre_hook(lambda module, args: seen.append(args[0][0].numpy()))
-    audio = _speech_like(1.0) + 0.2
+    audio = speech_like(1.0) + 0.2
     hubert.encode(enc, audio, 25)
     handle.remove()
     if expected:  # zero mean, unit variance over the clip
@@ -194,24 +169,14 @@ def test_normalize_comes_from_the_feature_extractor_config(tmp_path, extractor, 
         assert np.array_equal(seen[0], audio)
 
 
-def _close_to(out: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """(max |out − reference| relative to the reference's largest magnitude, correlation)."""
-    out, reference = out.astype(np.float64).ravel(), reference.astype(np.float64).ravel()
-    return float(np.abs(out - reference).max() / np.abs(reference).max()), float(np.corrcoef(out, reference)[0, 1])
-
-
-def test_float16_on_cpu_runs_close_to_float32(ckpt, encoder):
-    audio = _speech_like(3.0)
-    reference = hubert.encode(encoder, audio, 75, chunk_s=1.0)
-    low = hubert.load_audio_encoder(str(ckpt), dtype="float16")
-    assert low.dtype == torch.float16
-    out = hubert.encode(low, audio, 75, chunk_s=1.0)
-    relative, r = _close_to(out, reference)
-    assert out.dtype == np.float16 and relative < 0.02 and r > 0.999, (relative, r)
+def test_float16_on_cpu_runs_close_to_float32(ckpt):
+    err = precision_error(ckpt, "float16")
+    assert err["compute_dtype"] == "float16" and err["output_dtype"] == "float16", err
+    assert err["max_rel"] < 0.02 and err["r"] > 0.999, err
 
 
 def test_bfloat16_on_cpu_computes_in_float32_and_says_so(ckpt, encoder, caplog, monkeypatch):
-    audio = _speech_like(3.0)
+    audio = speech_like(3.0)
     monkeypatch.setattr(precision, "_warned", set())  # the warning comes once per process
     with caplog.at_level("WARNING"):
         low = hubert.load_audio_encoder(str(ckpt), dtype="bfloat16")
@@ -221,30 +186,11 @@ def test_bfloat16_on_cpu_computes_in_float32_and_says_so(ckpt, encoder, caplog, 
                                   hubert.encode(encoder, audio, 75, chunk_s=1.0))
 
 
-_FLOAT16_IN_A_CHILD = """
-import sys, numpy as np
-from talkhead.features import hubert
-audio = np.load(sys.argv[2])
-ref = hubert.encode(hubert.load_audio_encoder(sys.argv[1]), audio, 75, chunk_s=1.0).astype(np.float64)
-out = hubert.encode(hubert.load_audio_encoder(sys.argv[1], dtype="float16"), audio, 75, chunk_s=1.0).astype(np.float64)
-print(np.abs(out - ref).max() / np.abs(ref).max(), np.corrcoef(out.ravel(), ref.ravel())[0, 1])
-"""
-
-
-def test_float16_is_close_on_the_older_cpu_kernels_too(ckpt, tmp_path):
+def test_float16_is_close_on_the_older_cpu_kernels_too(ckpt):
     """oneDNN limited to AVX-512 (no AMX) — how a machine without AMX runs; `make test` on an AMX machine
     covers both kernel families this way, one without it runs the same kernels twice."""
-    import os
-    import subprocess
-    import sys
-
-    np.save(tmp_path / "audio.npy", _speech_like(3.0))
-    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
-    proc = subprocess.run([sys.executable, "-c", _FLOAT16_IN_A_CHILD, str(ckpt), str(tmp_path / "audio.npy")],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    relative, r = map(float, proc.stdout.split()[-2:])
-    assert relative < 0.02 and r > 0.999, (relative, r)
+    err = in_child(ckpt, "float16", isa="AVX512_CORE")
+    assert err["compute_dtype"] == "float16" and err["max_rel"] < 0.02 and err["r"] > 0.999, err
 
 
 def test_windows_tile_the_rows_with_context():
@@ -259,7 +205,7 @@ def test_windows_tile_the_rows_with_context():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
 def test_cuda_matches_cpu(ckpt, encoder, dtype):
-    audio = _speech_like(3.0)
+    audio = speech_like(3.0)
     reference = hubert.encode(encoder, audio, 75, chunk_s=1.0).astype(np.float32)
     out = hubert.encode(hubert.load_audio_encoder(str(ckpt), "cuda", dtype), audio, 75, chunk_s=1.0)
     assert out.shape == reference.shape and np.abs(out.astype(np.float32) - reference).max() < 0.25
