@@ -331,12 +331,97 @@ def features_speed() -> list[str]:
     return [_row([FEATURES.get(k, k) for k in speed]), _rule(len(speed)), _row([times(x) for x in speed.values()])]
 
 
+def _sci(x: float) -> str:
+    """A small difference as the parity table writes it: two significant digits (1.5e-4), 0 when exact."""
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _version(reference: str) -> str:
+    """'owner/name@<sha>' → 'name <8 hex>'; 'name version (owner/name)' → 'name version'."""
+    if "@" in reference:
+        repo, commit = reference.split("@", 1)
+        return f"{repo.rsplit('/', 1)[-1]} {commit[:8]}"
+    return reference.split(" (", 1)[0]
+
+
+PARITY_NAMES = {"table": "table", "curve": "curve", "sync_d": "Sync-D", "sync_c": "Sync-C", "mu": "μ", "sigma": "Σ",
+                "fvd": "FVD", "fid": "FID"}
+MFCC_CASES = {"noise": "noise", "chirp": "chirp", "silence_gaps": "exact-zero gaps", "short": "300 samples",
+              "odd_tail": "a partial last frame", "float_input": "float input", "speech": "speech"}
+
+
+def parity() -> list[str]:
+    """The metric parity tests' differences from their references (benchmarks/parity_report.py): max abs and max
+    relative difference of each compared quantity (μ, Σ: the larger of the real and generated sides), as each
+    test measures it."""
+    r = _load("parity.json")
+    tests = r["tests"]
+
+    def diffs(t: dict, key: str) -> str:
+        groups: dict[str, list[float]] = {}  # mu_real and mu_fake → μ
+        for name, c in t["compared"].items():
+            groups.setdefault(PARITY_NAMES.get(name) or PARITY_NAMES[name.rsplit("_", 1)[0]], []).append(c[key])
+        return ", ".join(f"{g} {_sci(max(v))}" for g, v in groups.items())
+
+    def fails(t: dict) -> str:
+        return f" **fails: {'; '.join(t['failures'])}**" if t["failures"] else ""
+
+    def offset(x: int) -> str:
+        return _sign(f"{x:+d}")
+
+    sync, sign, mfcc = (tests[k] for k in ("test_syncnet_pipeline_parity", "test_syncnet_offset_sign_parity",
+                                           "test_mfcc_parity"))
+    windows, offsets = sync["table_shape"]
+    cases = {k: c for k, c in mfcc["cases"].items() if k in MFCC_CASES}
+    worst_abs = max(cases, key=lambda k: cases[k]["compared"]["coefficients"]["max_abs"])
+    worst_rel = max(cases, key=lambda k: cases[k]["compared"]["coefficients"]["max_rel"])
+    signals = [MFCC_CASES[k] for k in cases if k not in ("float_input", "speech")]
+    inputs = f"{len(signals)} synthetic signals: {', '.join(signals)}; float input"
+    if "speech" in cases:
+        inputs += f"; {cases['speech']['seconds']:.1f} s of real 16 kHz speech"
+    fixture = mfcc["cases"]["syncnet_fixture"]["compared"]["coefficients"]
+    out = [f"torch {r['torch']}, {r['threads']} thread{'s' if r['threads'] != 1 else ''}:", "",
+           _row(["test", "reference (version)", "compared", "max abs diff", "max rel diff"]), _rule(5),
+           _row(["`test_syncnet_pipeline_parity`",
+                 f"{_version(sync['reference'])}, its `evaluate()` unchanged except I/O (ffmpeg, imread) and `.cuda()`",
+                 f"state-dict names and shapes (hash); per-window distance table ({windows} × {offsets}); mean curve; "
+                 "Sync-D; Sync-C; offset", diffs(sync, "max_abs"),
+                 f"{diffs(sync, 'max_rel')}; offset equal (talkhead {offset(sync['offset_talkhead'])} = "
+                 f"syncnet_python {offset(sync['offset_reference'])}, the sign convention){fails(sync)}"]),
+           _row(["`test_syncnet_offset_sign_parity`",
+                 f"the same `evaluate()`, its two forward passes returning chosen 16-d embeddings with the audio "
+                 f"{sign['shift']} frames late", "curve, Sync-D, Sync-C, offset", diffs(sign, "max_abs"),
+                 f"{diffs(sign, 'max_rel')}; offset talkhead {offset(sign['offset_talkhead'])} (audio late) = "
+                 f"syncnet_python {offset(sign['offset_reference'])}{fails(sign)}"]),
+           _row([f"`test_mfcc_parity` ({inputs}) and `test_mfcc_parity_with_the_syncnet_fixture`",
+                 f"{mfcc['reference']}, live; for the fixture, the MFCC of syncnet_python's environment",
+                 "all 13 × F coefficients",
+                 f"{_sci(cases[worst_abs]['compared']['coefficients']['max_abs'])} ({MFCC_CASES[worst_abs]}); "
+                 f"fixture {_sci(fixture['max_abs'])}",
+                 f"{_sci(cases[worst_rel]['compared']['coefficients']['max_rel'])} of each cepstrum's range "
+                 f"({MFCC_CASES[worst_rel]}); fixture {_sci(fixture['max_rel'])}{fails(mfcc)}"])]
+    for key, ref, compared in (
+            ("test_fvd_styleganv_parity", "{v}, `compute_fvd` + its metric loop unchanged, the detector replaced by "
+             "the stand-in", "clips ({n} per side), mean, covariance, FVD"),
+            ("test_fvd_latentsync_parity", "the same on frames 20–35 ({n} clips per side)", "as above"),
+            ("test_fid_parity", "{v} `calculate_activation_statistics` + `calculate_frechet_distance`, unchanged",
+             "mean, covariance, FID ({n} images per side)")):
+        t = tests[key]
+        n = t.get("clips_per_side", t.get("images_per_side"))
+        out.append(_row([f"`{key}`", ref.format(v=_version(t["reference"]), n=n), compared.format(n=n),
+                         diffs(t, "max_abs"), diffs(t, "max_rel") + fails(t)]))
+    return out
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {
     "v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval, "dvc_status": dvc_status,
     "report_scale": report_scale, "microalbert_eval": microalbert_eval, "dualforce_sizes": dualforce_sizes,
     "av_offset": av_offset, "scale_plan": scale_plan, "render_fps": render_fps, "preprocess": preprocess,
     "shard_overhead": shard_overhead, "features_speed": features_speed, "dualforce_eval": dualforce_eval,
-    "speaking": speaking}
+    "speaking": speaking, "parity": parity}
 
 
 def render(text: str, where: str) -> str:
