@@ -416,12 +416,39 @@ def parity() -> list[str]:
     return out
 
 
+def hubert_precision() -> list[str]:
+    """float16 / bfloat16 HuBERT features against float32 per CPU model and oneDNN kernel family
+    (benchmarks/hubert_precision.py): max abs, mean abs, max / the largest magnitude, correlation. A dtype's two
+    kernel families share a row when their numbers print alike."""
+    machines = _load("hubert_precision.json")["machines"]
+    out = [_row(["machine, path", "max abs", "mean abs", "max / largest magnitude", "correlation"]), _rule(5)]
+    notes = []
+    for model in sorted(machines):
+        m = machines[model]
+        label = f"{model} ({'with' if m['amx_bf16'] else 'no'} AMX, {m['cores']} cores)"
+        for dtype in ("bfloat16", "float16"):
+            rows = {c["kernels"]: [f"{c['max_abs']:.3g}", f"{c['mean_abs']:.3g}", f"{c['max_rel']:.2g}",
+                                   f"{c['r']:.6f}"] for c in m["cases"] if c["dtype"] == dtype}
+            if len({tuple(v) for v in rows.values()}) == 1:
+                rows = {" or ".join(rows): next(iter(rows.values()))}
+            for kernels, cells in rows.items():
+                path = {"default": "default kernels",
+                        "AVX512_CORE": "`ONEDNN_MAX_CPU_ISA=AVX512_CORE`" + (" (no AMX)" if m["amx_bf16"] else "")
+                        }.get(kernels, kernels.replace("AVX512_CORE", "`AVX512_CORE`"))
+                out.append(_row([f"{label}, {dtype}, {path}", *cells]))
+                label = "same machine"
+        largest = max(c["largest_magnitude"] for c in m["cases"])
+        notes.append(f"{model}: torch {m['torch']}, {m['threads']} thread{'s' if m['threads'] != 1 else ''}, "
+                     f"{m['audio_s']:g} s of audio, float32 features up to {largest:.2f} in magnitude")
+    return [*out, "", "; ".join(notes) + "."]
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {
     "v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval, "dvc_status": dvc_status,
     "report_scale": report_scale, "microalbert_eval": microalbert_eval, "dualforce_sizes": dualforce_sizes,
     "av_offset": av_offset, "scale_plan": scale_plan, "render_fps": render_fps, "preprocess": preprocess,
     "shard_overhead": shard_overhead, "features_speed": features_speed, "dualforce_eval": dualforce_eval,
-    "speaking": speaking, "parity": parity}
+    "speaking": speaking, "parity": parity, "hubert_precision": hubert_precision}
 
 
 def render(text: str, where: str) -> str:
