@@ -1,11 +1,19 @@
 """One decode of a clip's video → its face track and face statistics, with the scene cuts on the way.
 
+In faces (layer 3), with the detectors and the tracker it drives; faces_clip's own imports (atomic, data.status,
+media) are lower.
+
 Detection runs every `stride` frames with the configured backend (a backend that can re-detect
 around the last known face, like MediaPipe's, gets a second try at a probe where it found
 nothing); `IdentityTracker` keeps one face, `fill_track` bridges short gaps and `smooth_track`
 removes detector noise. The scene-cut detector sees every frame in the same pass. With
 `faces.speaker: active` and the clip's audio, a clip showing several faces keeps the speaker's
-(talkhead.faces.speaker). The `faces` stage writes what `find_faces` returns.
+(talkhead.faces.speaker).
+
+`faces_clip` (the faces phase on one clip) runs `find_faces` on the normalized clip. Outputs in data/faces/{clip}/:
+track.parquet (per frame: smoothed box, raw box and score at probes, faces counted), faces.json
+(per-clip statistics read by the quality gate) and status.json. A clip without any face is not an
+error here: the gate rejects it as `no_face`.
 """
 
 from __future__ import annotations
@@ -16,13 +24,16 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import FacesConfig
+from talkhead.data.status import ClipStatus, pass_on, read_status
 from talkhead.faces.registry import make_detector
 from talkhead.faces.speaker import SpeakerFinder, keep_speaker
 from talkhead.faces.track import IdentityTracker, fill_track, iou, significant, smooth_track
 from talkhead.logs import progress
 from talkhead.media.clip_video import ClipVideo
 from talkhead.media.decode import DecodeReport, to_rgb
+from talkhead.media.probe import MediaError
 from talkhead.media.yuv import planes_of, thumbnail_rgb
 from talkhead.quality.shots import CutDetector
 from talkhead.quality.sync import audio_features
@@ -142,3 +153,24 @@ def find_faces(video: ClipVideo, cfg: FacesConfig, name: str = "", audio_wav: Pa
     stats["decode"] = decode.summary()
     stats["damaged_frames"] = decode.damaged_frames(fps, video.start, n)  # [[first, end)] frames built on damage
     return table, stats
+
+
+def faces_clip(normalize_dir: Path, out: Path, cfg: FacesConfig) -> ClipStatus:
+    """Run the faces stage on one normalized clip folder, writing `out` atomically."""
+    upstream = read_status(normalize_dir)
+    with atomic_dir(out) as tmp:
+        if not upstream.ok:
+            return pass_on(upstream, "faces", tmp)
+        try:
+            table, stats = find_faces(ClipVideo.read(normalize_dir), cfg, upstream.clip, normalize_dir / "audio.wav")
+        except MediaError as exc:
+            status = ClipStatus(upstream.clip, "faces", False, [exc.reason], str(exc), {"rejected_at": "faces"})
+            status.write(tmp)
+            return status
+        with atomic_path(tmp / "track.parquet") as part:
+            table.to_parquet(part, index=False)
+        stats["detector"] = cfg.detector
+        write_json(tmp / "faces.json", stats)
+        status = ClipStatus(upstream.clip, "faces", True, [], "", stats)
+        status.write(tmp)
+    return status

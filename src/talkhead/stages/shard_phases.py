@@ -53,7 +53,7 @@ def _normalize(c: ClipInputs, out: Path, cfg) -> ClipStatus:
 
 
 def _faces(c: ClipInputs, out: Path, cfg) -> ClipStatus:
-    from talkhead.stages.faces import faces_clip
+    from talkhead.faces.find import faces_clip
 
     return faces_clip(c.folder("normalize"), out, cfg)
 
