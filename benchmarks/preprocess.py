@@ -146,10 +146,10 @@ def child_talkhead(src: Path, work: Path, params_file: Path) -> None:
     from talkhead.config import load_params, section_config
     from talkhead.data.ingest import ingest_clip
     from talkhead.data.manifest import ManifestRow
+    from talkhead.faces.crop_pass import crop_clip
     from talkhead.faces.find import faces_clip
     from talkhead.quality.clip import quality_clip
     from talkhead.quality.normalize import normalize_clip
-    from talkhead.stages.crop import crop_clip
 
     params = load_params(params_file)
     cfg = {name: section_config(params, name) for name in ("ingest", "normalize", "faces", "crop", "quality")}

@@ -1,9 +1,19 @@
 """One decode of a clip's video → the stable square face crop (H.264), its face mesh and face sharpness.
 
+In faces (layer 3), with the crop windows and the face mesh it runs; crop_clip's own imports (atomic,
+data.status) are lower.
+
 The crop windows come from talkhead.faces.crop (constant side, smoothed centre, inside the frame),
 cut from the decoded 4:2:0 planes at even luma pixels so that the chroma planes crop exactly; each
 cropped frame is encoded, meshed (MediaPipe, 478 points) and, every `blur_every` frames, scored for
-sharpness inside the face box. The `crop` stage writes what `crop_video` returns.
+sharpness inside the face box.
+
+`crop_clip` (the crop phase on one clip) runs `crop_video` on the smoothed track from data/faces/{clip}/ and the
+clip's video (data/normalize/{clip}/video.json); writes to data/crop/{clip}/: crop.mp4 (size × size, the
+normalized fps, no audio), landmarks.npz (`points` (T, 478, 3) float16 in crop pixels, `found` (T,)
+bool, `windows` (T, 3) crop centre and side in source pixels), crop.json (per-clip numbers for the
+gate) and status.json. A clip whose track holds no face is passed on with reason `no_face` without
+encoding anything.
 """
 
 from __future__ import annotations
@@ -11,9 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from talkhead.atomic import atomic_path
+from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import CropConfig
+from talkhead.data.status import ClipStatus, pass_on, read_status
 from talkhead.faces.crop import box_in_crop, crop_windows
 from talkhead.faces.mediapipe_backend import FaceMesh
 from talkhead.logs import progress
@@ -67,3 +79,23 @@ def crop_video(video: ClipVideo, boxes: np.ndarray, out: Path, cfg: CropConfig, 
             "landmark_rate": float(found.mean()) if n else 0.0,
             "blur": float(np.median(sharp)) if sharp.size else None,
             "centre_jitter_px": float(jitter)}
+
+
+def crop_clip(faces_dir: Path, normalize_dir: Path, out: Path, cfg: CropConfig) -> ClipStatus:
+    """Run the crop stage for one clip, writing `out` atomically."""
+    upstream = read_status(faces_dir)
+    with atomic_dir(out) as tmp:
+        if not upstream.ok:
+            return pass_on(upstream, "crop", tmp)
+        track = pd.read_parquet(faces_dir / "track.parquet")
+        boxes = track[["x0", "y0", "x1", "y1"]].to_numpy(np.float32)
+        if np.isnan(boxes[:, 0]).all():
+            status = ClipStatus(upstream.clip, "crop", False, ["no_face"], "no face found in any frame",
+                                {"rejected_at": "crop"})
+            status.write(tmp)
+            return status
+        stats = crop_video(ClipVideo.read(normalize_dir), boxes, tmp, cfg, upstream.clip)
+        write_json(tmp / "crop.json", stats)
+        status = ClipStatus(upstream.clip, "crop", True, [], "", stats)
+        status.write(tmp)
+    return status

@@ -20,11 +20,11 @@ from talkhead.config import section_config
 from talkhead.data.ingest import ingest_clip
 from talkhead.data.manifest import ManifestRow
 from talkhead.data.status import ClipStatus
+from talkhead.faces.crop_pass import crop_clip
 from talkhead.faces.find import faces_clip
 from talkhead.media.probe import MediaError
 from talkhead.quality.clip import one_line, quality_clip
 from talkhead.quality.normalize import normalize_clip
-from talkhead.stages.crop import crop_clip
 
 log = logging.getLogger(__name__)
 

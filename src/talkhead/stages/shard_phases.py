@@ -59,7 +59,7 @@ def _faces(c: ClipInputs, out: Path, cfg) -> ClipStatus:
 
 
 def _crop(c: ClipInputs, out: Path, cfg) -> ClipStatus:
-    from talkhead.stages.crop import crop_clip
+    from talkhead.faces.crop_pass import crop_clip
 
     return crop_clip(c.folder("faces"), c.folder("normalize"), out, cfg)
 
