@@ -4,16 +4,22 @@ A record says whether the clip is still usable after this stage and, if not, whi
 (the QC vocabulary in docs/qc.md) stopped it. A later stage that finds an upstream record with
 `ok: false` passes the reasons on without touching the media, so one bad clip costs nothing
 downstream and never fails the run.
+
+`write_summary` (the `summary` stage; data/normalize/summary.csv): one CSV row per clip folder of a phase,
+from each folder's status.json. It is here, in data (layer 1), beside the records it reads: its other import,
+talkhead.atomic, is lower.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from talkhead.atomic import write_json
+from talkhead.atomic import atomic_path, write_json
 
 STATUS_FILE = "status.json"
 
@@ -77,3 +83,15 @@ def ingested_file(ingest_dir: str | Path, status: ClipStatus) -> Path:
         raise ValueError(f"{path} changed since it was ingested (size or modification time differs from the "
                          "record); re-run ingest for this clip")
     return path
+
+
+def write_summary(folders: Sequence[Path], out: Path) -> tuple[int, int]:
+    """Write `out` (clip, stage, ok, reasons, message, details as JSON); return (clips, ok clips)."""
+    statuses = sorted((read_status(f) for f in folders), key=lambda s: s.clip)
+    with atomic_path(out, suffix=".csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["clip", "stage", "ok", "reasons", "message", "details"])
+        for s in statuses:
+            writer.writerow([s.clip, s.stage, int(s.ok), "|".join(s.reasons), s.message,
+                             json.dumps(s.details, sort_keys=True)])
+    return len(statuses), sum(s.ok for s in statuses)
