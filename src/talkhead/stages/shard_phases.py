@@ -1,7 +1,8 @@
 """The per-clip phases a shard job can run: what each reads, its params section, and its clip function.
 
-Each phase's clip function is the same one its per-clip stage CLI calls (talkhead.stages.<phase>),
-so a clip processed inside a shard gets exactly the files it gets on its own. Clip folders follow
+Each phase's clip function is the library function its per-clip stage CLI (talkhead.stages.<phase>) also
+calls (talkhead.data.ingest, quality.normalize, faces.find, faces.crop_pass, quality.clip), so a clip
+processed inside a shard gets exactly the files it gets on its own. Clip folders follow
 the design card's layout, `<data>/<phase>/<clip>/`; `upstream` names the phases whose folders of
 the same clip a phase reads (their completion records feed its fingerprint, talkhead.stages.shard).
 """
