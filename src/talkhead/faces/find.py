@@ -27,7 +27,7 @@ import soundfile as sf
 from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import FacesConfig
 from talkhead.data.status import ClipStatus, pass_on, read_status
-from talkhead.faces.registry import make_detector
+from talkhead.faces.registry import shared_detector
 from talkhead.faces.speaker import SpeakerFinder, keep_speaker
 from talkhead.faces.track import IdentityTracker, fill_track, iou, significant, smooth_track
 from talkhead.logs import progress
@@ -109,7 +109,7 @@ def find_faces(video: ClipVideo, cfg: FacesConfig, name: str = "", audio_wav: Pa
     whose mouth moves with the audio (talkhead.faces.speaker); otherwise the largest, continuing face.
     """
     fps, n = video.fps, video.frames
-    detector = make_detector(cfg.detector, cfg.score_threshold, {
+    detector = shared_detector(cfg.detector, cfg.score_threshold, {  # loaded once per process
         "weights": cfg.retinaface_weights, "network": cfg.retinaface_network, "device": cfg.device})
     tracker = IdentityTracker(min_rel_size=cfg.min_rel_size)
     cuts = CutDetector(fps=fps, threshold=cfg.cut_threshold, min_shot_s=cfg.min_shot_s)
@@ -134,8 +134,6 @@ def find_faces(video: ClipVideo, cfg: FacesConfig, name: str = "", audio_wav: Pa
                 finder.probe(i, significant(found, cfg.min_rel_size))
         if finder is not None and finder.active:  # several faces in view: every frame's mouths
             finder.frame(i, rgb if rgb is not None else rgb_of(frame))
-    if hasattr(detector, "close"):
-        detector.close()
     speaker = None
     counts = tracker.result().counts  # (P,) faces in view at each probe, before any choice
     if finder is not None:

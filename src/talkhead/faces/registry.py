@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -35,3 +37,21 @@ def make_detector(name: str, score_threshold: float, retinaface: dict | None = N
         return RetinaFaceDetector(opts["weights"], network=opts.get("network", "mobilenet0.25"),
                                   device=opts.get("device", "cpu"), score_threshold=score_threshold)
     raise ValueError(f"unknown face detector {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def shared_detector(name: str, score_threshold: float, retinaface: dict | None = None) -> FaceDetector:
+    """The backend `name`, built once per process for the same settings (and the same weights file, by size and
+    modification time): a shard job runs the faces phase on hundreds of clips and loads its detector once.
+
+    Detection is per image (no state carries from one frame or clip to the next), so a shared detector finds
+    what a fresh one finds. Do not close it; the process's exit frees it."""
+    opts = dict(retinaface or {})
+    weights = str(opts.get("weights") or "") if name == "retinaface" else ""
+    stamp = (os.stat(weights).st_size, os.stat(weights).st_mtime_ns) if weights and os.path.isfile(weights) else None
+    key = tuple(sorted((k, str(v)) for k, v in opts.items())) if name == "retinaface" else ()
+    return _cached(name, score_threshold, key, stamp)
+
+
+@lru_cache(maxsize=2)
+def _cached(name: str, score_threshold: float, key: tuple, stamp: tuple | None) -> FaceDetector:
+    return make_detector(name, score_threshold, dict(key) or None)

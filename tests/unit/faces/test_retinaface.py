@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from talkhead.faces.registry import make_detector
+from talkhead.faces.registry import make_detector, shared_detector
 from talkhead.faces.retinaface import (
     RetinaFaceDetector, build_retinaface, decode_boxes, decode_landmarks, load_retinaface, nms, prior_boxes,
 )
@@ -116,6 +118,21 @@ def test_registry_builds_retinaface(tmp_path, mobilenet_state):
     torch.save(mobilenet_state, path)
     det = make_detector("retinaface", 0.9, {"weights": str(path), "network": "mobilenet0.25", "device": "cpu"})
     assert isinstance(det, RetinaFaceDetector) and det.score_threshold == 0.9
+
+
+def test_a_shard_job_loads_the_detector_once_and_again_for_new_weights(tmp_path, mobilenet_state):
+    path = tmp_path / "mnet.pth"
+    torch.save(mobilenet_state, path)
+    opts = {"weights": str(path), "network": "mobilenet0.25", "device": "cpu"}
+    first = shared_detector("retinaface", 0.9, opts)
+    assert shared_detector("retinaface", 0.9, dict(opts)) is first  # the next clip of the shard
+    assert shared_detector("retinaface", 0.8, opts) is not first  # other settings, another detector
+    torch.save({k: v * 2 if v.is_floating_point() else v for k, v in mobilenet_state.items()}, path)
+    os.utime(path, ns=(0, 0))  # a rewritten file with a new modification time
+    again = shared_detector("retinaface", 0.9, opts)
+    assert again is not first
+    torch.testing.assert_close(again.model.state_dict()["ClassHead.0.conv1x1.weight"],
+                               2 * mobilenet_state["ClassHead.0.conv1x1.weight"])
 
 
 def test_checkpoint_without_bn_counters_loads(tmp_path, mobilenet_state):
