@@ -119,7 +119,7 @@ def _audio_hubert(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 
 def _face3dmm(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.stages.face3dmm import face3dmm_clip
+    from talkhead.features.face3dmm_backend import face3dmm_clip
 
     return face3dmm_clip(ctx.feature("face_mesh", e.clip), ctx.shared_path("face3dmm_basis", e), out, cfg)
 
