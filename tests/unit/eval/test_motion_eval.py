@@ -16,10 +16,10 @@ from talkhead.demo.portrait import PortraitAnimator
 from talkhead.eval import motion as ev
 from talkhead.eval.landmarks import extract_landmarks, lmd
 from talkhead.features.motion import KEYPOINTS
+from talkhead.features.motion_stats import motion_stats
 from talkhead.render import make_renderer
 from talkhead.stages import evaluate_motion_dit
 from talkhead.stages.dataset import metadata_table
-from talkhead.stages.motion_stats import motion_stats
 from talkhead.train.motion_dit import train
 from talkhead.train.syncnet import train_selftrained_syncnet
 from tests.unit.train.test_motion_train import FRAMES, _cfg, _clip
