@@ -10,9 +10,9 @@ import torch
 from talkhead.config import DatasetConfig
 from talkhead.data.dataset import WindowDataset, collate
 from talkhead.data.featurefile import read_features, write_features
+from talkhead.data.metadata import metadata_table
 from talkhead.data.pack import pack_clip
 from talkhead.data.splits import SplitError, assign_splits
-from talkhead.stages.dataset import metadata_table
 
 
 def test_pack_refuses_a_misaligned_modality(tmp_path, make_modalities):

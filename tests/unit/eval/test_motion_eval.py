@@ -11,6 +11,7 @@ import torch
 
 from talkhead.config import DatasetConfig
 from talkhead.data.featurefile import write_features
+from talkhead.data.metadata import metadata_table
 from talkhead.data.pack import pack_clip
 from talkhead.demo.portrait import PortraitAnimator
 from talkhead.eval import motion as ev
@@ -19,7 +20,6 @@ from talkhead.features.motion import KEYPOINTS
 from talkhead.features.motion_stats import motion_stats
 from talkhead.render import make_renderer
 from talkhead.stages import evaluate_motion_dit
-from talkhead.stages.dataset import metadata_table
 from talkhead.train.motion_dit import train
 from talkhead.train.syncnet import train_selftrained_syncnet
 from tests.unit.train.test_motion_train import FRAMES, _cfg, _clip

@@ -11,6 +11,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from talkhead.config import DatasetConfig
 from talkhead.data.featurefile import write_features
+from talkhead.data.metadata import metadata_table
 from talkhead.data.pack import pack_clip
 from talkhead.eval.landmarks import EYE_OUTER_L, EYE_OUTER_R, MOUTH
 from talkhead.eval.mfcc import syncnet_mfcc
@@ -18,7 +19,6 @@ from talkhead.eval.sync import (distance_curve, load_selftrained, score_selftrai
                                 selftrained_windows, sync_scores, syncnet_embeddings)
 from talkhead.train.syncnet import train_selftrained_syncnet
 from talkhead.models.syncnet import SyncNetOfficial
-from talkhead.stages.dataset import metadata_table
 
 
 def _shifted_pair(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

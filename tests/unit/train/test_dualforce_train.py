@@ -9,11 +9,11 @@ import pytest
 
 from talkhead.config import DatasetConfig, DualforceConfig
 from talkhead.data.featurefile import write_features
+from talkhead.data.metadata import metadata_table
 from talkhead.data.pack import pack_clip
 from talkhead.features.motion_stats import motion_stats
 from talkhead.models.video_df import load_model
 from talkhead.stages import train_dualforce
-from talkhead.stages.dataset import metadata_table
 from talkhead.train.dualforce import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

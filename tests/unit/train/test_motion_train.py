@@ -11,6 +11,7 @@ from safetensors.numpy import load_file
 
 from talkhead.config import DatasetConfig, MotionDitConfig
 from talkhead.data.featurefile import write_features
+from talkhead.data.metadata import metadata_table
 from talkhead.data.pack import pack_clip
 from talkhead.features.mel import speech_level
 from talkhead.features.motion_stats import motion_stats
@@ -20,7 +21,6 @@ from talkhead.models.mouth_map import MAP_FILE as MOUTH_MAP_FILE
 from talkhead.models.mouth_map import MOUTH_DIMS
 from talkhead.models.motion_dit import load_model
 from talkhead.stages import train_motion
-from talkhead.stages.dataset import metadata_table
 from talkhead.train.motion_dit import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

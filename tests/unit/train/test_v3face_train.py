@@ -10,11 +10,11 @@ import torch
 
 from talkhead.config import DatasetConfig, V3faceConfig
 from talkhead.data.featurefile import write_features
+from talkhead.data.metadata import metadata_table
 from talkhead.data.pack import pack_clip
 from talkhead.models.arkit_channels import LIPSYNC_INDEX
 from talkhead.models.v3face import audio_features, load_model
 from talkhead.stages import train_expression, train_lipsync
-from talkhead.stages.dataset import metadata_table
 from talkhead.train.v3face import train_phase
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
