@@ -1,53 +1,19 @@
 """Stage `train_gaussians`: a per-identity GaussianTalker-style 3D-Gaussian head for one speaker (docs/gaussians.md).
 
-Train mode reads data/dataset/metadata.parquet, the packed clips it lists and the speaker's crop
-videos (data/crop/{clip}/crop.mp4); writes data/models/gaussians/{speaker}/ in place (head.safetensors,
-config.json, reference.safetensors, metrics.csv, metrics.json; resume files), so an interrupted run
-started again resumes from its last checkpoint. Summary mode (--summarize) merges the speakers'
-metrics into data/models/gaussians/metrics.json (the mean over speakers, and each speaker's) and
-metrics.csv (the DVC metrics and plot).
+Parses the arguments and runs talkhead.gaussians.train.train (one speaker's resumable run folder,
+data/models/gaussians/{speaker}/) or, with --summarize, talkhead.gaussians.summary.summarize (the speakers'
+metrics merged into data/models/gaussians/metrics.json and metrics.csv); their module docstrings describe the files.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from talkhead.atomic import write_json, write_text
 from talkhead.config import GaussiansConfig
+from talkhead.gaussians.summary import summarize
 from talkhead.stages.common import run_stage, stage_parser
-
-
-# averaged over speakers
-MEAN_KEYS = ("psnr_init", "psnr", "ssim_init", "ssim", "lmd_mediapipe", "lmd_mediapipe_static")
-
-
-def summarize(metrics: Sequence[Path], out_json: Path, out_csv: Path) -> str:
-    """Merge per-speaker metrics.json (+ the metrics.csv beside each) into one file each; returns the summary line.
-
-    metrics.json: `mean` (MEAN_KEYS over the speakers that report them) and `speaker_count` under keys that
-    are the same for every dataset (what `dvc metrics diff` / `dvc exp show` compare across runs), and
-    `speakers`: each speaker's own metrics under its id."""
-    merged, rows = {}, []
-    for path in metrics:
-        m = json.loads(Path(path).read_text(encoding="utf-8"))
-        merged[m["speaker"]] = m
-        lines = (Path(path).parent / "metrics.csv").read_text(encoding="utf-8").splitlines()
-        rows += [f"{m['speaker']},{line}" for line in lines[1:]]
-        header = lines[0]
-    if not merged:
-        raise ValueError("--summarize needs at least one metrics.json")
-    mean = {}
-    for key in MEAN_KEYS:
-        values = [m[key] for m in merged.values() if isinstance(m.get(key), (int, float))]
-        if values:
-            mean[key] = round(sum(values) / len(values), 8)
-    write_json(out_json, {"mean": mean, "speaker_count": len(merged), "speakers": merged})
-    write_text(out_csv, f"speaker,{header}\n" + "".join(r + "\n" for r in rows))
-    return "gaussians: " + "; ".join(f"{s} held-out PSNR {m['psnr_init']:.2f} → {m['psnr']:.2f} dB"
-                                     for s, m in merged.items())
 
 
 def _main(args: argparse.Namespace) -> str:
