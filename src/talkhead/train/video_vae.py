@@ -1,10 +1,19 @@
 """Training the offline video VAE (talkhead.models.video_vae) on the accepted face crops.
 
+In train (layer 4), beside the trainer it wraps: the phase `video_vae` (video_vae_train: spec and crop checks,
+the resumable run folder of run_folder) imports models.video_vae, models.checkpoint and atomic, nothing above.
+
 Windows of `frames` consecutive frames, evenly spaced in every crop long enough (at most MAX_WINDOWS per
 clip, the frames they need cached as uint8 at the model's size), are drawn at random with a random
 horizontal flip; the loss is L1 + MSE of the reconstruction plus `kl_weight` · KL. After training, the
 latents' scaling factor (1 / std of the posterior means, as latent diffusion does) is measured on up to
 SCALE_WINDOWS windows and stored with the weights. Writes config.json, model.safetensors and loss.csv.
+
+video_vae_train reads data/crop/{clip}/crop.mp4 of every clip given; writes data/models/video_vae/ atomically:
+config.json (architecture, training settings, clips, final losses, latent scaling factor),
+model.safetensors (the weights) and loss.csv (step, loss, recon, kl: a DVC plot). The training checkpoints
+every 100 steps in data/models/.video_vae.run/ (removed once the folder is written), so a killed job
+started again goes on from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -14,10 +23,11 @@ import dataclasses
 import hashlib
 import logging
 import math
+import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +35,7 @@ import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from talkhead.atomic import write_json, write_text
+from talkhead.atomic import atomic_dir, write_json, write_text
 from talkhead.config import ConfigError, VideoVaeConfig
 from talkhead.features.video_latents import VERSION, resize_frames, to_tensor
 from talkhead.media.decode import count_frames_cfr, iter_frames_cfr
@@ -224,3 +234,27 @@ def train_video_vae(crop_files: list[Path], spec: VideoVAESpec, cfg: VideoVaeCon
         "losses": dict(zip(("loss", "recon", "kl"), (round(v, 6) for v in rows[-1][1:]))), "scaling_factor": scale})
     return {"clips": len(clips), "windows": n_windows, "steps": cfg.steps, "first_loss": rows[0][1],
             "final_loss": rows[-1][1], "scaling_factor": scale, "seconds": time.monotonic() - t0}
+
+
+def video_vae_train(crop_dirs: Sequence[Path], out: Path, cfg: VideoVaeConfig, log_every: int = 10) -> dict:
+    """Train on the crops in `crop_dirs` and write the model folder `out`; return the training summary."""
+    from talkhead.models.checkpoint import deterministic
+
+    try:
+        spec = VideoVAESpec.from_dict(dataclasses.asdict(cfg))
+    except ValueError as exc:
+        raise ConfigError(f"video_vae: {exc}") from None
+    files = [Path(d) / "crop.mp4" for d in crop_dirs]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"video_vae: crop videos not found: {', '.join(missing)}")
+    run_dir = run_folder(out)  # beside the model folder: a workflow manager deletes a failed job's outputs
+    with deterministic(), atomic_dir(out) as tmp:
+        summary = train_video_vae(files, spec, cfg, tmp, log_every, run_dir)
+    shutil.rmtree(run_dir, ignore_errors=True)  # the model folder is complete: nothing left to resume
+    return summary
+
+
+def run_folder(out: Path) -> Path:
+    """Where the resumable training of model folder `out` keeps its checkpoints: `.<name>.run` beside it."""
+    return Path(out).parent / f".{Path(out).name}.run"
