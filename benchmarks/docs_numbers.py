@@ -443,12 +443,32 @@ def hubert_precision() -> list[str]:
     return [*out, "", "; ".join(notes) + "."]
 
 
+def lipsync_sanity() -> list[str]:
+    """The features' lip-sync sanity on the accepted real fixture clips (benchmarks/lipsync_sanity.py): best-lag r
+    of jawOpen and of the 3DMM jaw with the loudness, their lags, and the head's yaw range; a clip whose audio the
+    gate shifted says so."""
+    clips = _load("lipsync_sanity.json")["clips"]
+
+    def lag(x: int) -> str:
+        return _sign(f"{x:+d}") if x else "0"
+
+    out = [_row(["clip", "jawOpen r", "lag", "face3dmm jaw r", "lag", "head yaw range"]), _rule(6)]
+    for c in clips:
+        shift = c["av_shift_frames"]
+        name = c["clip"] + (f" (after the gate shifted its audio {shift} frames)" if shift else "")
+        out.append(_row([name, _sign(f"{c['jaw_open_r']:.2f}"), lag(c["jaw_open_lag"]),
+                         _sign(f"{c['face3dmm_jaw_r']:.2f}"), lag(c["face3dmm_jaw_lag"]),
+                         f"{c['yaw_range_deg']:.1f}°"]))
+    jaw_open, jaw = _span([c["jaw_open_r"] for c in clips], ".2f"), _span([c["face3dmm_jaw_r"] for c in clips], ".2f")
+    return [*out, "", f"Over the {len(clips)} accepted clips: jawOpen r {jaw_open}, 3DMM jaw r {jaw}."]
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {
     "v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval, "dvc_status": dvc_status,
     "report_scale": report_scale, "microalbert_eval": microalbert_eval, "dualforce_sizes": dualforce_sizes,
     "av_offset": av_offset, "scale_plan": scale_plan, "render_fps": render_fps, "preprocess": preprocess,
     "shard_overhead": shard_overhead, "features_speed": features_speed, "dualforce_eval": dualforce_eval,
-    "speaking": speaking, "parity": parity, "hubert_precision": hubert_precision}
+    "speaking": speaking, "parity": parity, "hubert_precision": hubert_precision, "lipsync_sanity": lipsync_sanity}
 
 
 def render(text: str, where: str) -> str:
