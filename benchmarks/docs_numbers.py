@@ -463,12 +463,37 @@ def lipsync_sanity() -> list[str]:
     return [*out, "", f"Over the {len(clips)} accepted clips: jawOpen r {jaw_open}, 3DMM jaw r {jaw}."]
 
 
+def gaussians_train() -> list[str]:
+    """Gaussian heads trained on one pinned core with one torch thread (benchmarks/gaussians_train.py): frames,
+    Gaussians, held-out PSNR (init → after coarse → final), SSIM, LMD of the driven and the static head, and the
+    training call's wall and CPU time with the 1-minute load average before → after it."""
+    r = _load("gaussians_train.json")
+    out = [_row(["run", "frames (train / held out)", "Gaussians", "held-out PSNR init → coarse → final",
+                 "SSIM init → final", "LMD (static head)", "training: wall (CPU), load average before → after"]),
+           _rule(7)]
+    for run in r["runs"].values():
+        m = run["metrics"]
+        lmd = f"{m['lmd_mediapipe']:.4f} ({m['lmd_mediapipe_static']:.4f})" if "lmd_mediapipe" in m else "—"
+        before, after = run["load_average_1min"]
+        out.append(_row([run["label"], f"{m['frames_train']:,} / {m['frames_heldout']:,}", f"{m['gaussians']:,}",
+                         f"{m['psnr_init']:.1f} → {m['psnr_coarse']:.1f} → {m['psnr']:.1f} dB",
+                         f"{m['ssim_init']:.2f} → {m['ssim']:.2f}", lmd,
+                         f"{run['wall_s']:.0f} s ({run['cpu_s']:.0f} s), {before:.1f} → {after:.1f}"]))
+    gaps = {name: run["metrics"]["lmd_mediapipe"] / run["metrics"]["lmd_mediapipe_static"] - 1
+            for name, run in r["runs"].items() if "lmd_mediapipe" in run["metrics"]}
+    lmd = ", ".join(f"{name} {_sign(format(gap, '+.1%'))}" for name, gap in gaps.items())
+    return [*out, "", f"LMD of the audio-driven head against the static head's (by `--runs` name): {lmd}. "
+                      f"torch {r['torch']}, {r['threads']} thread, pinned to {r['pinned_cores']} core; {r['machine']}; "
+                      f"{r['shared']}."]
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {
     "v3face_val_l1": v3face_val_l1, "motion_dit_eval": motion_dit_eval, "dvc_status": dvc_status,
     "report_scale": report_scale, "microalbert_eval": microalbert_eval, "dualforce_sizes": dualforce_sizes,
     "av_offset": av_offset, "scale_plan": scale_plan, "render_fps": render_fps, "preprocess": preprocess,
     "shard_overhead": shard_overhead, "features_speed": features_speed, "dualforce_eval": dualforce_eval,
-    "speaking": speaking, "parity": parity, "hubert_precision": hubert_precision, "lipsync_sanity": lipsync_sanity}
+    "speaking": speaking, "parity": parity, "hubert_precision": hubert_precision, "lipsync_sanity": lipsync_sanity,
+    "gaussians_train": gaussians_train}
 
 
 def render(text: str, where: str) -> str:
