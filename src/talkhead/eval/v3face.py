@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from talkhead.atomic import atomic_dir, write_json
 from talkhead.config import EvaluateConfig
 from talkhead.data.featurefile import read_features
 from talkhead.features import mel
@@ -245,3 +246,16 @@ def plot_tracks(table: pd.DataFrame, channels: list[str], clip: str, out_png: Pa
     fig.tight_layout()
     fig.savefig(out_png, dpi=100, metadata={"Software": None})  # no version stamp: byte-stable files
     plt.close(fig)
+
+
+def evaluate_v3face(model: Path, metadata: Path, export: Path | None, out: Path, cfg: EvaluateConfig) -> dict:
+    """Score, then write the folder `out` atomically (the evaluate_v3face phase: metrics.json, tracks.csv,
+    plots/tracks.png); return the metrics."""
+    metrics, first = score(model, metadata, export, cfg)
+    table = track_table(first["tracks"], list(cfg.plot_channels))
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "metrics.json", metrics | {"plotted_clip": first["clip"]})
+        table.to_csv(tmp / "tracks.csv", index=False, float_format="%.5f")
+        (tmp / "plots").mkdir()
+        plot_tracks(table, list(cfg.plot_channels), first["clip"], tmp / "plots" / "tracks.png")
+    return metrics

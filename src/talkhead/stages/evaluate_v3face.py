@@ -4,7 +4,8 @@ Reads the trained model (data/models/v3face/expression), the packed dataset and,
 export (data/export/v3face); writes data/eval/v3face/: `metrics.json` (val L1 on the lipsync,
 expression and all channels for the model, the training-mean pose, silent audio, the model with
 crisp_mouth, the streamed fp32 and int8 graphs; the int8 cost), `tracks.csv` (per-frame tracks of
-the plotted channels on the first held-out clip, a DVC plot) and `plots/tracks.png`.
+the plotted channels on the first held-out clip, a DVC plot) and `plots/tracks.png`
+(talkhead.eval.v3face.evaluate_v3face).
 """
 
 from __future__ import annotations
@@ -13,26 +14,13 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from talkhead.atomic import atomic_dir, write_json
 from talkhead.config import EvaluateConfig
 from talkhead.stages.common import run_stage, stage_parser
 
 
-def evaluate_v3face(model: Path, metadata: Path, export: Path | None, out: Path, cfg: EvaluateConfig) -> dict:
-    """Score, then write the folder `out` atomically; return the metrics."""
-    from talkhead.eval.v3face import plot_tracks, score, track_table
-
-    metrics, first = score(model, metadata, export, cfg)
-    table = track_table(first["tracks"], list(cfg.plot_channels))
-    with atomic_dir(out) as tmp:
-        write_json(tmp / "metrics.json", metrics | {"plotted_clip": first["clip"]})
-        table.to_csv(tmp / "tracks.csv", index=False, float_format="%.5f")
-        (tmp / "plots").mkdir()
-        plot_tracks(table, list(cfg.plot_channels), first["clip"], tmp / "plots" / "tracks.png")
-    return metrics
-
-
 def _main(args: argparse.Namespace) -> str:
+    from talkhead.eval.v3face import evaluate_v3face
+
     m = evaluate_v3face(Path(args.model), Path(args.metadata), Path(args.export) if args.export else None,
                         Path(args.out), EvaluateConfig.from_json(args.cfg))
     base = {k: m[k]["val_l1_all"] for k in ("baseline_mean_pose", "baseline_silence") if k in m}
