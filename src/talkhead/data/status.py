@@ -8,6 +8,10 @@ downstream and never fails the run.
 `write_summary` (the `summary` stage; data/normalize/summary.csv): one CSV row per clip folder of a phase,
 from each folder's status.json. It is here, in data (layer 1), beside the records it reads: its other import,
 talkhead.atomic, is lower.
+
+`accepted_measures`: the gate's measures of a clip it accepted, from its data/quality/{clip}/quality.json, which
+every post-gate clip function reads first (talkhead.features.*'s, data.pack's `pack`). It is here, in data
+(layer 1), with the per-clip records, so that data.pack can call it; it imports nothing of talkhead.
 """
 
 from __future__ import annotations
@@ -95,3 +99,15 @@ def write_summary(folders: Sequence[Path], out: Path) -> tuple[int, int]:
             writer.writerow([s.clip, s.stage, int(s.ok), "|".join(s.reasons), s.message,
                              json.dumps(s.details, sort_keys=True)])
     return len(statuses), sum(s.ok for s in statuses)
+
+
+def accepted_measures(quality_dir: Path) -> dict:
+    """The gate's measures of a clip it accepted (with `clip`); ValueError for a rejected clip.
+
+    Feature stages run only on accepted clips (the qc checkpoint), so a rejected one here is a
+    wiring error worth stopping for, not a data problem.
+    """
+    q = json.loads((Path(quality_dir) / "quality.json").read_text(encoding="utf-8"))
+    if q["verdict"] != "accept":
+        raise ValueError(f"{quality_dir}: clip {q['clip']} was rejected ({', '.join(q['reasons'])})")
+    return {**q["measures"], "clip": q["clip"]}

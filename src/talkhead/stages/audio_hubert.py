@@ -16,7 +16,8 @@ import soundfile as sf
 
 from talkhead.config import AudioHubertConfig, ConfigError
 from talkhead.data.featurefile import write_features
-from talkhead.stages.common import accepted_measures, run_stage, stage_parser
+from talkhead.data.status import accepted_measures
+from talkhead.stages.common import run_stage, stage_parser
 
 
 def audio_hubert_clip(quality_dir: Path, out: Path, cfg: AudioHubertConfig, encoder=None) -> dict:

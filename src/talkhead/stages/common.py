@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from talkhead.config import ConfigError
 from talkhead.logs import setup_logging
@@ -35,14 +33,3 @@ def run_stage(body: Callable[[argparse.Namespace], str], parser: argparse.Argume
     log.info("%s", summary)
     return 0
 
-
-def accepted_measures(quality_dir: Path) -> dict:
-    """The gate's measures of a clip it accepted (with `clip`); ValueError for a rejected clip.
-
-    Feature stages run only on accepted clips (the qc checkpoint), so a rejected one here is a
-    wiring error worth stopping for, not a data problem.
-    """
-    q = json.loads((Path(quality_dir) / "quality.json").read_text(encoding="utf-8"))
-    if q["verdict"] != "accept":
-        raise ValueError(f"{quality_dir}: clip {q['clip']} was rejected ({', '.join(q['reasons'])})")
-    return {**q["measures"], "clip": q["clip"]}

@@ -16,7 +16,8 @@ import numpy as np
 from talkhead.config import FaceMeshConfig
 from talkhead.data.featurefile import write_features
 from talkhead.features import mesh
-from talkhead.stages.common import accepted_measures, run_stage, stage_parser
+from talkhead.data.status import accepted_measures
+from talkhead.stages.common import run_stage, stage_parser
 
 
 def face_mesh_clip(crop_dir: Path, quality_dir: Path, out: Path, cfg: FaceMeshConfig) -> dict:

@@ -21,7 +21,8 @@ from talkhead.config import ConfigError, LiveportraitConfig
 from talkhead.data.featurefile import read_features, write_features
 from talkhead.features import motion as mo
 from talkhead.features.pose import Pose
-from talkhead.stages.common import accepted_measures, run_stage, stage_parser
+from talkhead.data.status import accepted_measures
+from talkhead.stages.common import run_stage, stage_parser
 
 if TYPE_CHECKING:
     from talkhead.features.liveportrait_motion import LivePortraitMotion

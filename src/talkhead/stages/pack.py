@@ -12,7 +12,8 @@ import numpy as np
 from talkhead.data.manifest import ManifestRow
 from talkhead.data.pack import pack_clip
 from talkhead.media.decode import iter_frames_cfr
-from talkhead.stages.common import accepted_measures, run_stage, stage_parser
+from talkhead.data.status import accepted_measures
+from talkhead.stages.common import run_stage, stage_parser
 
 
 def pack(features: list[Path], crop_dir: Path, quality_dir: Path, labels: dict[str, str], out: Path) -> dict:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from talkhead.config import VideoLatentsConfig
 from talkhead.data.featurefile import write_features
-from talkhead.stages.common import accepted_measures, run_stage, stage_parser
+from talkhead.data.status import accepted_measures
+from talkhead.stages.common import run_stage, stage_parser
 
 if TYPE_CHECKING:
     from talkhead.features.video_latents import LatentEncoder
