@@ -1,5 +1,8 @@
 """80-bin log-mel spectrogram at 100 Hz from 16 kHz audio — 4 mel frames per 25 fps video frame.
 
+In features (layer 3), one module per modality; audio_mel_clip's own imports (config, data.featurefile,
+data.status) are lower.
+
 Settings: 25 ms Hann window (400 samples), 10 ms hop (160), 512-point FFT, power spectrum, 80
 Slaney-normalised mel bands on the Slaney mel scale from 0 Hz to 8 kHz, natural log with a floor
 of 1e-10 (−23.0), frames centred on their instants (reflect padding). The frame count is cut to
@@ -9,11 +12,22 @@ Two implementations compute the same numbers: torch.stft (`backend: torch`, e.g.
 a model on a GPU) and NumPy (`auto` and `numpy`: 5 ms for 5 s of audio, and no torch import, which
 costs ~0.8 s per process). They agree to ~1e-14 in power (identical after the float32 cast), so the
 features do not depend on which one ran.
+
+`audio_mel_clip` (the audio_mel phase on one clip) reads data/quality/{clip}/ (audio.wav, shifted when the gate
+corrected an offset; quality.json for the frame count); writes data/features/{clip}/audio_mel.safetensors with
+`mel` (4·T, 80) float32.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import soundfile as sf
+
+from talkhead.config import AudioMelConfig
+from talkhead.data.featurefile import write_features
+from talkhead.data.status import accepted_measures
 
 VERSION = "logmel-1"
 SAMPLE_RATE = 16000
@@ -106,3 +120,16 @@ def speech_level(mel: np.ndarray, rows_per_frame: int = 4) -> float:
     """A recording's speaking level: the 95th percentile over frames of `frame_log_power` (natural-log power
     units, so a gain g on the samples adds 2·ln g); pauses and silence below it do not move it."""
     return float(np.percentile(frame_log_power(mel, rows_per_frame), 95))
+
+
+def audio_mel_clip(quality_dir: Path, out: Path, cfg: AudioMelConfig) -> dict:
+    """Compute and write the log-mel of one accepted clip; return its metadata."""
+    m = accepted_measures(quality_dir)
+    samples, rate = sf.read(quality_dir / "audio.wav", dtype="float32")
+    if rate != SAMPLE_RATE:
+        raise ValueError(f"{quality_dir / 'audio.wav'}: {rate} Hz, log-mel needs {SAMPLE_RATE}")
+    feats = log_mel(samples, m["frames"], m["fps"], cfg.backend)  # (4T, 80)
+    meta = {"clip": m["clip"], "modality": "audio_mel", "rate_hz": 100, "frames": m["frames"],
+            "extractor": "log-mel", "version": VERSION, "checkpoint": ""}
+    write_features(out, {"mel": feats}, meta)
+    return meta

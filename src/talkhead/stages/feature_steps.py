@@ -79,7 +79,7 @@ class FeatureStep:
 
 
 def _audio_mel(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.stages.audio_mel import audio_mel_clip
+    from talkhead.features.mel import audio_mel_clip
 
     return audio_mel_clip(ctx.folder("quality", e.clip), out, cfg)
 
