@@ -4,7 +4,8 @@ Keys: `<modality>/<name>` for each modality file's tensors (e.g. `audio_mel/mel`
 `reference/image` (H, W, 3) uint8 — the crop's first frame, the identity reference the video
 models condition on — and `segments` (S, 2) int32 video-frame ranges [start, end) that never span
 a scene cut. Metadata: clip, frames, fps, speaker, split, emotion, `modalities` (JSON: per
-modality its rate_hz, extractor, version, checkpoint) and the required feature-file keys.
+modality its rate_hz, extractor, version, checkpoint) and the required feature-file keys. `pack` is the pack
+phase on one accepted clip: its feature files, the crop's first frame, the gate's segments, the manifest labels.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from talkhead.data.featurefile import read_features, write_features
+from talkhead.data.status import accepted_measures
+from talkhead.media.decode import iter_frames_cfr
 from talkhead.vocab import ROWS_PER_FRAME
 
 VERSION = "pack-1"
@@ -49,3 +52,14 @@ def pack_clip(files: Sequence[Path], reference: np.ndarray, segments: np.ndarray
             "checkpoint": "", "modalities": json.dumps(modalities, sort_keys=True)}
     write_features(out, tensors, meta)
     return meta
+
+
+def pack(features: list[Path], crop_dir: Path, quality_dir: Path, labels: dict[str, str], out: Path) -> dict:
+    """Pack one clip; `labels` holds its speaker, split and emotion (from the manifest row)."""
+    m = accepted_measures(quality_dir)
+    q = json.loads((quality_dir / "quality.json").read_text(encoding="utf-8"))
+    reference = next(iter_frames_cfr(crop_dir / "crop.mp4", m["fps"]))  # (H, W, 3) the crop's first frame
+    segments = np.array(q.get("segments") or [[0, m["frames"]]], np.int32).reshape(-1, 2)  # (S, 2)
+    info = {"clip": m["clip"], "frames": m["frames"], "fps": m["fps"], "speaker": labels["speaker"],
+            "split": labels["split"], "emotion": labels["emotion"]}
+    return pack_clip(features, reference, segments, out, info)

@@ -2,7 +2,10 @@
 
 Each of Apple's 52 ARFaceAnchor blendshapes gets one raw, scale-free measure of the mesh
 (`raw_measures`); a per-speaker `Calibration` maps it to a [0, 1] coefficient (`solve`), and
-`smooth_targets` is the optional ground-truth smoothing (γ, σ, fade) of the V3 face notes.
+`smooth_targets` is the optional ground-truth smoothing (γ, σ, fade) of the V3 face notes. The blendshapes
+phase on one clip (`blendshapes_clip`) writes data/features/{clip}/blendshapes.safetensors
+with `coefficients` (T, 52) float32 in [0, 1] in ARKit order (names in the metadata), and
+`targets` (T, 52), the smoothed ground truth, when blendshapes.smooth_targets is on.
 
 Face frame. Every frame is put in a face-aligned 2D frame before anything is measured: the origin
 is the midpoint of the outer eye corners 33 and 263, the x axis runs from 33 to 263 (towards the
@@ -63,12 +66,16 @@ huge gain). `solve` is then clip((raw - neutral) / span, 0, 1).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from talkhead.config import BlendshapesConfig
+from talkhead.data.featurefile import read_features, write_features
 from talkhead.vocab import ARKIT_NAMES
 
 VERSION = "geometric-1"
@@ -277,3 +284,18 @@ def smooth_targets(coeffs: np.ndarray, gamma: float, sigma: float, fade: int) ->
         out *= ramp[:, None]
     out[lost] = np.nan
     return out.astype(np.float32)
+
+
+def blendshapes_clip(mesh_file: Path, calibration: Path, out: Path, cfg: BlendshapesConfig) -> dict:
+    """Solve one clip's blendshapes with its speaker's calibration; return the metadata."""
+    tensors, meta = read_features(mesh_file, keys=["points"])
+    cal = Calibration.from_dict(json.loads(calibration.read_text(encoding="utf-8")))
+    coeffs = solve(raw_measures(tensors["points"]), cal)  # (T, 52)
+    out_tensors = {"coefficients": coeffs}
+    if cfg.smooth_targets:
+        out_tensors["targets"] = smooth_targets(coeffs, cfg.gamma, cfg.sigma, cfg.fade).astype(np.float32)
+    info = {"clip": meta["clip"], "modality": "blendshapes", "rate_hz": meta["rate_hz"], "frames": meta["frames"],
+            "extractor": "geometric-arkit-52", "version": VERSION, "checkpoint": f"calibration:{calibration.name}",
+            "names": ",".join(ARKIT_NAMES)}
+    write_features(out, out_tensors, info)
+    return info

@@ -6,6 +6,11 @@ here. It is a linear model of the 468 non-iris points of the MediaPipe face mesh
 are laid out like FLAME's, so downstream code can take either this or real FLAME parameters
 imported from EMOCA (Danecek et al. 2022) or DECA (Feng et al. 2021; talkhead.features.flame_import).
 
+The face3dmm_basis phase (`face3dmm_basis`): the basis is learned on the found frames of the training
+split's data/features/{clip}/face_mesh.safetensors and written, atomically, to
+data/models/face3dmm_basis/ (basis.safetensors: mean, components, variance; basis.json: counts,
+explained variance, clips, version). It is versioned like a model: feature files name it by hash.
+
 Per frame (the mesh is first put in the canonical face frame by the head pose of
 talkhead.features.pose: origin outer-eye midpoint, x to the subject's left, y down, z away from
 the camera, unit = outer-eye distance):
@@ -53,6 +58,8 @@ import numpy as np
 from safetensors import safe_open
 from scipy.spatial.transform import Rotation
 
+from talkhead.atomic import atomic_dir
+from talkhead.config import Face3dmmConfig
 from talkhead.data.featurefile import read_features, serialize
 from talkhead.features.pose import fit_pose
 
@@ -268,4 +275,12 @@ def fit_basis(mesh_files: Sequence[str | Path], n_expression: int) -> Basis:
     basis = basis_from_clips(clips(), n_expression)
     log.info("face3dmm basis: %d components explain %.1f%% of %d frames of %d clips", basis.n_components,
              100 * sum(basis.explained_variance_ratio()), basis.frames, len(basis.clips))
+    return basis
+
+
+def face3dmm_basis(mesh_files: Sequence[Path], out: Path, cfg: Face3dmmConfig) -> Basis:
+    """Fit the basis on the training clips' mesh files and write the folder `out` atomically."""
+    basis = fit_basis(mesh_files, cfg.n_expression)
+    with atomic_dir(out) as tmp:
+        basis.save(tmp)
     return basis

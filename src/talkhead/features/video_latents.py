@@ -7,6 +7,13 @@ talkhead.models.video_vae trained on the accepted crops (talkhead.train.video_va
 Stable Diffusion VAE). Latents are one per video frame. Clips are encoded in batches of frames, so
 memory does not grow with their length; the video VAE's causal temporal mixing gets the frames
 before each batch as context, so a batched clip encodes as a single pass would.
+
+The video_latents phase on one clip (`video_latents_clip`): reads data/crop/{clip}/crop.mp4,
+data/quality/{clip}/quality.json and (backend video_vae) the trained data/models/video_vae/; writes
+data/features/{clip}/video_latents.safetensors with `latents` (T, C, h, w) float16, one per video
+frame, and `clip_first_frame` (C, h, w) float16 (the `clip_` prefix marks a per-clip tensor without a
+time axis). The metadata's `checkpoint` is the sha256 of the encoder's weights, so latents from
+different weights are never mixed up.
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ import numpy as np
 import torch
 
 from talkhead.config import ConfigError, VideoLatentsConfig
+from talkhead.data.featurefile import write_features
+from talkhead.data.status import accepted_measures
 from talkhead.features.precision import DTYPES, autocast, compute_dtype
 from talkhead.media.decode import iter_frames_cfr
-from talkhead.models.checkpoint import file_digest, read_checkpoint
+from talkhead.models.checkpoint import deterministic, file_digest, read_checkpoint
 from talkhead.models.video_vae import MODEL_FORMAT, VideoVAE, VideoVAESpec
 
 log = logging.getLogger(__name__)
@@ -193,3 +202,19 @@ def encode_clip(encoder: LatentEncoder, crop_mp4: str | Path, fps: int, frames: 
     if not np.isfinite(out).all():
         raise ValueError(f"{crop_mp4}: latents overflow float16 (or are NaN) with {encoder.name} {encoder.identity}")
     return out, out[0].copy()
+
+
+def video_latents_clip(crop_dir: Path, quality_dir: Path, model_dir: Path | None, out: Path,
+                       cfg: VideoLatentsConfig, encoder: LatentEncoder | None = None) -> dict:
+    """Encode one accepted clip's crop (loading the encoder unless one is given); return its metadata."""
+    m = accepted_measures(quality_dir)
+    encoder = encoder or load_encoder(cfg, model_dir)
+    with deterministic():
+        latents, first = encode_clip(encoder, crop_dir / "crop.mp4", m["fps"], m["frames"],
+                                     cfg.batch_frames)  # (T, C, h, w), (C, h, w) float16
+    meta = {"clip": m["clip"], "modality": "video_latents", "rate_hz": m["fps"], "frames": m["frames"],
+            "extractor": encoder.name, "version": VERSION, "checkpoint": encoder.identity,
+            "latent_shape": ",".join(map(str, latents.shape[1:])), "size": encoder.size,
+            "scaling_factor": f"{encoder.scaling_factor:.6g}"}
+    write_features(out, {"latents": latents, "clip_first_frame": first}, meta)
+    return meta

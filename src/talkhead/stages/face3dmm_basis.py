@@ -1,10 +1,7 @@
 """Stage `face3dmm_basis`: the training clips' face meshes → the landmark 3DMM's PCA expression basis.
 
-The basis (talkhead.features.face3dmm; a landmark model laid out like FLAME, Li et al. 2017,
-https://flame.is.tue.mpg.de, not FLAME itself) is learned on the found frames of the training
-split's data/features/{clip}/face_mesh.safetensors and written, atomically, to
-data/models/face3dmm_basis/ (basis.safetensors: mean, components, variance; basis.json: counts,
-explained variance, clips, version). It is versioned like a model: feature files name it by hash.
+Parses the arguments and runs talkhead.features.face3dmm.face3dmm_basis, whose module docstring describes the
+basis and the data/models/face3dmm_basis/ folder it writes.
 """
 
 from __future__ import annotations
@@ -13,19 +10,10 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from talkhead.atomic import atomic_dir
 from talkhead.config import Face3dmmConfig
 from talkhead.data.shards import listed_paths
-from talkhead.features.face3dmm import Basis, fit_basis
+from talkhead.features.face3dmm import face3dmm_basis
 from talkhead.stages.common import run_stage, stage_parser
-
-
-def face3dmm_basis(mesh_files: Sequence[Path], out: Path, cfg: Face3dmmConfig) -> Basis:
-    """Fit the basis on the training clips' mesh files and write the folder `out` atomically."""
-    basis = fit_basis(mesh_files, cfg.n_expression)
-    with atomic_dir(out) as tmp:
-        basis.save(tmp)
-    return basis
 
 
 def _main(args: argparse.Namespace) -> str:

@@ -125,14 +125,14 @@ def _face3dmm(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 
 def _blendshapes(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.stages.blendshapes import blendshapes_clip
+    from talkhead.features.blendshapes import blendshapes_clip
 
     return blendshapes_clip(ctx.feature("face_mesh", e.clip), ctx.shared_path("calibration", e), out, cfg)
 
 
 def _video_latents(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
     from talkhead.features import video_latents
-    from talkhead.stages.video_latents import video_latents_clip
+    from talkhead.features.video_latents import video_latents_clip
 
     model = ctx.shared_path("video_vae", e)
     if "video_vae" not in ctx.cache:
@@ -142,7 +142,7 @@ def _video_latents(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 
 def _pack(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.stages.pack import pack
+    from talkhead.data.pack import pack
 
     features = [ctx.feature(m, e.clip) for m in ctx.modalities]
     labels = {"speaker": e.speaker, "split": e.split, "emotion": e.emotion}

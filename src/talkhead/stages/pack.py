@@ -1,4 +1,7 @@
-"""Stage `pack`: an accepted clip's modalities, reference frame, segments → data/dataset/clips/{clip}.safetensors."""
+"""Stage `pack`: an accepted clip's modalities, reference frame, segments → data/dataset/clips/{clip}.safetensors.
+
+Parses the arguments and runs talkhead.data.pack.pack.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +10,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 
 from talkhead.data.manifest import ManifestRow
-from talkhead.data.pack import pack_clip
-from talkhead.media.decode import iter_frames_cfr
-from talkhead.data.status import accepted_measures
+from talkhead.data.pack import pack
 from talkhead.stages.common import run_stage, stage_parser
-
-
-def pack(features: list[Path], crop_dir: Path, quality_dir: Path, labels: dict[str, str], out: Path) -> dict:
-    """Pack one clip; `labels` holds its speaker, split and emotion (from the manifest row)."""
-    m = accepted_measures(quality_dir)
-    q = json.loads((quality_dir / "quality.json").read_text(encoding="utf-8"))
-    reference = next(iter_frames_cfr(crop_dir / "crop.mp4", m["fps"]))  # (H, W, 3) the crop's first frame
-    segments = np.array(q.get("segments") or [[0, m["frames"]]], np.int32).reshape(-1, 2)  # (S, 2)
-    info = {"clip": m["clip"], "frames": m["frames"], "fps": m["fps"], "speaker": labels["speaker"],
-            "split": labels["split"], "emotion": labels["emotion"]}
-    return pack_clip(features, reference, segments, out, info)
 
 
 def _main(args: argparse.Namespace) -> str:

@@ -1,10 +1,7 @@
 """Stage `video_latents`: an accepted clip's face crop → per-frame video latents and the first-frame latent.
 
-Reads data/crop/{clip}/crop.mp4, data/quality/{clip}/quality.json and (backend video_vae) the
-trained data/models/video_vae/; writes data/features/{clip}/video_latents.safetensors with
-`latents` (T, C, h, w) float16, one per video frame, and `clip_first_frame` (C, h, w) float16
-(the `clip_` prefix marks a per-clip tensor without a time axis). The metadata's `checkpoint` is
-the sha256 of the encoder's weights, so latents from different weights are never mixed up.
+Parses the arguments and runs talkhead.features.video_latents.video_latents_clip, whose module docstring
+describes what it reads and writes.
 """
 
 from __future__ import annotations
@@ -12,34 +9,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from talkhead.config import VideoLatentsConfig
-from talkhead.data.featurefile import write_features
-from talkhead.data.status import accepted_measures
+from talkhead.features.video_latents import video_latents_clip
 from talkhead.stages.common import run_stage, stage_parser
-
-if TYPE_CHECKING:
-    from talkhead.features.video_latents import LatentEncoder
-
-
-def video_latents_clip(crop_dir: Path, quality_dir: Path, model_dir: Path | None, out: Path,
-                       cfg: VideoLatentsConfig, encoder: LatentEncoder | None = None) -> dict:
-    """Encode one accepted clip's crop (loading the encoder unless one is given); return its metadata."""
-    from talkhead.features import video_latents
-    from talkhead.models.checkpoint import deterministic
-
-    m = accepted_measures(quality_dir)
-    encoder = encoder or video_latents.load_encoder(cfg, model_dir)
-    with deterministic():
-        latents, first = video_latents.encode_clip(encoder, crop_dir / "crop.mp4", m["fps"], m["frames"],
-                                                   cfg.batch_frames)  # (T, C, h, w), (C, h, w) float16
-    meta = {"clip": m["clip"], "modality": "video_latents", "rate_hz": m["fps"], "frames": m["frames"],
-            "extractor": encoder.name, "version": video_latents.VERSION, "checkpoint": encoder.identity,
-            "latent_shape": ",".join(map(str, latents.shape[1:])), "size": encoder.size,
-            "scaling_factor": f"{encoder.scaling_factor:.6g}"}
-    write_features(out, {"latents": latents, "clip_first_frame": first}, meta)
-    return meta
 
 
 def _main(args: argparse.Namespace) -> str:
