@@ -1,5 +1,8 @@
 """HuBERT / wav2vec2 hidden states at 50 Hz from 16 kHz audio: 2 rows per 25 fps video frame.
 
+In features (layer 3), one module per modality; audio_hubert_clip's own imports (config, data.featurefile,
+data.status) are lower.
+
 HuBERT (https://arxiv.org/abs/2106.07447) and wav2vec 2.0 (https://arxiv.org/abs/2006.11477) share a
 convolutional frontend (kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2) that turns 16 kHz audio
 into one frame per 320 samples (20 ms). Each frame sees 400 samples (25 ms), so row j covers
@@ -25,6 +28,11 @@ remains is attention: a kept row attends to its window, not the whole clip; with
 context on each side this changes rows by little (~1e-2 on tiny random models, whose attention is
 nearly uniform; real models attend mostly locally). One window (audio up to chunk_s) is exactly a
 direct `model(x)` call.
+
+`audio_hubert_clip` (the audio_hubert phase on one clip) reads data/quality/{clip}/audio.wav and quality.json;
+writes data/features/{clip}/audio_hubert.safetensors with `hidden` (2·T, L, D) float16 (L the kept layers). The
+checkpoint (`audio_hubert.checkpoint`, a local folder or a hub id already in the local cache) is recorded in the
+metadata with a hash of its weights, so features from different weights are never mixed up.
 """
 
 from __future__ import annotations
@@ -39,8 +47,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
+from talkhead.config import AudioHubertConfig, ConfigError
+from talkhead.data.featurefile import write_features
+from talkhead.data.status import accepted_measures
 from talkhead.features.precision import autocast, compute_dtype
 
 log = logging.getLogger(__name__)
@@ -286,3 +298,19 @@ def encode(encoder: AudioEncoder, samples: np.ndarray, n_video_frames: int, fps:
     pos_half = getattr(encoder.model.config, "num_conv_pos_embeddings", 0) // 2  # positional conv reach, frames
     context = max(round(overlap_s * FEATURE_RATE), pos_half)
     return _encode_rows(encoder, wave.astype(np.float32), 2 * n_video_frames, chosen, core, context)
+
+
+def audio_hubert_clip(quality_dir: Path, out: Path, cfg: AudioHubertConfig, encoder=None) -> dict:
+    """Encode one accepted clip (loading the encoder unless one is given); return its metadata."""
+    if not cfg.checkpoint:
+        raise ConfigError("audio_hubert.checkpoint is empty: set it to a HuBERT/wav2vec2 folder or hub id")
+    m = accepted_measures(quality_dir)
+    samples, rate = sf.read(quality_dir / "audio.wav", dtype="float32")
+    encoder = encoder or load_audio_encoder(cfg.checkpoint, cfg.device, cfg.dtype)
+    hidden = encode(encoder, samples, m["frames"], m["fps"], rate, cfg.layers or None, cfg.chunk_s,
+                    cfg.overlap_s)  # (2T, L, D) float16
+    meta = {"clip": m["clip"], "modality": "audio_hubert", "rate_hz": 50, "frames": m["frames"],
+            "extractor": encoder.name, "version": VERSION, "checkpoint": encoder.identity,
+            "layers": ",".join(map(str, cfg.layers)) or "all"}
+    write_features(out, {"hidden": hidden}, meta)
+    return {**meta, "shape": hidden.shape}

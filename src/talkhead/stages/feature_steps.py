@@ -111,7 +111,7 @@ def _motion(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 def _audio_hubert(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
     from talkhead.features import hubert
-    from talkhead.stages.audio_hubert import audio_hubert_clip
+    from talkhead.features.hubert import audio_hubert_clip
 
     if "hubert" not in ctx.cache:
         ctx.cache["hubert"] = hubert.load_audio_encoder(cfg.checkpoint, cfg.device, cfg.dtype)
