@@ -1,8 +1,7 @@
 """Stage `face_mesh`: the crop's 478-point mesh per frame, lost frames interpolated and flagged, smoothed.
 
-Reads data/crop/{clip}/landmarks.npz and data/quality/{clip}/quality.json; writes
-data/features/{clip}/face_mesh.safetensors with `points` (T, 478, 3) float32 in crop pixels and
-`found` (T,) uint8 (1 where MediaPipe found the face, 0 where the row is interpolated).
+Parses the arguments and runs talkhead.features.mesh.face_mesh_clip, whose module docstring describes what it
+reads and the data/features/{clip}/face_mesh.safetensors it writes.
 """
 
 from __future__ import annotations
@@ -11,28 +10,9 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from talkhead.config import FaceMeshConfig
-from talkhead.data.featurefile import write_features
-from talkhead.features import mesh
-from talkhead.data.status import accepted_measures
+from talkhead.features.mesh import face_mesh_clip
 from talkhead.stages.common import run_stage, stage_parser
-
-
-def face_mesh_clip(crop_dir: Path, quality_dir: Path, out: Path, cfg: FaceMeshConfig) -> dict:
-    """Fill, smooth and write one accepted clip's mesh; return its metadata."""
-    m = accepted_measures(quality_dir)
-    with np.load(crop_dir / "landmarks.npz") as npz:
-        points = npz["points"].astype(np.float32)  # (T, 478, 3)
-    if len(points) != m["frames"]:
-        raise ValueError(f"{crop_dir}: {len(points)} mesh frames for a {m['frames']}-frame clip")
-    filled, found = mesh.fill_and_smooth(points, cfg.sigma_frames)
-    meta = {"clip": m["clip"], "modality": "face_mesh", "rate_hz": m["fps"], "frames": m["frames"],
-            "extractor": "mediapipe-face-mesh-478", "version": mesh.VERSION, "checkpoint": "mediapipe-0.10.21",
-            "found_rate": f"{found.mean():.4f}"}
-    write_features(out, {"points": filled, "found": found.astype(np.uint8)}, meta)
-    return meta
 
 
 def _main(args: argparse.Namespace) -> str:

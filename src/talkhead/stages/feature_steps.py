@@ -85,7 +85,7 @@ def _audio_mel(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 
 def _face_mesh(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.stages.face_mesh import face_mesh_clip
+    from talkhead.features.mesh import face_mesh_clip
 
     return face_mesh_clip(ctx.folder("crop", e.clip), ctx.folder("quality", e.clip), out, cfg)
 
