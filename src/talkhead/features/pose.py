@@ -1,5 +1,7 @@
 """Head pose per frame: the similarity transform carrying the canonical face onto the frame's mesh.
 
+In features (layer 3), one module per modality; head_pose_clip's own import (data.featurefile) is lower.
+
 For every frame, scale s, rotation R and translation t minimise Σ |s R c_i + t - p_i|² over a
 set of near-rigid landmarks i (forehead, nose bridge and tip, eye corners, temples, cheekbones;
 `RIGID`), where c is the canonical neutral face (talkhead.features.canonical) and p the frame's
@@ -14,14 +16,21 @@ the exact matrices. Translation is where the canonical origin (the outer eye-cor
 midpoint) lands, in crop pixels (tz in MediaPipe's depth units); scale is crop pixels per
 canonical unit (the outer-eye-corner distance). `residual` is the RMS distance of the rigid
 landmarks after the fit, in canonical units: large values flag a bad mesh.
+
+`head_pose_clip` (the head_pose phase on one clip) reads data/features/{clip}/face_mesh.safetensors; writes
+data/features/{clip}/head_pose.safetensors with `euler` (T, 3) pitch, yaw, roll in degrees, `matrix` (T, 3, 3),
+`translation` (T, 3) crop pixels, `scale` (T,) crop pixels per canonical unit and `residual` (T,) RMS fit error
+in canonical units, all float32.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from talkhead.data.featurefile import read_features, write_features
 from talkhead.features.canonical import canonical_face
 
 VERSION = "pose-1"
@@ -90,3 +99,15 @@ def euler_from_matrix(matrix: np.ndarray) -> np.ndarray:
     pitch = np.arctan2(m[:, 2, 1], m[:, 2, 2])
     roll = np.arctan2(m[:, 1, 0], m[:, 0, 0])
     return np.rad2deg(np.stack([pitch, yaw, roll], -1)).astype(np.float32)
+
+
+def head_pose_clip(mesh_file: Path, out: Path) -> dict:
+    """Fit and write one clip's head pose; return its metadata."""
+    tensors, meta = read_features(mesh_file, keys=["points"])
+    fit = fit_pose(tensors["points"])
+    info = {"clip": meta["clip"], "modality": "head_pose", "rate_hz": meta["rate_hz"], "frames": meta["frames"],
+            "extractor": "similarity-fit-canonical-mesh", "version": VERSION, "checkpoint": "canonical_face.npy",
+            "residual_median": f"{float(np.median(fit.residual)):.4f}"}
+    write_features(out, {"euler": fit.euler(), "matrix": fit.matrix, "translation": fit.translation,
+                         "scale": fit.scale, "residual": fit.residual}, info)
+    return info

@@ -91,7 +91,7 @@ def _face_mesh(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 
 def _head_pose(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.stages.head_pose import head_pose_clip
+    from talkhead.features.pose import head_pose_clip
 
     return head_pose_clip(ctx.feature("face_mesh", e.clip), out)
 

@@ -27,7 +27,6 @@ from talkhead.models.liveportrait.motion_extractor import MotionExtractor
 from talkhead.stages import motion as motion_stage
 from talkhead.stages.feature_shard import liveportrait_weights
 from talkhead.stages.feature_steps import STEPS, ClipEntry, StepContext
-from talkhead.stages.head_pose import head_pose_clip
 from tests.parity.seeded import seeded_state_dict
 
 FRAMES, PX, SEED = 4, 512, 5
@@ -107,7 +106,7 @@ def test_without_a_folder_motion_is_the_mesh_one(tmp_path):
             "checkpoint": ""}
     ctx = StepContext(tmp_path)
     write_features(ctx.feature("face_mesh", "c"), {"points": points.astype(np.float32)}, meta)
-    head_pose_clip(ctx.feature("face_mesh", "c"), ctx.feature("head_pose", "c"))
+    pose.head_pose_clip(ctx.feature("face_mesh", "c"), ctx.feature("head_pose", "c"))
     before = tmp_path / "before.safetensors"  # what the step wrote before the liveportrait backend existed
     motion_stage.motion_clip(ctx.feature("face_mesh", "c"), ctx.feature("head_pose", "c"), before)
     out = STEPS["motion"].output(ctx, "c")
