@@ -1,5 +1,8 @@
 """MoDA's 70-value motion per frame from LivePortrait's motion extractor (the `liveportrait` motion backend).
 
+In features (layer 3), beside the mesh's motion; it runs LivePortrait's networks of models (layer 2), and
+liveportrait_motion_clip's own imports (config, data.featurefile, data.status) are lower.
+
 MoDA (https://arxiv.org/abs/2507.03256) generates, per frame, what LivePortrait's
 (https://arxiv.org/abs/2407.03168) motion extractor M measures: with `liveportrait.dir` set, the
 features phase runs M (talkhead.models.liveportrait, the official weights loaded strictly) on every
@@ -24,6 +27,11 @@ The crop's framing is talkhead's (crop.size around the tracked face), not LivePo
 cropper's (scale 2.3, shifted up by 0.125): the weights see slightly different face sizes than in
 training, which the normalisation statistics absorb for generation but which bounds how far these
 values equal LivePortrait's own on the same video.
+
+`liveportrait_motion_clip` (the motion phase on one clip with `liveportrait.dir` set) reads
+data/crop/{clip}/crop.mp4 and data/quality/{clip}/quality.json; writes data/features/{clip}/motion.safetensors
+with `motion` (T, 70) and `clip_kp_canonical` (21, 3), the same layout as the mesh's motion
+(talkhead.features.motion) plus the first frame's canonical keypoints.
 """
 
 from __future__ import annotations
@@ -37,8 +45,11 @@ import numpy as np
 import torch
 
 from talkhead.config import LiveportraitConfig
+from talkhead.data.featurefile import write_features
+from talkhead.data.status import accepted_measures
 from talkhead.features.precision import autocast, compute_dtype
 from talkhead.media.decode import iter_frames_cfr
+from talkhead.models.checkpoint import deterministic
 from talkhead.models.liveportrait.keypoints import headpose_degrees
 from talkhead.models.liveportrait.motion_extractor import INPUT_SIZE, MotionExtractor
 from talkhead.models.liveportrait.weights import checkpoint_digest, load_module
@@ -126,3 +137,17 @@ def extract_clip(extractor: LivePortraitMotion, crop_mp4: str | Path, fps: int,
     if done != frames or first is None:
         raise ValueError(f"{crop_mp4}: {done} frames decoded for a {frames}-frame clip")
     return motion, first.astype(np.float32)
+
+
+def liveportrait_motion_clip(crop_dir: Path, quality_dir: Path, out: Path, cfg: LiveportraitConfig,
+                             extractor: LivePortraitMotion | None = None) -> dict:
+    """One clip's motion through LivePortrait's motion extractor (loaded unless given); return its metadata."""
+    m = accepted_measures(quality_dir)
+    extractor = extractor or load_extractor(cfg)
+    with deterministic():
+        motion, kp_canonical = extract_clip(extractor, crop_dir / "crop.mp4", m["fps"], m["frames"])
+    info = {"clip": m["clip"], "modality": "motion", "rate_hz": m["fps"], "frames": m["frames"],
+            "extractor": EXTRACTOR, "version": VERSION, "checkpoint": extractor.identity,
+            "backend": "liveportrait", "names": ",".join(NAMES)}
+    write_features(out, {"motion": motion, "clip_kp_canonical": kp_canonical}, info)
+    return info

@@ -1,5 +1,7 @@
 """MoDA's 70-value facial motion per frame, measured from the face mesh instead of LivePortrait.
 
+In features (layer 3), one module per modality; motion_clip's own import (data.featurefile) is lower.
+
 MoDA (https://arxiv.org/abs/2507.03256) drives LivePortrait (https://arxiv.org/abs/2407.03168)
 with its motion extractor's output per frame: 21 implicit keypoints' expression deformation
 (21 × 3 = 63), scale, translation (3) and pitch, yaw, roll. Here the same layout comes from the
@@ -27,14 +29,21 @@ subject's right / left):
 Normalisation: `motion_stats` computes the per-dimension mean and standard deviation over every
 frame of the TRAINING split only (floored at `STD_FLOOR` so near-constant dimensions do not blow up);
 `normalise` / `denormalise` apply them.
+
+`motion_clip` (the motion phase on one clip, the default backend) reads data/features/{clip}/face_mesh.safetensors
+and head_pose.safetensors; writes data/features/{clip}/motion.safetensors with `motion` (T, 70) float32 (the
+layout above). Unnormalised: the training split's statistics are written by the `motion_stats` stage. With
+`liveportrait.dir` set, the phase runs talkhead.features.liveportrait_motion.liveportrait_motion_clip instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
+from talkhead.data.featurefile import read_features, write_features
 from talkhead.features.canonical import canonical_face
 from talkhead.features.pose import Pose
 from talkhead.vocab import MOTION_DIM
@@ -82,3 +91,19 @@ def normalise(motion: np.ndarray, stats: dict[str, np.ndarray]) -> np.ndarray:
 def denormalise(motion: np.ndarray, stats: dict[str, np.ndarray]) -> np.ndarray:
     """The inverse of `normalise`."""
     return motion * stats["std"] + stats["mean"]
+
+
+def motion_clip(mesh_file: Path, pose_file: Path, out: Path) -> dict:
+    """Compute and write one clip's motion; return its metadata."""
+    mesh, meta = read_features(mesh_file, keys=["points"])
+    p, pmeta = read_features(pose_file, keys=["scale", "matrix", "translation", "residual"])
+    if pmeta["clip"] != meta["clip"] or pmeta["frames"] != meta["frames"]:
+        raise ValueError(f"{pose_file} ({pmeta['clip']}, {pmeta['frames']} frames) does not belong to "
+                         f"{mesh_file} ({meta['clip']}, {meta['frames']} frames)")
+    pose = Pose(p["scale"], p["matrix"], p["translation"], p["residual"])
+    motion = motion_from_pose(mesh["points"], pose)  # (T, 70)
+    info = {"clip": meta["clip"], "modality": "motion", "rate_hz": meta["rate_hz"], "frames": meta["frames"],
+            "extractor": "mesh-keypoints-moda-70", "version": VERSION, "checkpoint": "canonical_face.npy",
+            "names": ",".join(NAMES)}
+    write_features(out, {"motion": motion}, info)
+    return info

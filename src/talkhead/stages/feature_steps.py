@@ -97,7 +97,7 @@ def _head_pose(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
 
 def _motion(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.stages.motion import liveportrait_motion_clip, motion_clip
+    from talkhead.features.motion import motion_clip
 
     if cfg is None or not cfg.dir:  # the offline default: measured from the mesh and its pose
         return motion_clip(ctx.feature("face_mesh", e.clip), ctx.feature("head_pose", e.clip), out)
@@ -105,8 +105,8 @@ def _motion(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
 
     if "liveportrait_motion" not in ctx.cache:
         ctx.cache["liveportrait_motion"] = liveportrait_motion.load_extractor(cfg)
-    return liveportrait_motion_clip(ctx.folder("crop", e.clip), ctx.folder("quality", e.clip), out, cfg,
-                                    extractor=ctx.cache["liveportrait_motion"])
+    return liveportrait_motion.liveportrait_motion_clip(ctx.folder("crop", e.clip), ctx.folder("quality", e.clip),
+                                                        out, cfg, extractor=ctx.cache["liveportrait_motion"])
 
 
 def _audio_hubert(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:

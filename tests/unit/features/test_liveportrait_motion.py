@@ -19,6 +19,7 @@ from talkhead.config import ConfigError, LiveportraitConfig
 from talkhead.data.featurefile import read_features, write_features
 from talkhead.features import canonical, pose
 from talkhead.features import liveportrait_motion as lpm
+from talkhead.features.motion import motion_clip
 from talkhead.media.decode import iter_frames_cfr
 from talkhead.media.encode import VideoWriter
 from talkhead.models.checkpoint import file_digest
@@ -108,7 +109,7 @@ def test_without_a_folder_motion_is_the_mesh_one(tmp_path):
     write_features(ctx.feature("face_mesh", "c"), {"points": points.astype(np.float32)}, meta)
     pose.head_pose_clip(ctx.feature("face_mesh", "c"), ctx.feature("head_pose", "c"))
     before = tmp_path / "before.safetensors"  # what the step wrote before the liveportrait backend existed
-    motion_stage.motion_clip(ctx.feature("face_mesh", "c"), ctx.feature("head_pose", "c"), before)
+    motion_clip(ctx.feature("face_mesh", "c"), ctx.feature("head_pose", "c"), before)
     out = STEPS["motion"].output(ctx, "c")
     STEPS["motion"].run(ctx, ClipEntry("c"), out, LiveportraitConfig.from_dict({}))
     assert out.read_bytes() == before.read_bytes()

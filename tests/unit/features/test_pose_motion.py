@@ -148,4 +148,4 @@ def test_motion_stage_refuses_another_clips_pose(tmp_path):
     _mesh_file(tmp_path / "b.st", "b", 10, 1)
     assert head_pose_stage.main(["--mesh", str(tmp_path / "b.st"), "--out", str(tmp_path / "pose_b.st")]) == 0
     with pytest.raises(ValueError, match="does not belong"):
-        motion_stage.motion_clip(tmp_path / "a.st", tmp_path / "pose_b.st", tmp_path / "m.st")
+        motion.motion_clip(tmp_path / "a.st", tmp_path / "pose_b.st", tmp_path / "m.st")
