@@ -46,10 +46,12 @@ def shared_detector(name: str, score_threshold: float, retinaface: dict | None =
     Detection is per image (no state carries from one frame or clip to the next), so a shared detector finds
     what a fresh one finds. Do not close it; the process's exit frees it."""
     opts = dict(retinaface or {})
-    weights = str(opts.get("weights") or "") if name == "retinaface" else ""
-    stamp = (os.stat(weights).st_size, os.stat(weights).st_mtime_ns) if weights and os.path.isfile(weights) else None
-    key = tuple(sorted((k, str(v)) for k, v in opts.items())) if name == "retinaface" else ()
-    return _cached(name, score_threshold, key, stamp)
+    if name != "retinaface":  # the other backends ship inside their wheel: nothing on disk to watch
+        return _cached(name, score_threshold, (), None)
+    weights = str(opts.get("weights") or "")
+    stat = os.stat(weights) if weights and os.path.isfile(weights) else None
+    key = tuple(sorted((k, str(v)) for k, v in opts.items()))
+    return _cached(name, score_threshold, key, (stat.st_size, stat.st_mtime_ns) if stat else None)
 
 
 @lru_cache(maxsize=2)
