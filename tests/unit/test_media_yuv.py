@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import av
+import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from skimage import data as skdata
 from talkhead.faces.crop import cut_window
 from talkhead.media.decode import to_rgb
 from talkhead.media.encode import VideoWriter
-from talkhead.media.yuv import crop_i420, i420_to_rgb, planes_of, thumbnail_rgb, window_origin
+from talkhead.media.yuv import crop_i420, display_size, i420_to_rgb, planes_of, small_rgb, window_origin
 
 
 def _frame(rgb: np.ndarray, fmt: str = "yuv420p") -> av.VideoFrame:
@@ -63,10 +64,20 @@ def test_rotation_is_applied_to_the_planes(astronaut, tmp_path):
     assert p.y.shape == (510, 500) and p.u.shape == (255, 250)
     rgb = to_rgb()(frame)  # the reference path rotates the RGB frame
     assert rgb.shape[:2] == p.y.shape
-    thumb = thumbnail_rgb(p, long_side=128)
-    small = np.asarray(av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-        width=thumb.shape[1], height=thumb.shape[0], format="rgb24").to_ndarray(), np.float32)
-    assert np.abs(thumb.astype(np.float32) - small).mean() < 20.0
+    small = small_rgb(frame, (50, 51))  # display (w, h): the rotated frame is 500 wide, 510 high
+    assert display_size(frame) == (500, 510) and small.shape == (51, 50, 3)
+    want = cv2.resize(rgb, (50, 51), interpolation=cv2.INTER_AREA).astype(np.float32)
+    assert np.abs(small.astype(np.float32) - want).mean() < 4.0
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv444p", "yuvj420p", "yuv420p10le"])
+def test_small_rgb_is_the_area_downscaled_frame(astronaut, fmt):
+    """The cut detector's 64 px frames: what an area resize of the full RGB frame gives, in any pixel format."""
+    frame = _frame(astronaut, fmt)
+    small = small_rgb(frame, (64, 63))
+    assert small.shape == (63, 64, 3) and small.dtype == np.uint8
+    want = cv2.resize(to_rgb()(frame), (64, 63), interpolation=cv2.INTER_AREA).astype(np.float32)
+    assert np.abs(small.astype(np.float32) - want).mean() < 3.0
 
 
 def test_write_i420_round_trip(tmp_path, astronaut):

@@ -34,7 +34,7 @@ from talkhead.logs import progress
 from talkhead.media.clip_video import ClipVideo
 from talkhead.media.decode import DecodeReport, to_rgb
 from talkhead.media.probe import MediaError
-from talkhead.media.yuv import planes_of, thumbnail_rgb
+from talkhead.media.yuv import display_size, small_rgb
 from talkhead.quality.shots import CutDetector
 from talkhead.quality.sync import audio_features
 
@@ -120,8 +120,8 @@ def find_faces(video: ClipVideo, cfg: FacesConfig, name: str = "", audio_wav: Pa
     decode = DecodeReport()
     for i, frame in enumerate(progress(video.decoded(decode), desc=f"faces {name}", total=n, unit="frame")):
         if frame is not held:  # a repeated frame (slower source) is not converted again
-            held, thumb = frame, thumbnail_rgb(planes_of(frame))
-        cuts.update(thumb)  # the cut detector works on ~64 px images: a thumbnail is all it needs
+            held, thumb = frame, small_rgb(frame, cuts.compared_size(*display_size(frame)))
+        cuts.update(thumb)  # the cut detector works on ~64 px images, made by FFmpeg's scaler from the frame
         rgb = None
         if i % cfg.stride == 0:
             rgb = rgb_of(frame)  # (H, W, 3), only on probe frames

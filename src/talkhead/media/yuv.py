@@ -3,9 +3,9 @@
 Converting a 1080p frame to RGB costs about as much as decoding it, and the pipeline needs RGB
 only for small images: the 512² crop (face mesh, sharpness), a thumbnail for the scene-cut
 detector, and the detector's input on probe frames. So the crop is cut and resized plane by plane
-(I420 in, I420 out, straight into the encoder) and thumbnails are decimated before conversion.
-Display rotation is applied to the planes. Sources in other pixel formats (4:4:4, 10-bit, full
-range yuvj) are converted to yuv420p first by FFmpeg.
+(I420 in, I420 out, straight into the encoder), and the cut detector's thumbnail is made by FFmpeg's
+scaler straight from the decoded frame (area filter, one call). Display rotation is applied. Planes of
+sources in other pixel formats (4:4:4, 10-bit, full range yuvj) are converted to yuv420p first by FFmpeg.
 """
 
 from __future__ import annotations
@@ -53,17 +53,19 @@ def stack_i420(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(h * 3 // 2, w)
 
 
-def thumbnail_rgb(p: Planes, long_side: int = 256) -> np.ndarray:
-    """A small RGB image of the frame, long side about `long_side` px or more, by decimating the planes."""
-    h, w = p.y.shape
-    k = max(1, max(h, w) // long_side)
-    cu, cv_ = p.u[::k, ::k], p.v[::k, ::k]  # chroma sampled every 2k luma pixels
-    rows, cols = min(cu.shape[0], (h + k - 1) // k // 2), min(cu.shape[1], (w + k - 1) // k // 2)
-    if rows < 1 or cols < 1:
-        return cv2.cvtColor(np.ascontiguousarray(p.y), cv2.COLOR_GRAY2RGB)
-    luma = p.y[:: k, :: k][: 2 * rows, : 2 * cols]
-    return i420_to_rgb(stack_i420(np.ascontiguousarray(luma), np.ascontiguousarray(cu[:rows, :cols]),
-                                  np.ascontiguousarray(cv_[:rows, :cols])))
+def small_rgb(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
+    """The frame as (h, w, 3) RGB uint8 at display size `size` = (w, h): area-averaged by FFmpeg's scaler,
+    display rotation applied (for the scene-cut detector, whose 64 px frames need nothing finer)."""
+    turns = (int(round(frame.rotation)) % 360 // 90) % 4
+    width, height = size if turns % 2 == 0 else size[::-1]  # the coded frame's orientation
+    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+    return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+
+
+def display_size(frame: av.VideoFrame) -> tuple[int, int]:
+    """(width, height) of the frame as shown, its display rotation applied."""
+    turns = (int(round(frame.rotation)) % 360 // 90) % 4
+    return (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
 
 
 def window_origin(window: np.ndarray, frame_size: tuple[int, int]) -> tuple[int, int, int]:

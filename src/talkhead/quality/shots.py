@@ -116,14 +116,20 @@ class CutDetector:
         """Frames given to `update` so far."""
         return len(self._scores)
 
+    def compared_size(self, width: int, height: int) -> tuple[int, int]:
+        """(w, h) a frame of `width` × `height` is downscaled to before comparing (long side about `downscale`).
+
+        A caller that can make small frames cheaply (talkhead.media.yuv.small_rgb) hands over frames of this
+        size and the detector does not resize them."""
+        scale = min(1.0, self.downscale / max(width, height))
+        return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
+
     def _features(self, rgb: np.ndarray) -> np.ndarray:
         """Downscaled H, S, V, chroma (+ edges) planes of one frame, (h, w, 4 or 5) float32."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
         if self._size is None:
-            h, w = rgb.shape[:2]
-            scale = min(1.0, self.downscale / max(h, w))
-            self._size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+            self._size = self.compared_size(rgb.shape[1], rgb.shape[0])
         # A frame of another size (a spliced stream) is brought to the first frame's size.
         small = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA) if rgb.shape[1::-1] != self._size else rgb
         hsv8 = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2HSV)  # (h, w, 3) uint8, H in [0, 180)
