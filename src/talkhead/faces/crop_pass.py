@@ -27,7 +27,7 @@ from talkhead.atomic import atomic_dir, atomic_path, write_json
 from talkhead.config import CropConfig
 from talkhead.data.status import ClipStatus, pass_on, read_status
 from talkhead.faces.crop import box_in_crop, crop_windows
-from talkhead.faces.mediapipe_backend import FaceMesh
+from talkhead.faces.registry import shared_mesh
 from talkhead.logs import progress
 from talkhead.media.clip_video import ClipVideo
 from talkhead.media.encode import VideoWriter
@@ -51,7 +51,7 @@ def crop_video(video: ClipVideo, boxes: np.ndarray, out: Path, cfg: CropConfig, 
     sharpness: list[float] = []
     # The windows as actually cut: even luma pixels, so the 4:2:0 chroma planes crop exactly with them.
     windows = np.array([_effective(w_, (video.width, video.height)) for w_ in windows], np.float32)  # (T, 3)
-    mesh = FaceMesh()
+    mesh = shared_mesh()  # one graph per process, no face tracked at the start of each clip
     written = 0
     held: tuple[object, Planes] | None = None
     with VideoWriter(out / "crop.mp4", fps=fps, size=(cfg.size, cfg.size), crf=cfg.crf, preset=cfg.preset) as writer:
@@ -69,7 +69,6 @@ def crop_video(video: ClipVideo, boxes: np.ndarray, out: Path, cfg: CropConfig, 
                 points[i] = lm
             if i % cfg.blur_every == 0 and not np.isnan(boxes[i, 0]):
                 sharpness.append(face_sharpness(face, box_in_crop(boxes[i], windows[i], cfg.size)))
-    mesh.close()
     found = ~np.isnan(points[:, 0, 0])
     with atomic_path(out / "landmarks.npz", suffix=".npz") as part:
         np.savez_compressed(part, points=points.astype(np.float16), found=found, windows=windows)

@@ -87,6 +87,18 @@ class FaceMesh:
         pts = np.array([[p.x, p.y, p.z] for p in lm], np.float32)
         return pts * np.array([w, h, w], np.float32)
 
+    def forget(self) -> None:
+        """Drop the face being tracked, so that the next frame starts from a fresh detection as a new graph would.
+
+        A blank frame has no face: the tracker loses the one it held and the next frame runs the detector
+        again. Cheaper than a new graph (whose first frame pays the models' start, ~0.04 s) and the same
+        landmarks as a new graph's on the frames that follow (tests/unit/faces/test_mesh_reuse.py)."""
+        blank = np.zeros((64, 64, 3), np.uint8)
+        for _ in range(3):
+            if self.landmarks(blank) is None:
+                return
+        raise RuntimeError("the face mesh keeps finding a face in a blank frame")
+
     def close(self) -> None:
         """Free the graph."""
         self._mesh.close()

@@ -87,17 +87,22 @@ def test_one_process_runs_every_phase_and_indexes_the_shard(whole_run):
     assert "no_face" in quality["demo_noface"]["reasons"] and "silent_audio" in quality["demo_silent"]["reasons"]
 
 
-def test_the_shared_detector_finds_what_a_fresh_process_finds(whole_run, tmp_path):
-    """The shard job loads its face detector once (talkhead.faces.registry.shared_detector): the last clip, run after
-    every other clip of the shard, gets the files that the faces CLI writes for it alone in a new process."""
+@pytest.mark.parametrize("phase", ["faces", "crop"])
+def test_shared_models_find_what_a_fresh_process_finds(whole_run, tmp_path, phase):
+    """The shard job loads its face detector and face mesh once (talkhead.faces.registry.shared_detector,
+    shared_mesh): the last clip, run after every other clip of the shard, and the first get the files that the
+    phase's CLI writes for the clip alone in a new process (the mesh tracks faces from frame to frame, so this
+    also shows that nothing of one clip's tracking reaches the next)."""
     data, rows, _ = whole_run
     for row in (rows[-1], rows[0]):
         out = tmp_path / row.clip_id
-        done = subprocess.run([sys.executable, "-m", "talkhead.stages.faces", "--normalize",
-                               str(data / "normalize" / row.clip_id), "--out", str(out), "--cfg", CFG["faces"]],
-                              capture_output=True, text=True)
+        inputs = {"faces": ["--normalize", str(data / "normalize" / row.clip_id)],
+                  "crop": ["--faces", str(data / "faces" / row.clip_id),
+                           "--normalize", str(data / "normalize" / row.clip_id)]}[phase]
+        done = subprocess.run([sys.executable, "-m", f"talkhead.stages.{phase}", *inputs, "--out", str(out),
+                               "--cfg", CFG[phase]], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        shard_files = {k: v for k, v in _tree(data / "faces" / row.clip_id).items() if k != ".done.json"}
+        shard_files = {k: v for k, v in _tree(data / phase / row.clip_id).items() if k != ".done.json"}
         assert _tree(out) == shard_files, row.clip_id
 
 
