@@ -130,3 +130,16 @@ def test_write_wav_is_16bit_pcm(tmp_path, channels):
     back, _ = sf.read(tmp_path / "a.wav", dtype="float32")
     assert np.abs(back - samples).max() < 1e-3
     assert [p.name for p in tmp_path.iterdir()] == ["a.wav"]
+
+
+@pytest.mark.parametrize("size", [(512, 512), (200, 200), (66, 34)])
+def test_the_i420_frame_is_from_ndarrays_frame(size):
+    """write_i420 fills a new frame's planes itself (line padding kept): the frame VideoFrame.from_ndarray builds."""
+    from talkhead.media.encode import _i420_frame
+
+    w, h = size
+    i420 = np.random.default_rng(w).integers(0, 256, (h * 3 // 2, w), dtype=np.uint8)
+    frame = _i420_frame(i420, size)
+    assert (frame.width, frame.height, frame.format.name) == (w, h, "yuv420p")
+    np.testing.assert_array_equal(frame.to_ndarray(), i420)
+    np.testing.assert_array_equal(frame.to_ndarray(), av.VideoFrame.from_ndarray(i420, format="yuv420p").to_ndarray())

@@ -34,6 +34,19 @@ def _hidden_temp(path: Path) -> Path:
     return path.with_name(f"{partial_prefix(path)}{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
+def _i420_frame(i420: np.ndarray, size: tuple[int, int]) -> av.VideoFrame:
+    """A new yuv420p frame holding stacked I420 planes (3/2·H, W): written into its planes row by row (padding
+    kept), the same frame VideoFrame.from_ndarray builds at a third of its cost (0.08 vs 0.25 ms at 512²)."""
+    w, h = size
+    frame = av.VideoFrame(w, h, "yuv420p")
+    flat, luma, chroma = i420.reshape(-1), h * w, (h // 2) * (w // 2)
+    sources = (flat[:luma].reshape(h, w), flat[luma:luma + chroma].reshape(h // 2, w // 2),
+               flat[luma + chroma:].reshape(h // 2, w // 2))
+    for plane, src in zip(frame.planes, sources):
+        np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width] = src
+    return frame
+
+
 class VideoWriter:
     """Context manager writing H.264 video (and optionally AAC audio) to an MP4, atomically."""
 
@@ -109,7 +122,7 @@ class VideoWriter:
         if i420.dtype != np.uint8 or i420.shape != (self.size[1] * 3 // 2, self.size[0]):
             raise ValueError(f"write_i420: expected uint8 {(self.size[1] * 3 // 2, self.size[0])}, "
                              f"got {i420.dtype} {i420.shape}")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(i420), format="yuv420p")
+        frame = _i420_frame(np.ascontiguousarray(i420), self.size)
         frame.pts = self.frames
         frame.time_base = Fraction(1, self.fps)
         self._container.mux(self._video.encode(frame))
