@@ -146,11 +146,44 @@ class DecodeReport:
                 "stopped_early": self.stopped_early, "gaps": len(self.gaps)}
 
 
+SEEK_AFTER_S = 2.0  # a clip starting later than this into its video decodes from the keyframe before its start
+
+
+def _packets_from(container: av.container.InputContainer, stream, start: float) -> Iterator[av.Packet]:
+    """The video packets to decode for a clip starting at `start` (source seconds): from the last keyframe at or
+    before it when the container can seek there, else from the beginning.
+
+    A segment of a long video (HDTF-style manifests cut many clips from one source) then costs its own length,
+    not everything before it. The frames decoded from that keyframe are the ones a decode from the beginning
+    gives (a keyframe starts a fresh decode); when the seek lands after `start` (a container without an index)
+    or the keyframe has no timestamp, the stream is read from the beginning instead."""
+    if start > SEEK_AFTER_S:
+        try:
+            container.seek(int(math.floor(start / stream.time_base)), stream=stream, backward=True, any_frame=False)
+            packets = container.demux(stream)
+            first = next((p for p in packets if p.size), None)
+        except av.FFmpegError:
+            first = None
+        if (first is not None and first.is_keyframe and first.pts is not None
+                and first.pts * stream.time_base <= start + 1e-6):
+            yield first
+            yield from packets  # a demuxing error from here on is the caller's, as without seeking
+            return
+        try:
+            container.seek(0, stream=stream, backward=True, any_frame=False)  # back to the start, decoder reset
+        except av.FFmpegError as exc:
+            raise MediaError(f"{container.name}: cannot seek back to the start after seeking to {start:.3f} s "
+                             f"({exc})", reason="unreadable") from None
+        stream.codec_context.flush_buffers()
+    yield from container.demux(stream)
+
+
 def _decode_packets(container: av.container.InputContainer, stream, report: DecodeReport,
-                    path: str | Path) -> Iterator[av.VideoFrame | av.AudioFrame]:
-    """Every frame of `stream`, decoding packet by packet: a refused packet is counted and skipped, not fatal."""
+                    path: str | Path, start: float = 0.0) -> Iterator[av.VideoFrame | av.AudioFrame]:
+    """Every frame of `stream` (from the keyframe before `start` where the container can seek: _packets_from),
+    decoding packet by packet: a refused packet is counted and skipped, not fatal."""
     last_dts = None
-    packets = container.demux(stream)
+    packets = _packets_from(container, stream, start) if start > 0 else container.demux(stream)
     while True:
         try:
             packet = next(packets)
@@ -207,7 +240,7 @@ def iter_decoded_cfr(
         pending: list[av.VideoFrame] = []
 
         def times() -> Iterator[float]:
-            for frame in _decode_packets(container, stream, report, path):
+            for frame in _decode_packets(container, stream, report, path, start):
                 if frame.time is not None:
                     pending.append(frame)
                     yield float(frame.time)
@@ -254,7 +287,8 @@ def count_frames_cfr(path: str | Path, fps: int, start: float = 0.0, end: float 
         if not container.streams.video:
             raise MediaError(f"{path}: no video stream", reason="unreadable")
         stream = container.streams.video[0]
-        pts = sorted(float(p.pts * stream.time_base) for p in container.demux(stream) if p.pts is not None and p.size)
+        pts = sorted(float(p.pts * stream.time_base) for p in _packets_from(container, stream, start)
+                     if p.pts is not None and p.size)  # from the keyframe before `start`, as iter_decoded_cfr
         if not pts:
             raise MediaError(f"{path}: no video packets")
         k = sum(n for n, _ in _cfr_plan(iter(pts), fps, start, end))
