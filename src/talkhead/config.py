@@ -86,6 +86,7 @@ class FacesConfig(SectionConfig):
     min_shot_s: float
     speaker: str
     speaker_max_lag: int
+    batch_probes: int
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class QualityConfig(SectionConfig):
     av_uncertain: str
     syncnet_path: str
     syncnet_device: str
+    syncnet_batch: int
     syncnet_min_confidence: float
     syncnet_max_offset: int
     cut_policy: str

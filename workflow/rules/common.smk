@@ -61,9 +61,9 @@ FACE3DMM_BASIS = ["data/models/face3dmm_basis"] if config["face3dmm"]["backend"]
 VIDEO_VAE = ["data/models/video_vae"] if config["video_latents"]["backend"] == "video_vae" else []
 
 
-def gpus(section):
-    """1 when a section's `device` is CUDA (the SLURM executor then asks for a GPU), else 0."""
-    return int(str(config[section]["device"]).startswith("cuda"))
+def gpus(section, key="device"):
+    """1 when a section's device (`key`) is CUDA (the SLURM executor then asks for a GPU), else 0."""
+    return int(str(config[section][key]).startswith("cuda"))
 
 
 def stage_cfg(section):

@@ -20,6 +20,7 @@ rule faces_shard:
     resources:
         mem_mb=scaled(3000),
         runtime=shard_minutes(1.0),
+        gpu=gpus("faces") if config["faces"]["detector"] == "retinaface" else 0,  # MediaPipe runs on the CPU
     shell:
         "python -m talkhead.stages.shard {params.job} --index {output:q} --cfg {params.cfg:q} 2> {log:q}"
 

@@ -25,6 +25,7 @@ rule quality_shard:
     resources:
         mem_mb=scaled(2000),
         runtime=shard_minutes(0.5),
+        gpu=gpus("quality", "syncnet_device") if config["quality"]["syncnet_path"] else 0,  # SyncNet, when set
     shell:
         "python -m talkhead.stages.shard {params.job} --index {output:q} --cfg {params.cfg:q} 2> {log:q}"
 

@@ -118,22 +118,53 @@ def find_faces(video: ClipVideo, cfg: FacesConfig, name: str = "", audio_wav: Pa
     rgb_of = to_rgb()
     thumb, held = None, None
     decode = DecodeReport()
-    for i, frame in enumerate(progress(video.decoded(decode), desc=f"faces {name}", total=n, unit="frame")):
-        if frame is not held:  # a repeated frame (slower source) is not converted again
-            held, thumb = frame, small_rgb(frame, cuts.compared_size(*display_size(frame)))
-        cuts.update(thumb)  # the cut detector works on ~64 px images, made by FFmpeg's scaler from the frame
-        rgb = None
-        if i % cfg.stride == 0:
-            rgb = rgb_of(frame)  # (H, W, 3), only on probe frames
-            found = detector.detect(rgb)
-            if not found and tracker.last is not None and hasattr(detector, "detect_near"):
-                found = [d for d in detector.detect_near(rgb, tracker.last.box) if iou(d.box, tracker.last.box) > 0.3]
+
+    def visit(i: int, frame, rgb: np.ndarray | None, found: list | None) -> None:
+        """Frame i in order, after detection: a probe's faces (found) go to the tracker and the speaker finder."""
+        if found is not None:
             tracker.update(i, found)
             probes_found.append((i, found))
             if finder is not None:
                 finder.probe(i, significant(found, cfg.min_rel_size))
         if finder is not None and finder.active:  # several faces in view: every frame's mouths
             finder.frame(i, rgb if rgb is not None else rgb_of(frame))
+
+    # Batched probes (a detector with detect_batch, faces.batch_probes > 1: RetinaFace on a GPU): probe frames are
+    # gathered and detected together, then the frames are visited in order. The speaker finder needs every frame,
+    # so with it the frames since the last batch are held (batch_probes × stride decoded frames at most).
+    batch = cfg.batch_probes if hasattr(detector, "detect_batch") and not hasattr(detector, "detect_near") else 1
+    waiting: list[tuple[int, object, np.ndarray | None]] = []  # (i, frame, probe RGB or None) not yet visited
+    pending = 0  # probes in `waiting`
+
+    def flush() -> None:
+        probes = [rgb for _, _, rgb in waiting if rgb is not None]
+        found = iter(detector.detect_batch(probes) if probes else [])
+        for i, frame, rgb in waiting:
+            visit(i, frame, rgb, next(found) if rgb is not None else None)
+        waiting.clear()
+
+    for i, frame in enumerate(progress(video.decoded(decode), desc=f"faces {name}", total=n, unit="frame")):
+        if frame is not held:  # a repeated frame (slower source) is not converted again
+            held, thumb = frame, small_rgb(frame, cuts.compared_size(*display_size(frame)))
+        cuts.update(thumb)  # the cut detector works on ~64 px images, made by FFmpeg's scaler from the frame
+        probe = i % cfg.stride == 0
+        if batch > 1:
+            if probe or finder is not None:
+                waiting.append((i, frame, rgb_of(frame) if probe else None))
+            pending += probe
+            if pending == batch:
+                flush()
+                pending = 0
+            continue
+        rgb, found = None, None
+        if probe:
+            rgb = rgb_of(frame)  # (H, W, 3), only on probe frames
+            found = detector.detect(rgb)
+            if not found and tracker.last is not None and hasattr(detector, "detect_near"):
+                found = [d for d in detector.detect_near(rgb, tracker.last.box) if iou(d.box, tracker.last.box) > 0.3]
+        visit(i, frame, rgb, found)
+    if waiting:
+        flush()
     speaker = None
     counts = tracker.result().counts  # (P,) faces in view at each probe, before any choice
     if finder is not None:

@@ -187,21 +187,33 @@ class RetinaFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in one (H, W, 3) uint8 RGB frame, best score first, in that frame's pixels (clipped to it)."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
-        h, w = rgb.shape[:2]
-        x = torch.from_numpy(preprocess(rgb, self.max_side))[None].to(self.device)  # (1, 3, h', w')
+        return self.detect_batch([rgb])[0]
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[list[Detection]]:
+        """`detect` on frames of one size in one forward pass (a GPU fills its batch; the faces pass gathers
+        `faces.batch_probes` probe frames of a clip); per frame, its faces best score first."""
+        for rgb in frames:
+            if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.shape != frames[0].shape:
+                raise ValueError(f"expected (H, W, 3) uint8 RGB frames of one size, got {rgb.shape} {rgb.dtype}")
+        if not frames:
+            return []
+        h, w = frames[0].shape[:2]
+        x = torch.from_numpy(np.stack([preprocess(rgb, self.max_side) for rgb in frames])).to(self.device)  # (B, 3, ..)
         with torch.inference_mode():
-            loc, probs, landm = self.model(x)  # (1, N, 4), (1, N, 2), (1, N, 10)
+            loc, probs, landm = self.model(x)  # (B, N, 4), (B, N, 2), (B, N, 10)
             priors = self._priors_for(x.shape[2], x.shape[3])
-            scores = probs[0, :, 1]
-            idx = torch.nonzero(scores > self.score_threshold).squeeze(1)
-            idx = idx[torch.sort(scores[idx], descending=True, stable=True).indices[:PRE_NMS_TOP_K]]
-            # Relative coordinates of the (possibly resized) input are relative to the frame too.
-            frame = torch.tensor([w, h], dtype=torch.float32, device=self.device)
-            boxes = (decode_boxes(loc[0, idx], priors[idx]).reshape(-1, 2, 2) * frame).reshape(-1, 4)
-            points = decode_landmarks(landm[0, idx], priors[idx]) * frame  # (K, 5, 2)
-            boxes, points, scores = boxes.float().cpu(), points.float().cpu(), scores[idx].float().cpu()
+            return [self._postprocess(loc[b], probs[b, :, 1], landm[b], priors, w, h) for b in range(len(frames))]
+
+    def _postprocess(self, loc: torch.Tensor, scores: torch.Tensor, landm: torch.Tensor, priors: torch.Tensor,
+                     w: int, h: int) -> list[Detection]:
+        """One frame's (N, 4) box offsets, (N,) face scores and (N, 10) landmark offsets → its detections after NMS."""
+        idx = torch.nonzero(scores > self.score_threshold).squeeze(1)
+        idx = idx[torch.sort(scores[idx], descending=True, stable=True).indices[:PRE_NMS_TOP_K]]
+        # Relative coordinates of the (possibly resized) input are relative to the frame too.
+        frame = torch.tensor([w, h], dtype=torch.float32, device=self.device)
+        boxes = (decode_boxes(loc[idx], priors[idx]).reshape(-1, 2, 2) * frame).reshape(-1, 4)
+        points = decode_landmarks(landm[idx], priors[idx]) * frame  # (K, 5, 2)
+        boxes, points, scores = boxes.float().cpu(), points.float().cpu(), scores[idx].float().cpu()
         keep = nms(boxes, scores, self.nms_iou)[:KEEP_TOP_K]
         return [self._detection(boxes[i], scores[i], points[i], w, h) for i in keep.tolist()]
 

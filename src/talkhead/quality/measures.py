@@ -88,7 +88,7 @@ def _av_measures(crop_dir: Path, samples: np.ndarray, rate: int, fps: int, run: 
                    av_status=offset.status, av_reason=offset.reason)
     if cfg.syncnet_path and (crop_dir / "crop.mp4").is_file():
         out.update(measure_syncnet(crop_dir / "crop.mp4", samples, fps, cfg.syncnet_path, cfg.syncnet_device,
-                                   cfg.av_max_lag))
+                                   cfg.av_max_lag, cfg.syncnet_batch))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import cv2
@@ -11,7 +12,7 @@ import torch
 
 from talkhead.faces.registry import make_detector, shared_detector
 from talkhead.faces.retinaface import (
-    RetinaFaceDetector, build_retinaface, decode_boxes, decode_landmarks, load_retinaface, nms, prior_boxes,
+    STEPS, RetinaFaceDetector, build_retinaface, decode_boxes, decode_landmarks, load_retinaface, nms, prior_boxes,
 )
 from talkhead.faces.types import KEYPOINTS, Detection
 
@@ -201,3 +202,87 @@ def test_missing_weights_name_the_param(tmp_path):
         RetinaFaceDetector(tmp_path / "nope.pth")
     with pytest.raises(ValueError, match="unknown RetinaFace network"):
         build_retinaface("mobilenet2")
+
+
+def test_detect_batch_gives_each_frames_detect(tmp_path, mobilenet_state):
+    path = tmp_path / "mnet.pth"
+    torch.save(mobilenet_state, path)
+    det = RetinaFaceDetector(path, score_threshold=0.5)
+    frames = [_frame(), np.ascontiguousarray(_frame()[::-1]), np.ascontiguousarray(_frame()[:, ::-1])]
+    batched = det.detect_batch(frames)
+    assert len(batched) == 3 and det.detect_batch([]) == []
+    for frame, got in zip(frames, batched):
+        want = det.detect(frame)
+        assert len(got) == len(want) > 0
+        for a, b in zip(want, got):
+            np.testing.assert_allclose(b.box, a.box, atol=1e-3)
+            np.testing.assert_allclose(b.keypoints, a.keypoints, atol=1e-3)
+            assert b.score == pytest.approx(a.score, abs=1e-5)
+    with pytest.raises(ValueError, match="one size"):
+        det.detect_batch([_frame(), _frame(160, 120)])
+
+
+class _BlobNet(torch.nn.Module):
+    """A stand-in RetinaFace head whose face score is the brightness of each stride-16 cell (first anchor only):
+    bright squares on a dark frame become faces with scores that vary, so batched and single detection can be
+    compared (random RetinaFace weights score every prior about the same)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, _, h, w = x.shape
+        logits = []
+        for step in STEPS:
+            cells = torch.nn.functional.avg_pool2d(x[:, :1], step, step, ceil_mode=True).flatten(1)  # (B, cells)
+            signal = (cells - 20.0) / 4.0 if step == 16 else torch.full_like(cells, -50.0)
+            logits.append(torch.stack([signal, torch.full_like(signal, -50.0)], dim=2).flatten(1))  # (B, cells·2)
+        face = torch.cat(logits, dim=1)  # (B, N)
+        probs = torch.stack([torch.zeros_like(face), face], dim=2).softmax(dim=2)  # (B, N, 2)
+        n = face.shape[1]
+        return torch.zeros(b, n, 4), probs, torch.zeros(b, n, 10)
+
+
+@pytest.mark.parametrize("speaker", ["largest", "active"])
+def test_batched_probes_give_the_unbatched_track(tmp_path, mobilenet_state, speaker, monkeypatch):
+    """faces.batch_probes > 1 detects a clip's probes together (and, with the speaker finder, holds the frames
+    between them): the same track and statistics as one probe at a time."""
+    import soundfile as sf
+
+    from talkhead.config import FacesConfig
+    from talkhead.faces.find import find_faces
+    from talkhead.media.clip_video import ClipVideo
+    from talkhead.media.encode import VideoWriter
+
+    from talkhead.faces import registry
+
+    path = tmp_path / "mnet.pth"
+    torch.save(mobilenet_state, path)
+    with VideoWriter(tmp_path / "clip.mp4", fps=25, size=(320, 240), crf=10, preset="ultrafast") as writer:
+        for i in range(47):  # 10 probes at stride 5, the last batch of 4 incomplete; two bright squares move
+            frame = np.full((240, 320, 3), 20, np.uint8)
+            frame[60 + i:108 + i, 40 + 2 * i:88 + 2 * i] = 250
+            frame[90:138, 200 - i:248 - i] = 235
+            writer.write_frame(frame)
+    t = np.arange(47 * 640) / 16000
+    sf.write(tmp_path / "audio.wav", (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    video = ClipVideo(str(tmp_path / "clip.mp4"), 25, 0.0, None, 47, 320, 240)
+    from talkhead.faces.speaker import SpeakerFinder
+
+    seen: list[tuple[int, int]] = []  # (batch_probes, frame) the speaker finder measured mouths on, in order
+    measure = SpeakerFinder.frame
+    monkeypatch.setattr(SpeakerFinder, "frame", lambda self, i, rgb: (seen.append((batch, i)), measure(self, i, rgb)))
+    results = []
+    for batch in (1, 4):
+        cfg = FacesConfig.from_json(json.dumps({
+            "detector": "retinaface", "retinaface_weights": str(path), "score_threshold": 0.9, "stride": 5,
+            "speaker": speaker, "batch_probes": batch}))
+        registry.shared_detector("retinaface", 0.9, {"weights": str(path), "network": "mobilenet0.25",
+                                                     "device": "cpu"}).model = _BlobNet()
+        results.append(find_faces(video, cfg, "clip", tmp_path / "audio.wav"))
+    (one, stats_one), (four, stats_four) = results
+    assert stats_one["probes"] == stats_four["probes"] == 10 and stats_one["faces_max"] >= 2
+    assert {k: v for k, v in stats_one.items() if k not in ("face_px", "face_frac", "speaker")} == \
+        {k: v for k, v in stats_four.items() if k not in ("face_px", "face_frac", "speaker")}
+    np.testing.assert_allclose(four.to_numpy(np.float64), one.to_numpy(np.float64), atol=1e-3, equal_nan=True)
+    if speaker == "active":  # the finder saw the same frames in the same order, held ones included
+        assert stats_one["speaker"]["faces"] == stats_four["speaker"]["faces"] >= 2
+        frames = [[i for b, i in seen if b == batch] for batch in (1, 4)]
+        assert frames[0] == frames[1] and len(frames[0]) > 10 and any(i % 5 for i in frames[0])
