@@ -209,3 +209,52 @@ def test_cuda_matches_cpu(ckpt, encoder, dtype):
     reference = hubert.encode(encoder, audio, 75, chunk_s=1.0).astype(np.float32)
     out = hubert.encode(hubert.load_audio_encoder(str(ckpt), "cuda", dtype), audio, 75, chunk_s=1.0)
     assert out.shape == reference.shape and np.abs(out.astype(np.float32) - reference).max() < 0.25
+
+
+# --- several clips in one padded batch (a shard job's audio_hubert.batch_clips) --------------------------------
+
+BATCH_FRAMES = (13, 50, 31, 7, 90)  # different lengths; 90 frames = 3.6 s > chunk_s: chunked, on its own
+# Stored float16 values are 2^-10 of their magnitude apart, so float32 rounding (the padded pass sums attention
+# over more, masked, keys) may move a value to the neighbouring float16: one step, bounded by 2^-10 · scale. We
+# allow two steps (2^-9 · scale ≈ 2e-3 relative); measured ≤ 3.3e-4 · scale (float32 before storage: ≤ 5e-6).
+F16_TOL = 2.0 ** -9
+
+
+def _batch_clips() -> list[tuple[np.ndarray, int]]:
+    return [(speech_like(f / 25 + 0.013 * i, seed=i), f) for i, f in enumerate(BATCH_FRAMES)]
+
+
+@pytest.mark.parametrize("kind, overrides", [
+    ("hubert", {}),  # group-norm frontend: each clip's own GroupNorm statistics
+    ("wav2vec2", {}),
+    ("hubert", {"feat_extract_norm": "layer", "do_stable_layer_norm": True}),  # large: layer norms, normalize
+])
+def test_a_padded_batch_equals_each_clip_on_its_own(tmp_path, kind, overrides):
+    enc = hubert.load_audio_encoder(str(save_tiny(tmp_path, kind, **overrides)))
+    clips = _batch_clips()
+    batched = hubert.encode_batch(enc, clips, chunk_s=3.0)
+    alone = [hubert.encode(enc, samples, frames, chunk_s=3.0) for samples, frames in clips]
+    for out, ref, (_, frames) in zip(batched, alone, clips):
+        assert out.shape == ref.shape == (2 * frames, 2, 32) and out.dtype == np.float16
+        scale = np.abs(ref.astype(np.float32)).max()
+        assert np.abs(out.astype(np.float32) - ref.astype(np.float32)).max() <= F16_TOL * scale
+    assert np.array_equal(batched[-1], alone[-1])  # the chunked clip is encoded alone: the same bytes
+    # Before float16 storage the padded pass agrees to float32 rounding (all layers, incl. the frontend's 0).
+    waves = [hubert._prepare(enc, s, f, 25, 16000, None, 3.0, 1.0)[0] for s, f in clips[:4]]
+    rows = hubert._encode_batch_rows(enc, waves, [2 * f for _, f in clips[:4]], [0, 1, 2], np.float32)
+    for out, wave, (_, frames) in zip(rows, waves, clips):
+        assert np.abs(out - hubert._encode_rows(enc, wave, 2 * frames, [0, 1, 2], 10**6, 0, np.float32)).max() < 1e-4
+
+
+def test_a_batch_without_per_clip_group_norm_statistics_would_differ(tmp_path, monkeypatch):
+    # Why the hook: the group-norm frontend normalises over the whole (padded) input otherwise.
+    enc = hubert.load_audio_encoder(str(save_tiny(tmp_path)))
+    clips = _batch_clips()[:2]
+    monkeypatch.setattr(hubert, "_valid_stats_hook", lambda lengths: lambda norm, inputs, output: output)
+    short = hubert.encode_batch(enc, clips)[0].astype(np.float32)
+    assert np.abs(short - hubert.encode(enc, *clips[0]).astype(np.float32)).max() > 0.1
+
+
+def test_a_lone_clip_in_a_batch_is_encoded_exactly_as_on_its_own(encoder):
+    samples, frames = _batch_clips()[1]
+    assert np.array_equal(hubert.encode_batch(encoder, [(samples, frames)])[0], hubert.encode(encoder, samples, frames))
