@@ -18,9 +18,10 @@ different weights are never mixed up.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -67,6 +68,13 @@ class LatentEncoder(ABC):
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 consecutive frames → (N, C, h, w) float32 latents."""
 
+    def encode_batch(self, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """[(N_i, H_i, W_i, 3) uint8 consecutive frames of clip i] → [(N_i, C, h, w) float32], in one pass.
+
+        Here frames are encoded independently (an image VAE): every clip's frames on one batch axis."""
+        lat = self.encode(np.concatenate([resize_frames(w, self.size) for w in windows]))  # (ΣN_i, C, h, w)
+        return np.split(lat, np.cumsum([len(w) for w in windows])[:-1])
+
 
 class VideoVAEEncoder(LatentEncoder):
     """The trained talkhead video VAE."""
@@ -85,6 +93,20 @@ class VideoVAEEncoder(LatentEncoder):
         with torch.inference_mode(), autocast(self.device, self.dtype):
             mean = self.model.encode(x)[0][0].float()  # (N, C, h, w)
         return (mean * self.scaling_factor).cpu().numpy()
+
+    def encode_batch(self, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """[(N_i, H_i, W_i, 3) uint8] → [(N_i, C, h, w) float32]: the clips as the model's batch axis B.
+
+        Sequences must have one length: a shorter one is padded at its end by repeating its last frame, and those
+        latents are dropped; the temporal mixing is causal, so frames after a latent's frame cannot change it."""
+        n = max(len(w) for w in windows)
+        padded = [np.concatenate([r, np.repeat(r[-1:], n - len(r), axis=0)])
+                  for r in (resize_frames(w, self.size) for w in windows)]  # B × (n, S, S, 3)
+        x = to_tensor(np.stack(padded), self.device)  # (B, n, 3, S, S)
+        with torch.inference_mode(), autocast(self.device, self.dtype):
+            mean = self.model.encode(x)[0].float()  # (B, n, C, h, w)
+        lat = (mean * self.scaling_factor).cpu().numpy()
+        return [lat[i, :len(w)] for i, w in enumerate(windows)]
 
 
 class AutoencoderKLEncoder(LatentEncoder):
@@ -167,51 +189,92 @@ def load_encoder(cfg: VideoLatentsConfig, model_dir: str | Path | None = None) -
 
 # --- per clip -----------------------------------------------------------------------------------------
 
+class _ClipStream:
+    """One clip of `encode_clips`: its decoder, the frames pending and carried as context, the latents so far."""
+
+    def __init__(self, crop_mp4: str | Path, fps: int, frames: int, batch_frames: int) -> None:
+        if frames < 1 or batch_frames < 1:
+            raise ValueError(f"{crop_mp4}: frames ({frames}) and batch_frames ({batch_frames}) must be >= 1")
+        self.crop, self.frames, self.batch_frames = crop_mp4, frames, batch_frames
+        self.decoder = iter_frames_cfr(crop_mp4, fps)
+        self.pending: list[np.ndarray] = []
+        self.carry: list[np.ndarray] = []  # the frames before `pending` that the encoder needs as context
+        self.out: np.ndarray | None = None
+        self.decoded = self.done = 0
+
+    def fill(self) -> bool:
+        """Decode the next (up to) batch_frames frames into `pending`; False once the clip has none left."""
+        for rgb in itertools.islice(self.decoder, self.batch_frames):
+            self.decoded += 1
+            if self.decoded > self.frames:
+                raise ValueError(f"{self.crop}: more than the {self.frames} frames the clip has")
+            self.pending.append(rgb)
+        if not self.pending and self.decoded != self.frames:
+            raise ValueError(f"{self.crop}: {self.decoded} frames decoded for a {self.frames}-frame clip")
+        return bool(self.pending)
+
+    def window(self) -> np.ndarray:
+        """(len(carry) + len(pending), H, W, 3): what the encoder runs for the pending frames."""
+        return np.stack(self.carry + self.pending)
+
+    def store(self, lat: np.ndarray, context: int) -> None:
+        """Keep the pending frames' latents of the window's (N, C, h, w) `lat`; carry the context on."""
+        lat = lat[len(self.carry):]  # (n, C, h, w)
+        if self.out is None:
+            self.out = np.empty((self.frames, *lat.shape[1:]), np.float16)
+        self.out[self.done:self.done + len(lat)] = lat
+        self.done += len(lat)
+        self.carry = (self.carry + self.pending)[-context:] if context else []
+        self.pending = []
+
+    def result(self, encoder: LatentEncoder) -> tuple[np.ndarray, np.ndarray]:
+        if not np.isfinite(self.out).all():
+            raise ValueError(f"{self.crop}: latents overflow float16 (or are NaN) with {encoder.name} "
+                             f"{encoder.identity}")
+        return self.out, self.out[0].copy()
+
+
+def encode_clips(encoder: LatentEncoder, clips: Sequence[tuple[str | Path, int, int]],
+                 batch_frames: int = 16) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`encode_clip` of several clips [(crop_mp4, fps, frames)], one forward pass per `batch_frames` window for all
+    the clips with frames left (`LatentEncoder.encode_batch`); a window with one clip left is `encode` itself."""
+    streams = [_ClipStream(crop, fps, frames, batch_frames) for crop, fps, frames in clips]
+    active = streams
+    while active := [s for s in active if s.fill()]:
+        windows = [s.window() for s in active]  # B × (N_i, H, W, 3)
+        lats = [encoder.encode(windows[0])] if len(active) == 1 else encoder.encode_batch(windows)
+        for stream, lat in zip(active, lats):
+            stream.store(lat, encoder.context)
+    return [s.result(encoder) for s in streams]
+
+
 def encode_clip(encoder: LatentEncoder, crop_mp4: str | Path, fps: int, frames: int,
                 batch_frames: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """(latents (T, C, h, w) float16, first-frame latent (C, h, w) float16) of a crop, `batch_frames` at a time."""
-    if frames < 1 or batch_frames < 1:
-        raise ValueError(f"{crop_mp4}: frames ({frames}) and batch_frames ({batch_frames}) must be >= 1")
-    out: np.ndarray | None = None
-    pending: list[np.ndarray] = []
-    carry: list[np.ndarray] = []  # the frames before `pending` that the encoder needs as context
-    done = 0
-
-    def flush() -> None:
-        nonlocal out, done, carry
-        lat = encoder.encode(np.stack(carry + pending))[len(carry):]  # (n, C, h, w)
-        if out is None:
-            out = np.empty((frames, *lat.shape[1:]), np.float16)
-        out[done:done + len(lat)] = lat
-        done += len(lat)
-        carry = (carry + pending)[-encoder.context:] if encoder.context else []
-        pending.clear()
-
-    n = 0
-    for rgb in iter_frames_cfr(crop_mp4, fps):
-        n += 1
-        if n > frames:
-            raise ValueError(f"{crop_mp4}: more than the {frames} frames the clip has")
-        pending.append(rgb)
-        if len(pending) == batch_frames:
-            flush()
-    if n != frames:
-        raise ValueError(f"{crop_mp4}: {n} frames decoded for a {frames}-frame clip")
-    if pending:
-        flush()
-    if not np.isfinite(out).all():
-        raise ValueError(f"{crop_mp4}: latents overflow float16 (or are NaN) with {encoder.name} {encoder.identity}")
-    return out, out[0].copy()
+    return encode_clips(encoder, [(crop_mp4, fps, frames)], batch_frames)[0]
 
 
 def video_latents_clip(crop_dir: Path, quality_dir: Path, model_dir: Path | None, out: Path,
                        cfg: VideoLatentsConfig, encoder: LatentEncoder | None = None) -> dict:
     """Encode one accepted clip's crop (loading the encoder unless one is given); return its metadata."""
-    m = accepted_measures(quality_dir)
+    return video_latents_clips([(crop_dir, quality_dir)], model_dir, [out], cfg, encoder)[0]
+
+
+def video_latents_clips(dirs: Sequence[tuple[Path, Path]], model_dir: Path | None, outs: Sequence[Path | None],
+                        cfg: VideoLatentsConfig, encoder: LatentEncoder | None = None) -> list[dict | None]:
+    """Encode several accepted clips [(crop dir, quality dir)] in one batch (`encode_clips`); write each clip whose
+    `outs` entry is not None (a shard job encodes a fixed batch whole and writes only its unfinished clips)."""
+    measures = [accepted_measures(quality_dir) for _, quality_dir in dirs]
     encoder = encoder or load_encoder(cfg, model_dir)
     with deterministic():
-        latents, first = encode_clip(encoder, crop_dir / "crop.mp4", m["fps"], m["frames"],
-                                     cfg.batch_frames)  # (T, C, h, w), (C, h, w) float16
+        encoded = encode_clips(encoder, [(crop_dir / "crop.mp4", m["fps"], m["frames"])
+                                         for (crop_dir, _), m in zip(dirs, measures)],
+                               cfg.batch_frames)  # [((T, C, h, w), (C, h, w)) float16]
+    return [None if out is None else _write_clip(out, latents, first, m, encoder)
+            for out, (latents, first), m in zip(outs, encoded, measures)]
+
+
+def _write_clip(out: Path, latents: np.ndarray, first: np.ndarray, m: dict, encoder: LatentEncoder) -> dict:
     meta = {"clip": m["clip"], "modality": "video_latents", "rate_hz": m["fps"], "frames": m["frames"],
             "extractor": encoder.name, "version": VERSION, "checkpoint": encoder.identity,
             "latent_shape": ",".join(map(str, latents.shape[1:])), "size": encoder.size,

@@ -14,7 +14,7 @@ import torch
 
 from talkhead.config import ConfigError, VideoLatentsConfig, VideoVaeConfig
 from talkhead.data.featurefile import read_features
-from talkhead.features.video_latents import encode_clip, load_autoencoder_kl, load_video_vae, to_tensor
+from talkhead.features.video_latents import encode_clip, encode_clips, load_autoencoder_kl, load_video_vae, to_tensor
 from talkhead.media.encode import VideoWriter
 from talkhead.models.video_vae import VideoVAESpec
 from talkhead.stages import video_latents as latents_stage
@@ -42,13 +42,14 @@ def _frames(phase: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    """data/crop/{clip}/crop.mp4 and data/quality/{clip}/quality.json for two accepted 20-frame clips."""
+    """data/crop/{clip}/crop.mp4 and data/quality/{clip}/quality.json for two accepted 20-frame clips (the video
+    VAE trains on them) and a 13-frame one."""
     root = tmp_path_factory.mktemp("data")
-    for clip, phase in (("clip_a", 0.0), ("clip_b", 0.5)):
+    for clip, phase, frames in (("clip_a", 0.0, FRAMES), ("clip_b", 0.5, FRAMES), ("clip_c", 0.25, 13)):
         with VideoWriter(root / "crop" / clip / "crop.mp4", 25, (PX, PX)) as writer:
-            for frame in _frames(phase):
+            for frame in _frames(phase)[:frames]:
                 writer.write_frame(frame)
-        quality = {"clip": clip, "verdict": "accept", "reasons": [], "measures": {"frames": FRAMES, "fps": 25}}
+        quality = {"clip": clip, "verdict": "accept", "reasons": [], "measures": {"frames": frames, "fps": 25}}
         (root / "quality" / clip).mkdir(parents=True)
         (root / "quality" / clip / "quality.json").write_text(json.dumps(quality))
     return root
@@ -198,3 +199,31 @@ def test_a_killed_training_resumes_to_the_uninterrupted_files(data, model_dir, t
     for name in ("model.safetensors", "config.json", "loss.csv"):
         assert (out / name).read_bytes() == (model_dir / name).read_bytes(), name
     assert not (tmp_path / "models" / ".video_vae.run").exists()  # removed once the model folder is complete
+
+
+# --- several clips per forward pass (a shard job's video_latents.batch_clips) ---------------------------------
+
+# Latents are stored as float16, 2^-10 of their magnitude apart: a float32 rounding difference of the batched
+# pass (other batch sizes, other conv kernels) may move a value to the neighbouring float16. We allow two steps,
+# 2^-9 · scale ≈ 2e-3 relative; measured ≤ 1.7e-4 · scale (video VAE and AutoencoderKL).
+F16_TOL = 2.0 ** -9
+BATCH = ("clip_a", "clip_c", "clip_b")  # 20, 13 and 20 frames
+
+
+def _close(got: np.ndarray, ref: np.ndarray) -> bool:
+    got, ref = got.astype(np.float32), ref.astype(np.float32)
+    return np.abs(got - ref).max() <= F16_TOL * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("batch_frames", [6, 32])
+def test_clips_of_different_lengths_encoded_together_equal_each_alone(data, model_dir, tiny_kl, tmp_path,
+                                                                       batch_frames):
+    tiny_kl.save_pretrained(tmp_path / "kl")
+    clips = [(data / "crop" / c / "crop.mp4", 25, json.loads((data / "quality" / c / "quality.json").read_text())
+              ["measures"]["frames"]) for c in BATCH]
+    for encoder in (load_video_vae(model_dir), load_autoencoder_kl(tmp_path / "kl", 32)):
+        together = encode_clips(encoder, clips, batch_frames)
+        for (latents, first), clip in zip(together, clips):
+            ref, ref_first = encode_clip(encoder, *clip, batch_frames)
+            assert latents.shape == ref.shape and latents.dtype == np.float16 and _close(latents, ref)
+            assert np.array_equal(first, latents[0])
