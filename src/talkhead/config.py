@@ -179,6 +179,7 @@ class AudioHubertConfig(SectionConfig):
     overlap_s: float
     device: str
     dtype: str
+    batch_clips: int  # clips encoded in one batch by a shard job (talkhead.stages.feature_shard)
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ class VideoLatentsConfig(SectionConfig):
     batch_frames: int
     device: str
     dtype: str
+    batch_clips: int  # clips encoded in one batch by a shard job (talkhead.stages.feature_shard)
 
 
 SECTIONS: dict[str, type[SectionConfig]] = {

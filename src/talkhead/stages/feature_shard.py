@@ -19,6 +19,12 @@ calibration). A rerun skips every step whose record matches. A step that raises 
 `stage_error` in the index (the log has the traceback), the clip's later steps are skipped, and
 the shard goes on; the next run tries the clip again. (Tests: TALKHEAD_SHARD_KILL_AFTER=N makes the
 job SIGKILL itself after N steps, between two steps of a clip.)
+
+A step with a batched form (a network: audio_hubert, video_latents) whose `batch_clips` is above 1 runs on
+fixed batches: consecutive chunks of that many ok clips of the list, done or not, so a rerun forms the same
+batches. A batch whose records all match is skipped; otherwise it is encoded whole and only its unfinished
+clips are written, so a killed job's rerun writes the bytes of an uninterrupted one. A batch that raises is run
+again clip by clip, so one bad clip is still recorded alone.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import os
 import signal
 import time
@@ -35,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from talkhead.atomic import write_json, write_text
-from talkhead.config import LiveportraitConfig
+from talkhead.config import LiveportraitConfig, SectionConfig
 from talkhead.data.shards import LIST_COLUMNS, files_digest, read_rows, rows_text
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.feature_steps import GROUPS, PHASE_FOLDERS, STEPS, ClipEntry, FeatureStep, StepContext
@@ -107,56 +114,140 @@ def _is_done(output: Path, fp: str) -> bool:
         return False
 
 
+@dataclass
+class _ClipState:
+    """One clip's outcome in a job: whether a step ran, and the failure that stopped its steps ("" if none)."""
+
+    ran: bool = False
+    failed: str = ""
+
+
+@dataclass
+class _Job:
+    """What running one step of one clip, or of a batch of clips, needs from run_group."""
+
+    group: str
+    ctx: StepContext
+    canon: dict[str, str]  # step name → its params as canonical JSON
+    cfgs: dict[str, SectionConfig | None]
+    modalities: Sequence[str]
+    digests: _Digests
+    result: GroupResult
+    kill_after: int
+
+    def output(self, step: FeatureStep, entry: ClipEntry) -> tuple[Path, str]:
+        """(the step's file of the clip, its completion fingerprint)."""
+        reads = step.reads + (tuple(self.modalities) if step.name == "pack" else ())
+        cfg_json = _fingerprinted_params(self.canon[step.name])
+        return step.output(self.ctx, entry.clip), step_fingerprint(step, self.ctx, entry, cfg_json, reads,
+                                                                  self.digests)
+
+    def finished(self, out: Path, fp: str, state: _ClipState) -> None:
+        write_json(record_path(out), {"fingerprint": fp})
+        state.ran, self.result.steps_run = True, self.result.steps_run + 1
+        if self.kill_after and self.result.steps_run >= self.kill_after:  # tests: a job killed between two steps
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def run_one(self, step: FeatureStep, entry: ClipEntry, state: _ClipState) -> None:
+        """Run one clip's step unless its record matches; a failure is recorded in `state`."""
+        out, fp = self.output(step, entry)
+        if _is_done(out, fp):
+            self.result.steps_skipped += 1
+            return
+        try:
+            step.run(self.ctx, entry, out, self.cfgs[step.name])
+        except Exception as exc:  # one clip's failure is recorded; the shard goes on
+            log.exception("%s %s: %s failed", self.group, entry.clip, step.name)
+            state.failed = f"{step.name} failed: {type(exc).__name__}: {exc}"
+            return
+        self.finished(out, fp, state)
+
+    def run_batch(self, step: FeatureStep, entries: Sequence[ClipEntry], states: dict[str, _ClipState]) -> None:
+        """Run a step on a fixed batch: skipped when every clip's record matches, else encoded whole and written
+        for the clips not done (so a rerun writes what an uninterrupted job writes). If the batch raises, its
+        clips run one by one, so a bad clip is recorded and the others go on."""
+        live = [e for e in entries if not states[e.clip].failed]  # a clip whose earlier step failed sits out
+        outputs = [self.output(step, e) for e in live]  # [(out, fp)]
+        todo = [not _is_done(out, fp) for out, fp in outputs]
+        self.result.steps_skipped += todo.count(False)
+        if not any(todo):
+            return
+        try:
+            step.run_batch(self.ctx, live, [out if t else None for (out, _), t in zip(outputs, todo)],
+                           self.cfgs[step.name])
+        except Exception:
+            log.warning("%s: %s failed on the batch %s; running its clips one by one", self.group, step.name,
+                        ",".join(e.clip for e in live), exc_info=True)
+            for entry, t in zip(live, todo):
+                if t:
+                    self.run_one(step, entry, states[entry.clip])
+            return
+        for entry, (out, fp), t in zip(live, outputs, todo):
+            if t:
+                self.finished(out, fp, states[entry.clip])
+
+
+def _fingerprinted_params(cfg_json: str) -> str:
+    """The params a step's fingerprint holds: batch_clips only when > 1 (batched files equal per-clip ones to float
+    rounding, not bit for bit), so records written before the param existed still match at its default of 1."""
+    cfg = json.loads(cfg_json)
+    if cfg.get("batch_clips") == 1:
+        del cfg["batch_clips"]
+    return json.dumps(cfg, sort_keys=True, separators=(",", ":"))
+
+
 def run_group(group: str, rows: Sequence[dict[str, str]], ctx: StepContext, cfgs: dict[str, str],
               modalities: Sequence[str], index: Path | None = None) -> GroupResult:
     """Run the steps of `group` on every ok clip of `rows` (one shard's list) not already done; write the index.
 
     `cfgs`: step section → its params as JSON; `modalities`: the packed modalities (audio_hubert runs
-    only when listed), in pack order."""
+    only when listed), in pack order. The ok clips go in chunks, in list order: each step of the group runs on
+    the chunk in turn, a batched step (`batch_clips` > 1) on consecutive fixed batches of its size, another step
+    clip by clip. The chunk is a multiple of every batch size, so with none above 1 it is one clip, as before."""
     steps = [STEPS[s] for s in GROUPS[group] if s in modalities or s == "pack"]
     ctx.modalities = list(modalities)
     canon = {s.name: (s.config.from_json(cfgs.get(s.section, "{}")).to_json() if s.config else "{}") for s in steps}
     cfg_objs = {s.name: (s.config.from_json(canon[s.name]) if s.config else None) for s in steps}
-    digests, result = _Digests(), GroupResult()
-    kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
-    todo = sum(r["ok"] == "1" for r in rows)
-    n = 0
-    for row in rows:
-        if row["ok"] != "1":  # rejected or failed upstream: passed on as it is
-            result.rows.append(row)
-            continue
-        n += 1
-        entry = ClipEntry(row["clip"], row["speaker"], row["split"], row["emotion"])
-        started, ran, failed = time.perf_counter(), False, ""
-        for step in steps:
-            reads = step.reads + (tuple(modalities) if step.name == "pack" else ())
-            out = step.output(ctx, entry.clip)
-            fp = step_fingerprint(step, ctx, entry, canon[step.name], reads, digests)
-            if _is_done(out, fp):
-                result.steps_skipped += 1
+    sizes = [s.batch_clips(cfg_objs[s.name]) for s in steps]
+    result = GroupResult()
+    job = _Job(group, ctx, canon, cfg_objs, modalities, _Digests(), result,
+               int(os.environ.get(KILL_AFTER_ENV, "0") or 0))
+    ok = [i for i, row in enumerate(rows) if row["ok"] == "1"]
+    out_rows = list(rows)  # rejected or failed upstream: passed on as it is
+    chunk = math.lcm(*sizes) if sizes else 1
+    for c0 in range(0, len(ok), chunk):
+        started = time.perf_counter()
+        entries = [ClipEntry(rows[i]["clip"], rows[i]["speaker"], rows[i]["split"], rows[i]["emotion"])
+                   for i in ok[c0:c0 + chunk]]
+        states = {e.clip: _ClipState() for e in entries}
+        for step, size in zip(steps, sizes):
+            if size > 1:
+                for b0 in range(0, len(entries), size):
+                    job.run_batch(step, entries[b0:b0 + size], states)
                 continue
-            try:
-                step.run(ctx, entry, out, cfg_objs[step.name])
-            except Exception as exc:  # one clip's failure is recorded; the shard goes on
-                log.exception("%s %s: %s failed", group, entry.clip, step.name)
-                failed = f"{step.name} failed: {type(exc).__name__}: {exc}"
-                break
-            write_json(record_path(out), {"fingerprint": fp})
-            ran, result.steps_run = True, result.steps_run + 1
-            if kill_after and result.steps_run >= kill_after:  # tests: a job killed between two steps
-                os.kill(os.getpid(), signal.SIGKILL)
-        if failed:
-            result.rows.append({**row, "ok": "0", "reasons": "stage_error", "digest": ""})
-            result.errors.append(entry.clip)
-        else:
-            outputs = ((step.name, step.output(ctx, entry.clip)) for step in steps)
-            result.rows.append({**row, "digest": files_digest((name, out) for name, out in outputs if out.is_file())})
-            (result.ran if ran else result.skipped).append(entry.clip)
-        log.info("[%d/%d] %s %s: %s in %.2f s", n, todo, group, entry.clip,
-                 failed or ("done" if ran else "already done"), time.perf_counter() - started)
+            for entry in entries:
+                if not states[entry.clip].failed:
+                    job.run_one(step, entry, states[entry.clip])
+        for n, (i, entry) in enumerate(zip(ok[c0:c0 + chunk], entries), start=c0 + 1):
+            out_rows[i] = _index_row(rows[i], entry, states[entry.clip], steps, ctx, result)
+            log.info("[%d/%d] %s %s: %s in %.2f s", n, len(ok), group, entry.clip,
+                     states[entry.clip].failed or ("done" if states[entry.clip].ran else "already done"),
+                     time.perf_counter() - started)
+    result.rows = out_rows
     if index is not None:
         write_text(index, rows_text(result.rows, LIST_COLUMNS))
     return result
+
+
+def _index_row(row: dict[str, str], entry: ClipEntry, state: _ClipState, steps: Sequence[FeatureStep],
+               ctx: StepContext, result: GroupResult) -> dict[str, str]:
+    """The clip's index row (stage_error, or the digest of its step files); counts it in `result`."""
+    if state.failed:
+        result.errors.append(entry.clip)
+        return {**row, "ok": "0", "reasons": "stage_error", "digest": ""}
+    (result.ran if state.ran else result.skipped).append(entry.clip)
+    outputs = ((step.name, step.output(ctx, entry.clip)) for step in steps)
+    return {**row, "digest": files_digest((name, out) for name, out in outputs if out.is_file())}
 
 
 def liveportrait_weights(cfg_json: str) -> Path | None:

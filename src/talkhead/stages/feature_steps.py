@@ -71,6 +71,12 @@ class FeatureStep:
     reads: tuple[str, ...]  # phase folders (PHASE_FOLDERS) or other steps of the same clip
     shared: tuple[str, ...]  # shared files it reads (StepContext.shared)
     run: Callable[[StepContext, ClipEntry, Path, SectionConfig | None], dict]
+    # Its batched form (a network): encodes every clip of a fixed batch, writes the files whose path is not None.
+    run_batch: Callable[[StepContext, list[ClipEntry], list[Path | None], SectionConfig | None], list] | None = None
+
+    def batch_clips(self, cfg: SectionConfig | None) -> int:
+        """Clips a shard job encodes in one batch with this step's params (1: one at a time)."""
+        return getattr(cfg, "batch_clips", 1) if self.run_batch is not None else 1
 
     def output(self, ctx: StepContext, clip: str) -> Path:
         if self.name == "pack":
@@ -118,6 +124,15 @@ def _audio_hubert(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
     return audio_hubert_clip(ctx.folder("quality", e.clip), out, cfg, encoder=ctx.cache["hubert"])
 
 
+def _audio_hubert_batch(ctx: StepContext, entries: list[ClipEntry], outs: list[Path | None], cfg) -> list:
+    from talkhead.features import hubert
+
+    if "hubert" not in ctx.cache:
+        ctx.cache["hubert"] = hubert.load_audio_encoder(cfg.checkpoint, cfg.device, cfg.dtype)
+    return hubert.audio_hubert_clips([ctx.folder("quality", e.clip) for e in entries], outs, cfg,
+                                     encoder=ctx.cache["hubert"])
+
+
 def _face3dmm(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
     from talkhead.features.face3dmm_backend import face3dmm_clip
 
@@ -141,6 +156,16 @@ def _video_latents(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
                               encoder=ctx.cache["video_vae"])
 
 
+def _video_latents_batch(ctx: StepContext, entries: list[ClipEntry], outs: list[Path | None], cfg) -> list:
+    from talkhead.features import video_latents
+
+    model = ctx.shared_path("video_vae", entries[0])
+    if "video_vae" not in ctx.cache:
+        ctx.cache["video_vae"] = video_latents.load_encoder(cfg, model)
+    dirs = [(ctx.folder("crop", e.clip), ctx.folder("quality", e.clip)) for e in entries]
+    return video_latents.video_latents_clips(dirs, model, outs, cfg, encoder=ctx.cache["video_vae"])
+
+
 def _pack(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
     from talkhead.data.pack import pack
 
@@ -155,11 +180,12 @@ STEPS: dict[str, FeatureStep] = {s.name: s for s in (
     FeatureStep("head_pose", None, None, ("face_mesh",), (), _head_pose),
     FeatureStep("motion", "liveportrait", LiveportraitConfig, ("crop", "quality", "face_mesh", "head_pose"),
                 ("liveportrait",), _motion),  # from the mesh, or LivePortrait's motion extractor when configured
-    FeatureStep("audio_hubert", "audio_hubert", AudioHubertConfig, ("quality",), (), _audio_hubert),
+    FeatureStep("audio_hubert", "audio_hubert", AudioHubertConfig, ("quality",), (), _audio_hubert,
+                _audio_hubert_batch),
     FeatureStep("face3dmm", "face3dmm", Face3dmmConfig, ("face_mesh",), ("face3dmm_basis",), _face3dmm),
     FeatureStep("blendshapes", "blendshapes", BlendshapesConfig, ("face_mesh",), ("calibration",), _blendshapes),
     FeatureStep("video_latents", "video_latents", VideoLatentsConfig, ("crop", "quality"), ("video_vae",),
-                _video_latents),
+                _video_latents, _video_latents_batch),
     FeatureStep("pack", None, None, ("crop", "quality"), (), _pack),  # + every modality: feature_shard adds them
 )}
 

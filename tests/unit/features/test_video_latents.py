@@ -227,3 +227,43 @@ def test_clips_of_different_lengths_encoded_together_equal_each_alone(data, mode
             ref, ref_first = encode_clip(encoder, *clip, batch_frames)
             assert latents.shape == ref.shape and latents.dtype == np.float16 and _close(latents, ref)
             assert np.array_equal(first, latents[0])
+
+
+def test_a_shard_job_batches_video_latents_and_isolates_a_broken_crop(data, model_dir, tmp_path):
+    import shutil
+
+    from talkhead.data.shards import LIST_COLUMNS
+    from talkhead.stages.feature_shard import record_path, run_group
+    from talkhead.stages.feature_steps import StepContext
+
+    root = tmp_path / "data"
+    for phase in ("crop", "quality"):
+        shutil.copytree(data / phase, root / phase)
+    shutil.copytree(root / "crop" / "clip_c", root / "crop" / "clip_x")  # a crop that does not decode
+    (root / "crop" / "clip_x" / "crop.mp4").write_bytes(b"not a video")
+    shutil.copytree(root / "quality" / "clip_c", root / "quality" / "clip_x")
+    rows = [{c: "" for c in LIST_COLUMNS} | {"clip": c, "ok": "1"} for c in (*BATCH, "clip_x")]
+    ctx = StepContext(root, {"video_vae": model_dir})
+    one = run_group("learned", rows, ctx, {"video_latents": '{"batch_frames": 6}'}, ["video_latents"])
+    ref = {c: read_features(root / "features" / c / "video_latents.safetensors")[0]["latents"] for c in BATCH}
+    # batch_clips=1 is today's per-clip stage, byte for byte.
+    assert (root / "features/clip_b/video_latents.safetensors").read_bytes() == \
+        _stage_file(data, model_dir, "clip_b", tmp_path).read_bytes()
+    assert one.errors == ["clip_x"] and one.ran == list(BATCH)
+    shutil.rmtree(root / "features")
+    # Batches of 2: (clip_a, clip_c) encoded together; (clip_b, clip_x) raises, so its clips run one by one.
+    two = run_group("learned", rows, ctx, {"video_latents": '{"batch_frames": 6, "batch_clips": 2}'},
+                    ["video_latents"])
+    assert two.errors == ["clip_x"] and two.ran == list(BATCH) and two.rows[-1]["reasons"] == "stage_error"
+    for clip in BATCH:
+        assert _close(read_features(root / "features" / clip / "video_latents.safetensors")[0]["latents"], ref[clip])
+        assert record_path(root / "features" / clip / "video_latents.safetensors").is_file()
+    assert not (root / "features" / "clip_x").exists()
+
+
+def _stage_file(data: Path, model_dir: Path, clip: str, tmp_path: Path) -> Path:
+    out = tmp_path / "stage" / clip / "video_latents.safetensors"
+    assert latents_stage.main(["--crop", str(data / "crop" / clip), "--quality", str(data / "quality" / clip),
+                               "--model", str(model_dir), "--out", str(out),
+                               "--cfg", json.dumps({"batch_frames": 6})]) == 0
+    return out
