@@ -46,7 +46,7 @@ from talkhead.config import LiveportraitConfig, SectionConfig
 from talkhead.data.shards import LIST_COLUMNS, files_digest, read_rows, rows_text
 from talkhead.stages.common import run_stage, stage_parser
 from talkhead.stages.feature_steps import GROUPS, PHASE_FOLDERS, STEPS, ClipEntry, FeatureStep, StepContext
-from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV, _digest, folder_record
+from talkhead.stages.shard import DONE_FILE, KILL_AFTER_ENV, _digest, fingerprinted_params, folder_record
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class _Job:
     def output(self, step: FeatureStep, entry: ClipEntry) -> tuple[Path, str]:
         """(the step's file of the clip, its completion fingerprint)."""
         reads = step.reads + (tuple(self.modalities) if step.name == "pack" else ())
-        cfg_json = _fingerprinted_params(self.canon[step.name])
+        cfg_json = json.dumps(fingerprinted_params(self.canon[step.name]), sort_keys=True, separators=(",", ":"))
         return step.output(self.ctx, entry.clip), step_fingerprint(step, self.ctx, entry, cfg_json, reads,
                                                                   self.digests)
 
@@ -185,15 +185,6 @@ class _Job:
         for entry, (out, fp), t in zip(live, outputs, todo):
             if t:
                 self.finished(out, fp, states[entry.clip])
-
-
-def _fingerprinted_params(cfg_json: str) -> str:
-    """The params a step's fingerprint holds: batch_clips only when > 1 (batched files equal per-clip ones to float
-    rounding, not bit for bit), so records written before the param existed still match at its default of 1."""
-    cfg = json.loads(cfg_json)
-    if cfg.get("batch_clips") == 1:
-        del cfg["batch_clips"]
-    return json.dumps(cfg, sort_keys=True, separators=(",", ":"))
 
 
 def run_group(group: str, rows: Sequence[dict[str, str]], ctx: StepContext, cfgs: dict[str, str],

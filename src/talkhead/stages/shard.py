@@ -80,11 +80,23 @@ def folder_record(folder: Path) -> str | None:
     return _digest(record.read_bytes()) if record.is_file() else None
 
 
+# Batch sizes of the networks (GPU throughput): a value other than its default is part of a completion fingerprint
+# (a batched result equals a one-at-a-time one to float rounding, not bit for bit); the default is left out, so
+# the records written before these params existed still match.
+BATCH_DEFAULTS = {"batch_clips": 1, "batch_probes": 1, "syncnet_batch": 20}
+
+
+def fingerprinted_params(cfg_json: str) -> dict:
+    """A phase's or step's params as its completion fingerprint holds them (BATCH_DEFAULTS left out)."""
+    cfg = json.loads(cfg_json)
+    return {k: v for k, v in cfg.items() if not (k in BATCH_DEFAULTS and v == BATCH_DEFAULTS[k])}
+
+
 def fingerprint(phase: ShardPhase, inputs: ClipInputs, cfg_json: str) -> str:
     """The completion fingerprint of one clip of `phase`: its params and upstream completion records (ingest: the
     row)."""
     upstream = {name: folder_record(inputs.folder(name)) for name in phase.upstream}
-    payload = {"phase": phase.name, "cfg": json.loads(cfg_json), "upstream": upstream}
+    payload = {"phase": phase.name, "cfg": fingerprinted_params(cfg_json), "upstream": upstream}
     if not phase.upstream:  # ingest reads the manifest row and the source; later phases see them through its record
         payload |= {"row": inputs.row.__dict__, "source_state": _source_state(inputs.row, inputs.manifest)}
     return _digest(json.dumps(payload, sort_keys=True, default=str).encode())

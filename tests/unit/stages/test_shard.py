@@ -248,3 +248,13 @@ def test_post_gate_kill_9_between_steps_then_rerun_is_byte_identical(whole_run, 
     assert rerun.returncode == 0, rerun.stderr
     assert "(2 steps run, 2 already done)" in rerun.stderr  # head_pose and motion were left; mel and mesh kept
     assert _tree(reference / "features") == _tree(data / "features")
+
+
+def test_batch_sizes_enter_fingerprints_only_off_their_defaults():
+    """A network's batch size changes results only to float rounding; at its default it is left out of the
+    completion fingerprint, so records written before the param existed still match."""
+    assert shard_stage.fingerprinted_params('{"stride": 5, "batch_probes": 1}') == {"stride": 5}
+    assert shard_stage.fingerprinted_params('{"batch_probes": 4}') == {"batch_probes": 4}
+    assert shard_stage.fingerprinted_params('{"syncnet_batch": 20, "min_blur": 2.5}') == {"min_blur": 2.5}
+    assert shard_stage.fingerprinted_params('{"syncnet_batch": 64}') == {"syncnet_batch": 64}
+    assert shard_stage.fingerprinted_params('{"batch_clips": 1, "device": "cuda"}') == {"device": "cuda"}
