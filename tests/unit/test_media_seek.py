@@ -62,3 +62,22 @@ def test_a_late_clip_gets_the_frames_of_a_decode_from_the_beginning(sources, nam
 def test_a_clip_near_the_start_does_not_seek(sources, monkeypatch):
     _, report, _ = _frames(sources["gop.mp4"], 1.5, 3.0, monkeypatch, seek=True)
     assert report.keyframes[0] == 0.0  # read from the first packet
+
+
+def test_audio_of_an_early_segment_stops_after_its_end(tmp_path):
+    """decode_audio stops a second after `end`: the same samples as decoding the whole stream, fewer packets."""
+    from talkhead.media.decode import decode_audio
+
+    path = tmp_path / "tone.mp4"
+    rate = 44100
+    t = np.arange(12 * rate) / rate
+    with VideoWriter(path, fps=25, size=(32, 32), audio_rate=rate) as writer:
+        for _ in range(12 * 25):
+            writer.write_frame(np.zeros((32, 32, 3), np.uint8))
+        writer.write_audio((0.3 * np.sin(2 * np.pi * 440 * t * (1 + t / 12))).astype(np.float32))  # a chirp
+    whole = decode_audio(path, 16000)
+    for start, end in [(0.0, 2.0), (3.3, 5.1), (10.5, 11.99)]:
+        report = DecodeReport()
+        got = decode_audio(path, 16000, start, end, report=report)
+        np.testing.assert_array_equal(got, whole[int(round(start * 16000)):int(round(end * 16000))])
+        assert report.packets <= (end + decode.AUDIO_TAIL_S + 0.1) * rate / 1024  # the rest was never read

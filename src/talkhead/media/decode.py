@@ -304,6 +304,7 @@ def _stream_end(stream: av.video.stream.VideoStream, end: float | None) -> float
 
 
 AUDIO_GAP_S = 0.02  # a jump in audio timestamps beyond this is a gap, filled with silence in place
+AUDIO_TAIL_S = 1.0  # audio decoded past a clip's end (the resampler's filter reaches ms past a sample), then stop
 
 
 def decode_audio(path: str | Path, sample_rate: int, start: float = 0.0, end: float | None = None,
@@ -312,7 +313,8 @@ def decode_audio(path: str | Path, sample_rate: int, start: float = 0.0, end: fl
 
     Samples stay on the container clock: audio that starts late gets leading silence, and a stretch
     the stream lacks (a refused packet, a timestamp jump) becomes silence in place, counted in
-    `report` (its `gaps`), so that nothing after a gap moves earlier.
+    `report` (its `gaps`), so that nothing after a gap moves earlier. Decoding starts at the stream's
+    beginning (the samples' positions come from counting them) and stops AUDIO_TAIL_S after `end`.
     """
     report = report if report is not None else DecodeReport()
     with _open(path) as container:
@@ -325,6 +327,8 @@ def decode_audio(path: str | Path, sample_rate: int, start: float = 0.0, end: fl
         chunks: list[np.ndarray] = []
         expected: float | None = None  # source time at which the next frame should start
         for frame in _decode_packets(container, stream, report, path):
+            if end is not None and frame.time is not None and frame.time > end + AUDIO_TAIL_S:
+                break  # the resampler has what it needs for every sample before `end`
             if frame.time is not None and expected is not None and frame.time - expected > AUDIO_GAP_S:
                 report.gaps.append((expected, float(frame.time)))
                 chunks.append(np.zeros(int(round((frame.time - expected) * sample_rate)), np.float32))
