@@ -18,6 +18,8 @@ on one H100). Each check runs on its own; a failure is recorded with its error a
                      unsharded model's two steps; the moments sharded back (`scatter_optimizer`)
   gaussians_generate the Gaussian head's end-to-end frames per second (benchmarks/gaussians_fps.py's measure):
                      --gaussians-model, else a tiny head trained here on a synthetic speaker (stated as such)
+  batching           the shard jobs' batch sizes (RetinaFace probes, SyncNet windows, HuBERT clips): ms per item
+                     alone vs batched and the largest difference, random weights of the real architectures
 
 With --device cpu the same checks run on the CPU (the CUDA-only parts say "skipped"): that is how this
 script is tested where there is no GPU (tests/unit/test_gpu_check.py).
@@ -230,10 +232,83 @@ def check_gaussians_generate(device: str, args: argparse.Namespace) -> dict:
     return {**gaussians_fps.measure(model, 50, device, rasterizer, repeats=2), "model_note": note}
 
 
+def _per_item_ms(seconds: float, items: int) -> float:
+    return round(1000 * seconds / items, 3)
+
+
+def check_batching(device: str, args: argparse.Namespace) -> dict:
+    """The shard jobs' batch sizes on the device: ms per item one at a time vs batched, and the largest difference
+    of the batched result (RetinaFace probes: faces.batch_probes; SyncNet windows: quality.syncnet_batch; HuBERT
+    clips: audio_hubert.batch_clips). Random weights of the real architectures on CUDA (HuBERT-base's size), tiny
+    ones on the CPU, so this measures speed and agreement, not detections."""
+    import numpy as np
+
+    from talkhead.eval.sync import syncnet_embeddings
+    from talkhead.faces.retinaface import RetinaFaceDetector, build_retinaface, preprocess
+    from talkhead.features import hubert
+    from talkhead.models.syncnet import SyncNetOfficial
+
+    cuda = device.startswith("cuda")
+    rng = np.random.default_rng(0)
+    out: dict[str, dict] = {}
+    tmp = Path(tempfile.mkdtemp())
+    # RetinaFace: probe frames of one clip, each alone vs all in one pass (raw network outputs compared).
+    torch.manual_seed(0)
+    network, side, n = ("resnet50", 640, 32) if cuda else ("mobilenet0.25", 160, 4)
+    torch.save(build_retinaface(network).state_dict(), tmp / "retina.pth")
+    det = RetinaFaceDetector(tmp / "retina.pth", network, device, score_threshold=0.99, max_side=side)
+    frames = [rng.integers(0, 255, (side * 9 // 16, side, 3), np.uint8) for _ in range(n)]
+    det.detect_batch(frames[:2])  # warm-up (cuDNN autotuning, allocator)
+    _, one = _timed(lambda: [det.detect(f) for f in frames], device, 2)
+    _, many = _timed(lambda: det.detect_batch(frames), device, 2)
+    x = torch.from_numpy(np.stack([preprocess(f, side) for f in frames])).to(device)  # (n, 3, h, w)
+    with torch.inference_mode():
+        single = torch.cat([det.model(x[i:i + 1])[1] for i in range(n)])
+        batched = det.model(x)[1]
+    out["retinaface_probes"] = {"network": network, "frames": n, "ms_each_alone": _per_item_ms(one, n),
+                                "ms_each_batched": _per_item_ms(many, n), "speedup": round(one / many, 2),
+                                "max_score_diff": float((single - batched).abs().max())}
+    # SyncNet: a clip's five-frame windows, 20 (syncnet_python) vs 128 per pass.
+    torch.manual_seed(0)
+    model = SyncNetOfficial().to(device).eval()
+    t, size = (150, 224) if cuda else (12, 48)
+    video = rng.integers(0, 255, (t, size, size, 3), np.uint8)
+    audio = rng.normal(0, 0.1, t * 640).astype(np.float32)
+    syncnet_embeddings(model, video[:8], audio[:8 * 640], 4)  # warm-up
+    ref, a = _timed(lambda: syncnet_embeddings(model, video, audio, 20), device, 2)
+    big, b = _timed(lambda: syncnet_embeddings(model, video, audio, 128), device, 2)
+    windows = len(ref[0])
+    out["syncnet_windows"] = {"windows": windows, "ms_each_batch20": _per_item_ms(a, windows),
+                              "ms_each_batch128": _per_item_ms(b, windows), "speedup": round(a / b, 2),
+                              "max_embedding_diff": float(max(np.abs(ref[0] - big[0]).max(),
+                                                              np.abs(ref[1] - big[1]).max()))}
+    # HuBERT: clips of 3-8 s, each alone vs one padded batch (base size on CUDA, tiny on the CPU).
+    from transformers import HubertConfig, HubertModel
+
+    torch.manual_seed(0)
+    config = HubertConfig() if cuda else HubertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                                      intermediate_size=64, conv_dim=(16,) * 7)
+    HubertModel(config).save_pretrained(tmp / "hubert")
+    encoder = hubert.load_audio_encoder(str(tmp / "hubert"), device)
+    clips = [(rng.normal(0, 0.1, int(s * 16000)).astype(np.float32), int(s * 25))
+             for s in ((3.0, 4.5, 6.0, 8.0, 3.5, 5.0, 7.0, 4.0) if cuda else (1.0, 1.6, 2.0))]
+    hubert.encode_batch(encoder, clips[:2])  # warm-up
+    alone, c = _timed(lambda: [hubert.encode(encoder, w, f) for w, f in clips], device, 2)
+    together, d = _timed(lambda: hubert.encode_batch(encoder, clips), device, 2)
+    scale = max(float(np.abs(x.astype(np.float32)).max()) for x in alone)
+    out["hubert_clips"] = {"clips": len(clips), "layers": config.num_hidden_layers,
+                           "ms_each_alone": _per_item_ms(c, len(clips)), "ms_each_batched": _per_item_ms(d, len(clips)),
+                           "speedup": round(c / d, 2),
+                           "max_diff_over_scale": float(max(np.abs(x.astype(np.float32) - y.astype(np.float32)).max()
+                                                            for x, y in zip(alone, together)) / scale)}
+    return out
+
+
 CHECKS: dict[str, Callable[[str, argparse.Namespace], dict]] = {
     "environment": check_environment, "rasterizer": check_rasterizer,
     "dualforce_harness": check_dualforce_harness, "dualforce_bf16": check_dualforce_bf16,
     "fsdp_one_process": check_fsdp_one_process, "gaussians_generate": check_gaussians_generate,
+    "batching": check_batching,
 }
 
 

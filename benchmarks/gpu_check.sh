@@ -3,7 +3,8 @@
 #   1. the `gpu`-marked tests (gsplat vs the PyTorch rasterizer, HuBERT on CUDA, CUDA vs CPU of the
 #      metric networks and LivePortrait), as JUnit XML beside the JSON;
 #   2. benchmarks/gpu_check.py: DualForce on the harness on CUDA (and its resume), a bf16 step against
-#      float32, FSDP2 on a one-process group, the Gaussian head's end-to-end fps (docstring there).
+#      float32, FSDP2 on a one-process group, the Gaussian head's end-to-end fps, the shard jobs' batch
+#      sizes (RetinaFace probes, SyncNet windows, HuBERT clips: speed-up and agreement) (docstring there).
 # Results: benchmarks/results/gpu_check.json and gpu_check_pytest.xml (or $GPU_CHECK_OUT/).
 # Usage: bash benchmarks/gpu_check.sh [--gaussians-model data/models/gaussians/<speaker>]
 set -u
