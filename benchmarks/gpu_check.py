@@ -245,7 +245,7 @@ def check_batching(device: str, args: argparse.Namespace) -> dict:
 
     from talkhead.eval.sync import syncnet_embeddings
     from talkhead.faces.retinaface import RetinaFaceDetector, build_retinaface, preprocess
-    from talkhead.features import hubert
+    from talkhead.features import hubert, hubert_batch
     from talkhead.models.syncnet import SyncNetOfficial
 
     cuda = device.startswith("cuda")
@@ -292,9 +292,9 @@ def check_batching(device: str, args: argparse.Namespace) -> dict:
     encoder = hubert.load_audio_encoder(str(tmp / "hubert"), device)
     clips = [(rng.normal(0, 0.1, int(s * 16000)).astype(np.float32), int(s * 25))
              for s in ((3.0, 4.5, 6.0, 8.0, 3.5, 5.0, 7.0, 4.0) if cuda else (1.0, 1.6, 2.0))]
-    hubert.encode_batch(encoder, clips[:2])  # warm-up
+    hubert_batch.encode_batch(encoder, clips[:2])  # warm-up
     alone, c = _timed(lambda: [hubert.encode(encoder, w, f) for w, f in clips], device, 2)
-    together, d = _timed(lambda: hubert.encode_batch(encoder, clips), device, 2)
+    together, d = _timed(lambda: hubert_batch.encode_batch(encoder, clips), device, 2)
     scale = max(float(np.abs(x.astype(np.float32)).max()) for x in alone)
     out["hubert_clips"] = {"clips": len(clips), "layers": config.num_hidden_layers,
                            "ms_each_alone": _per_item_ms(c, len(clips)), "ms_each_batched": _per_item_ms(d, len(clips)),

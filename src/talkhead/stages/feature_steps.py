@@ -115,22 +115,26 @@ def _motion(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
                                                         out, cfg, extractor=ctx.cache["liveportrait_motion"])
 
 
-def _audio_hubert(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.features import hubert
-    from talkhead.features.hubert import audio_hubert_clip
+def _hubert_encoder(ctx: StepContext, cfg):
+    """The shard job's HuBERT / wav2vec2 encoder, loaded on first use."""
+    from talkhead.features.hubert import load_audio_encoder
 
     if "hubert" not in ctx.cache:
-        ctx.cache["hubert"] = hubert.load_audio_encoder(cfg.checkpoint, cfg.device, cfg.dtype)
-    return audio_hubert_clip(ctx.folder("quality", e.clip), out, cfg, encoder=ctx.cache["hubert"])
+        ctx.cache["hubert"] = load_audio_encoder(cfg.checkpoint, cfg.device, cfg.dtype)
+    return ctx.cache["hubert"]
+
+
+def _audio_hubert(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
+    from talkhead.features.hubert import audio_hubert_clip
+
+    return audio_hubert_clip(ctx.folder("quality", e.clip), out, cfg, encoder=_hubert_encoder(ctx, cfg))
 
 
 def _audio_hubert_batch(ctx: StepContext, entries: list[ClipEntry], outs: list[Path | None], cfg) -> list:
-    from talkhead.features import hubert
+    from talkhead.features.hubert_batch import audio_hubert_clips
 
-    if "hubert" not in ctx.cache:
-        ctx.cache["hubert"] = hubert.load_audio_encoder(cfg.checkpoint, cfg.device, cfg.dtype)
-    return hubert.audio_hubert_clips([ctx.folder("quality", e.clip) for e in entries], outs, cfg,
-                                     encoder=ctx.cache["hubert"])
+    return audio_hubert_clips([ctx.folder("quality", e.clip) for e in entries], outs, cfg,
+                              encoder=_hubert_encoder(ctx, cfg))
 
 
 def _face3dmm(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
@@ -145,25 +149,29 @@ def _blendshapes(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
     return blendshapes_clip(ctx.feature("face_mesh", e.clip), ctx.shared_path("calibration", e), out, cfg)
 
 
+def _video_encoder(ctx: StepContext, cfg, model: Path | None):
+    """The shard job's video latent encoder (the trained video VAE in `model`, or cfg's AutoencoderKL), loaded once."""
+    from talkhead.features.video_latents import load_encoder
+
+    if "video_vae" not in ctx.cache:
+        ctx.cache["video_vae"] = load_encoder(cfg, model)
+    return ctx.cache["video_vae"]
+
+
 def _video_latents(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:
-    from talkhead.features import video_latents
     from talkhead.features.video_latents import video_latents_clip
 
     model = ctx.shared_path("video_vae", e)
-    if "video_vae" not in ctx.cache:
-        ctx.cache["video_vae"] = video_latents.load_encoder(cfg, model)
     return video_latents_clip(ctx.folder("crop", e.clip), ctx.folder("quality", e.clip), model, out, cfg,
-                              encoder=ctx.cache["video_vae"])
+                              encoder=_video_encoder(ctx, cfg, model))
 
 
 def _video_latents_batch(ctx: StepContext, entries: list[ClipEntry], outs: list[Path | None], cfg) -> list:
-    from talkhead.features import video_latents
+    from talkhead.features.video_latents import video_latents_clips
 
     model = ctx.shared_path("video_vae", entries[0])
-    if "video_vae" not in ctx.cache:
-        ctx.cache["video_vae"] = video_latents.load_encoder(cfg, model)
     dirs = [(ctx.folder("crop", e.clip), ctx.folder("quality", e.clip)) for e in entries]
-    return video_latents.video_latents_clips(dirs, model, outs, cfg, encoder=ctx.cache["video_vae"])
+    return video_latents_clips(dirs, model, outs, cfg, encoder=_video_encoder(ctx, cfg, model))
 
 
 def _pack(ctx: StepContext, e: ClipEntry, out: Path, cfg) -> dict:

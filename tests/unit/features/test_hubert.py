@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import BertConfig, HubertConfig, Wav2Vec2FeatureExtractor
 
-from talkhead.features import hubert, precision
+from talkhead.features import hubert, hubert_batch, precision
 from tests.unit.features.tiny_hubert import TINY, in_child, precision_error, save_tiny, speech_like
 
 
@@ -232,7 +232,7 @@ def _batch_clips() -> list[tuple[np.ndarray, int]]:
 def test_a_padded_batch_equals_each_clip_on_its_own(tmp_path, kind, overrides):
     enc = hubert.load_audio_encoder(str(save_tiny(tmp_path, kind, **overrides)))
     clips = _batch_clips()
-    batched = hubert.encode_batch(enc, clips, chunk_s=3.0)
+    batched = hubert_batch.encode_batch(enc, clips, chunk_s=3.0)
     alone = [hubert.encode(enc, samples, frames, chunk_s=3.0) for samples, frames in clips]
     for out, ref, (_, frames) in zip(batched, alone, clips):
         assert out.shape == ref.shape == (2 * frames, 2, 32) and out.dtype == np.float16
@@ -241,7 +241,7 @@ def test_a_padded_batch_equals_each_clip_on_its_own(tmp_path, kind, overrides):
     assert np.array_equal(batched[-1], alone[-1])  # the chunked clip is encoded alone: the same bytes
     # Before float16 storage the padded pass agrees to float32 rounding (all layers, incl. the frontend's 0).
     waves = [hubert._prepare(enc, s, f, 25, 16000, None, 3.0, 1.0)[0] for s, f in clips[:4]]
-    rows = hubert._encode_batch_rows(enc, waves, [2 * f for _, f in clips[:4]], [0, 1, 2], np.float32)
+    rows = hubert_batch._encode_batch_rows(enc, waves, [2 * f for _, f in clips[:4]], [0, 1, 2], np.float32)
     for out, wave, (_, frames) in zip(rows, waves, clips):
         assert np.abs(out - hubert._encode_rows(enc, wave, 2 * frames, [0, 1, 2], 10**6, 0, np.float32)).max() < 1e-4
 
@@ -250,11 +250,12 @@ def test_a_batch_without_per_clip_group_norm_statistics_would_differ(tmp_path, m
     # Why the hook: the group-norm frontend normalises over the whole (padded) input otherwise.
     enc = hubert.load_audio_encoder(str(save_tiny(tmp_path)))
     clips = _batch_clips()[:2]
-    monkeypatch.setattr(hubert, "_valid_stats_hook", lambda lengths: lambda norm, inputs, output: output)
-    short = hubert.encode_batch(enc, clips)[0].astype(np.float32)
+    monkeypatch.setattr(hubert_batch, "_valid_stats_hook", lambda lengths: lambda norm, inputs, output: output)
+    short = hubert_batch.encode_batch(enc, clips)[0].astype(np.float32)
     assert np.abs(short - hubert.encode(enc, *clips[0]).astype(np.float32)).max() > 0.1
 
 
 def test_a_lone_clip_in_a_batch_is_encoded_exactly_as_on_its_own(encoder):
     samples, frames = _batch_clips()[1]
-    assert np.array_equal(hubert.encode_batch(encoder, [(samples, frames)])[0], hubert.encode(encoder, samples, frames))
+    alone = hubert.encode(encoder, samples, frames)
+    assert np.array_equal(hubert_batch.encode_batch(encoder, [(samples, frames)])[0], alone)
