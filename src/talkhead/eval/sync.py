@@ -123,9 +123,10 @@ def syncnet_embeddings(model: SyncNetOfficial, frames: np.ndarray, samples: np.n
 
 
 def score_syncnet(model: SyncNetOfficial, frames: np.ndarray, samples: np.ndarray,
-                  max_offset: int = MAX_OFFSET) -> SyncResult:
-    """Sync-C / Sync-D / offset with the published SyncNet (report with `.metrics('syncnet')`)."""
-    return sync_scores(*syncnet_embeddings(model, frames, samples), max_offset=max_offset)
+                  max_offset: int = MAX_OFFSET, batch_size: int = 20) -> SyncResult:
+    """Sync-C / Sync-D / offset with the published SyncNet (report with `.metrics('syncnet')`); `batch_size`
+    five-frame windows per forward pass (syncnet_python's 20)."""
+    return sync_scores(*syncnet_embeddings(model, frames, samples, batch_size), max_offset=max_offset)
 
 
 def selftrained_windows(mesh: np.ndarray, mel: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

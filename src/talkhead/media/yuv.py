@@ -31,12 +31,17 @@ def _plane(plane: av.video.plane.VideoPlane) -> np.ndarray:
     return flat.reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """The frame's display rotation in counter-clockwise quarter turns (0..3), as np.rot90 takes it."""
+    return (int(round(frame.rotation)) % 360 // 90) % 4
+
+
 def planes_of(frame: av.VideoFrame) -> Planes:
     """The frame's yuv420p planes with its display rotation applied (views where no rotation is needed)."""
     if frame.format.name != "yuv420p":
         frame = frame.reformat(format="yuv420p")
     y, u, v = (_plane(p) for p in frame.planes[:3])
-    turns = (int(round(frame.rotation)) % 360 // 90) % 4
+    turns = quarter_turns(frame)
     if turns:
         y, u, v = (np.ascontiguousarray(np.rot90(p, k=turns)) for p in (y, u, v))
     return Planes(y, u, v)
@@ -56,7 +61,7 @@ def stack_i420(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def small_rgb(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     """The frame as (h, w, 3) RGB uint8 at display size `size` = (w, h): area-averaged by FFmpeg's scaler,
     display rotation applied (for the scene-cut detector, whose 64 px frames need nothing finer)."""
-    turns = (int(round(frame.rotation)) % 360 // 90) % 4
+    turns = quarter_turns(frame)
     width, height = size if turns % 2 == 0 else size[::-1]  # the coded frame's orientation
     rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
     return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
@@ -64,8 +69,7 @@ def small_rgb(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
 
 def display_size(frame: av.VideoFrame) -> tuple[int, int]:
     """(width, height) of the frame as shown, its display rotation applied."""
-    turns = (int(round(frame.rotation)) % 360 // 90) % 4
-    return (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    return (frame.height, frame.width) if quarter_turns(frame) % 2 else (frame.width, frame.height)
 
 
 def window_origin(window: np.ndarray, frame_size: tuple[int, int]) -> tuple[int, int, int]:

@@ -32,13 +32,12 @@ def measure_syncnet(crop_video: Path, samples: np.ndarray, fps: int, weights: st
                     max_lag: int = 15, batch: int = 20) -> dict[str, float | int]:
     """{av_offset_syncnet, av_confidence_syncnet, sync_d_syncnet} of a face-crop video and its 16 kHz audio
     (`batch` five-frame windows per forward pass)."""
-    from talkhead.eval.sync import sync_scores, syncnet_embeddings
+    from talkhead.eval.sync import score_syncnet
     from talkhead.media.decode import iter_frames_cfr
 
     if fps != 25:
         raise ValueError(f"SyncNet is defined on 25 fps video (4 MFCC rows a frame); normalize.fps is {fps}")
     frames = np.stack(list(iter_frames_cfr(crop_video, fps, max_side=SYNCNET_SIDE)))  # (T, 224, 224, 3)
-    embeddings = syncnet_embeddings(_model(str(Path(weights).expanduser()), device), frames, samples, batch)
-    result = sync_scores(*embeddings, max_offset=max_lag)  # as eval.sync.score_syncnet, with the batch size
+    result = score_syncnet(_model(str(Path(weights).expanduser()), device), frames, samples, max_lag, batch)
     return {"av_offset_syncnet": int(result.av_offset), "av_confidence_syncnet": round(float(result.sync_c), 4),
             "sync_d_syncnet": round(float(result.sync_d), 4)}
