@@ -19,14 +19,9 @@ import cv2
 import numpy as np
 
 from talkhead.media.probe import MediaError
+from talkhead.media.yuv import quarter_turns
 
 log = logging.getLogger(__name__)
-
-
-def _rotate(rgb: np.ndarray, degrees: int) -> np.ndarray:
-    """Apply a display rotation (counter-clockwise degrees, as FFmpeg reports it)."""
-    turns = (degrees // 90) % 4
-    return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
 
 
 def _open(path: str | Path) -> av.container.InputContainer:
@@ -82,7 +77,9 @@ def to_rgb(max_side: int = 0) -> Callable[[av.VideoFrame], np.ndarray]:
     size: list[tuple[int, int]] = []
 
     def convert(frame: av.VideoFrame) -> np.ndarray:
-        rgb = _rotate(frame.to_ndarray(format="rgb24"), int(round(frame.rotation)) % 360)
+        rgb, turns = frame.to_ndarray(format="rgb24"), quarter_turns(frame)
+        if turns:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))  # display rotation applied
         if not size:
             size.append(fit_size(rgb.shape[1], rgb.shape[0], max_side))
         if (rgb.shape[1], rgb.shape[0]) != size[0]:
