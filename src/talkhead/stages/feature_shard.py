@@ -92,7 +92,8 @@ class _Digests:
 
 def step_fingerprint(step: FeatureStep, ctx: StepContext, entry: ClipEntry, cfg_json: str, reads: Sequence[str],
                      digests: _Digests) -> str:
-    """The completion fingerprint of one clip's step: params, the records of what it read, the shared file it used."""
+    """The completion fingerprint of one clip's step: params (batch sizes at their default left out, as
+    `shard.fingerprint`), the records of what it read, the shared file it used."""
     upstream = {}
     for name in reads:
         if name in PHASE_FOLDERS:
@@ -100,7 +101,7 @@ def step_fingerprint(step: FeatureStep, ctx: StepContext, entry: ClipEntry, cfg_
         else:
             rec = record_path(STEPS[name].output(ctx, entry.clip))
             upstream[name] = _digest(rec.read_bytes()) if rec.is_file() else None
-    payload = {"step": step.name, "cfg": json.loads(cfg_json), "upstream": upstream,
+    payload = {"step": step.name, "cfg": fingerprinted_params(cfg_json), "upstream": upstream,
                "shared": {n: digests(ctx.shared_path(n, entry)) for n in step.shared}}
     if step.name == "pack":
         payload["entry"] = entry.__dict__
@@ -138,9 +139,8 @@ class _Job:
     def output(self, step: FeatureStep, entry: ClipEntry) -> tuple[Path, str]:
         """(the step's file of the clip, its completion fingerprint)."""
         reads = step.reads + (tuple(self.modalities) if step.name == "pack" else ())
-        cfg_json = json.dumps(fingerprinted_params(self.canon[step.name]), sort_keys=True, separators=(",", ":"))
-        return step.output(self.ctx, entry.clip), step_fingerprint(step, self.ctx, entry, cfg_json, reads,
-                                                                  self.digests)
+        return step.output(self.ctx, entry.clip), step_fingerprint(step, self.ctx, entry, self.canon[step.name],
+                                                                  reads, self.digests)
 
     def finished(self, out: Path, fp: str, state: _ClipState) -> None:
         write_json(record_path(out), {"fingerprint": fp})
