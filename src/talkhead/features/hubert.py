@@ -255,14 +255,16 @@ def _encode_rows(encoder: AudioEncoder, wave: np.ndarray, n_rows: int, layers: S
     finally:
         if hook is not None:
             hook.remove()
-    out[n_kept:] = out[n_kept - 1]  # audio a little short of the video (2T − 1 rows): repeat the last row
-    _warn_length(n_frames, n_rows)
+    return _fill_tail(out, n_kept, n_frames)
+
+
+def _fill_tail(out: np.ndarray, n_kept: int, n_frames: int) -> np.ndarray:
+    """(n_rows, L, D) rows of which the first n_kept are encoded: audio a little short of the video (2T − 1 rows)
+    repeats its last row; a larger mismatch between the n_frames the audio gives and n_rows is logged."""
+    out[n_kept:] = out[n_kept - 1]
+    if abs(n_frames - len(out)) > 2:
+        log.warning("audio gives %d rows at 50 Hz for %d wanted: padded or trimmed", n_frames, len(out))
     return out
-
-
-def _warn_length(n_frames: int, n_rows: int) -> None:
-    if abs(n_frames - n_rows) > 2:
-        log.warning("audio gives %d rows at 50 Hz for %d wanted: padded or trimmed", n_frames, n_rows)
 
 
 def _check_layers(layers: Sequence[int] | None, n_layers: int) -> list[int]:

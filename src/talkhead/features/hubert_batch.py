@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from talkhead.config import AudioHubertConfig
-from talkhead.features.hubert import (AudioEncoder, _check_checkpoint, _encode_rows, _fixed_stats_hook, _frontend,
-                                      _group_norm, _prepare, _read_clip, _warn_length, _write_clip)
+from talkhead.features.hubert import (AudioEncoder, _check_checkpoint, _encode_rows, _fill_tail, _fixed_stats_hook,
+                                      _frontend, _group_norm, _prepare, _read_clip, _write_clip)
 from talkhead.features.precision import autocast
 
 
@@ -85,9 +85,7 @@ def _encode_batch_rows(encoder: AudioEncoder, waves: Sequence[np.ndarray], n_row
         n_kept = min(n_rows[i], n_frames)
         out = np.empty((n_rows[i], *hidden.shape[2:]), out_dtype)  # (n_rows, L, D)
         out[:n_kept] = hidden[i, :n_kept].numpy()
-        out[n_kept:] = out[n_kept - 1]  # as _encode_rows: repeat the last row
-        _warn_length(n_frames, n_rows[i])
-        outs.append(out)
+        outs.append(_fill_tail(out, n_kept, n_frames))  # as _encode_rows
     return outs
 
 
